@@ -1,0 +1,73 @@
+"""Stage 6, write: the only code that touches the output directory.
+
+A bundle is written into a fresh temporary folder beside the destination and
+swapped into place at the end, so a failed build leaves the previous bundle
+intact, and a symlink planted in an old bundle can never redirect a write.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from .diagnostics import Diagnostic, SpecError
+from .emit import MARKER
+from .emit.base import BundleFile
+
+
+def _safe_relative(path: str) -> PurePosixPath:
+    p = PurePosixPath(path)
+    if p.is_absolute() or ".." in p.parts or not p.parts or any(part in ("", ".") for part in p.parts):
+        raise ValueError(f"unsafe bundle path {path!r}")
+    return p
+
+
+def is_bundle(directory: Path) -> bool:
+    return (directory / MARKER).is_file() and not (directory / MARKER).is_symlink()
+
+
+def check_destination(out_dir: Path) -> None:
+    if out_dir.is_symlink():
+        raise SpecError([Diagnostic("H090", f"output '{out_dir}' is a symlink", str(out_dir),
+                                    hint="give a real directory path")])
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise SpecError([Diagnostic("H090", f"output '{out_dir}' exists and is not a directory", str(out_dir))])
+        if any(out_dir.iterdir()) and not is_bundle(out_dir):
+            raise SpecError([Diagnostic("H090", f"output '{out_dir}' is not empty and is not a hagen bundle",
+                                        str(out_dir), hint="choose an empty or new directory")])
+
+
+def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: bool) -> None:
+    """Write files into out_dir atomically. private: folders 0700 (deploy bundles)."""
+    out = Path(out_dir)
+    check_destination(out)
+    parent = out.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    dir_mode = 0o700 if private else 0o755
+    staging = Path(tempfile.mkdtemp(prefix=".hagen-new-", dir=parent))
+    try:
+        for f in files:
+            rel = _safe_relative(f.path)
+            target = staging.joinpath(*rel.parts)
+            for folder in reversed(target.relative_to(staging).parents[:-1]):
+                (staging / folder).mkdir(mode=dir_mode, exist_ok=True)
+            data = f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, f.mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(target, f.mode)  # not subject to the umask
+        for folder in [staging, *[p for p in staging.rglob("*") if p.is_dir()]]:
+            os.chmod(folder, dir_mode)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=".hagen-old-", dir=parent))
+            os.rename(out, old / "bundle")
+            os.rename(staging, out)
+            shutil.rmtree(old)
+        else:
+            os.rename(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,275 @@
+"""Stage 3, semantic checks: what the schema cannot see, the way an expert reviews a spec.
+
+Runs on a document that already passed the schema, so shapes are right; every
+check reports positioned diagnostics and never raises. All checks are linear or
+n log n in the size of the spec (sets and dicts, no pairwise loops over nodes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+
+from .diagnostics import Diagnostic, did_you_mean
+from .model import SERVICE_ORDER, Galera, Keystone, RabbitMQ
+from .spec import SourceDoc
+from .targets import TARGETS
+
+# Pacemaker ids hagen creates itself; a VIP may not take one of them.
+RESERVED_IDS = {"haproxy", "haproxy-clone", "galera", "galera-clone", "rabbitmq", "rabbitmq-clone",
+                "keystone", "keystone-clone"}
+SERVICE_DEFAULT_PORTS = {"galera": 3306, "rabbitmq": 5672, "keystone": 5000}
+
+
+def placement(data: dict, service: str) -> list[tuple[str, tuple]]:
+    """(node name, path of the reference) for a service; default: every node."""
+    svc = data["services"][service]
+    if "nodes" in svc:
+        return [(name, ("services", service, "nodes", i)) for i, name in enumerate(svc["nodes"])]
+    return [(n["name"], ("nodes", i, "name")) for i, n in enumerate(data["nodes"])]
+
+
+def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
+    data = doc.data
+    found: list[Diagnostic] = []
+
+    def report(code, message, path, hint="", key=False):
+        found.append(Diagnostic(code, message, doc.file, doc.span(path, key=key), hint))
+
+    node_names = _check_names(data, report)
+    networks = _check_networks(data, report)
+    _check_addresses(data, networks, report)
+    _check_references(data, node_names, report)
+    _check_ports(data, node_names, report)
+    _check_quorum(data, report)
+    _check_target(data, report)
+    _check_fencing(data, report)
+    return sorted(found, key=lambda d: d.sort_key)
+
+
+def _check_names(data, report) -> set[str]:
+    seen: dict[str, tuple] = {}
+    for i, node in enumerate(data["nodes"]):
+        name = node["name"]
+        if name in seen:
+            report("H021", f"node name '{name}' is used twice", ("nodes", i, "name"),
+                   hint=f"first used at nodes[{seen[name][1]}]")
+        else:
+            seen[name] = ("nodes", i)
+    vip_seen: dict[str, int] = {}
+    hostnames: dict[str, str] = {n["name"]: f"node {n['name']}" for n in data["nodes"]}
+    for i, vip in enumerate(data["vips"]):
+        name = vip["name"]
+        if name in vip_seen:
+            report("H021", f"vip name '{name}' is used twice", ("vips", i, "name"),
+                   hint=f"first used at vips[{vip_seen[name]}]")
+        elif name in seen:
+            report("H021", f"vip name '{name}' is also a node name", ("vips", i, "name"),
+                   hint="Pacemaker ids and host names share one namespace; rename the vip")
+        elif name in RESERVED_IDS or name.startswith("fence-"):
+            report("H021", f"vip name '{name}' is a resource id hagen creates itself", ("vips", i, "name"),
+                   hint="use a name such as 'vip-" + name.removeprefix("fence-") + "'")
+        vip_seen.setdefault(name, i)
+        host = vip["hostname"]
+        if host in hostnames and hostnames[host] != f"vip {name}":
+            report("H021", f"hostname '{host}' of vip '{name}' is already the name of {hostnames[host]}",
+                   ("vips", i, "hostname"), hint="each name in /etc/hosts must resolve to one address")
+        hostnames.setdefault(host, f"vip {name}")
+    return set(seen)
+
+
+def _check_networks(data, report) -> list[tuple[ipaddress.IPv4Network, int]]:
+    networks = []
+    names: dict[str, int] = {}
+    for i, net in enumerate(data["networks"]):
+        if net["name"] in names:
+            report("H021", f"network name '{net['name']}' is used twice", ("networks", i, "name"))
+        names.setdefault(net["name"], i)
+        try:
+            cidr = ipaddress.IPv4Network(net["cidr"], strict=True)
+        except ValueError as exc:
+            hint = ""
+            try:
+                hint = f"did you mean '{ipaddress.IPv4Network(net['cidr'], strict=False)}'?"
+            except ValueError:
+                pass
+            report("H030", f"'{net['cidr']}' is not a valid IPv4 network ({exc})", ("networks", i, "cidr"), hint)
+            continue
+        if cidr.prefixlen > 30:
+            report("H030", f"network {cidr} is too small for nodes and VIPs", ("networks", i, "cidr"),
+                   hint="use a prefix of /30 or shorter")
+            continue
+        networks.append((cidr, i))
+    return networks
+
+
+def _network_of(address: ipaddress.IPv4Address, networks):
+    return next((cidr for cidr, _ in networks if address in cidr), None)
+
+
+def _check_addresses(data, networks, report) -> None:
+    owners: dict[str, str] = {}
+    entries = [(f"node {n['name']}", n["address"], ("nodes", i, "address")) for i, n in enumerate(data["nodes"])]
+    entries += [(f"vip {v['name']}", v["address"], ("vips", i, "address")) for i, v in enumerate(data["vips"])]
+    nets_by_name: dict[str, ipaddress.IPv4Network | None] = {}
+    for owner, text, path in entries:
+        try:
+            address = ipaddress.IPv4Address(text)
+        except ValueError:
+            report("H030", f"'{text}' is not an IPv4 address", path)
+            continue
+        if text in owners:
+            report("H031", f"address {text} of {owner} is already used by {owners[text]}", path,
+                   hint="every node and VIP needs its own address")
+            continue
+        owners[text] = owner
+        net = _network_of(address, networks)
+        nets_by_name[owner] = net
+        if net is None and networks:
+            known = ", ".join(str(c) for c, _ in networks)
+            report("H032", f"{owner} address {text} is in no declared network", path,
+                   hint=f"declared networks: {known}")
+        elif net is not None and address in (net.network_address, net.broadcast_address):
+            report("H030", f"{owner} address {text} is the network or broadcast address of {net}", path)
+    _check_vip_networks(data, nets_by_name, report)
+
+
+def _check_vip_networks(data, nets_by_name, report) -> None:
+    """A VIP is held by load-balancer nodes (IPaddr2 needs a local interface in
+    its network) and fronts its service's nodes on the same network."""
+    lb_nodes = [name for name, _ in placement(data, "loadbalancer")]
+    for service in ("galera", "keystone", "rabbitmq"):
+        vip_name = data["services"][service].get("vip")
+        vip_net = nets_by_name.get(f"vip {vip_name}")
+        if vip_net is None:
+            continue
+        members = [n for n, _ in placement(data, service)] + lb_nodes
+        for name in dict.fromkeys(members):
+            node_net = nets_by_name.get(f"node {name}")
+            if node_net is not None and node_net != vip_net:
+                role = "load balancer" if name in lb_nodes else f"{service} node"
+                report("H033", f"{vip_name} ({vip_net}) and {role} {name} ({node_net}) are on different networks",
+                       ("services", service, "vip"), hint="put the VIP on the network its nodes share")
+
+
+def _check_references(data, node_names, report) -> None:
+    vip_names = [v["name"] for v in data["vips"]]
+    used_nodes: set[str] = set()
+    used_vips: set[str] = set()
+    for service in SERVICE_ORDER:
+        svc = data["services"][service]
+        listed: set[str] = set()
+        for name, path in placement(data, service):
+            if name not in node_names:
+                report("H020", f"node '{name}' in services.{service}.nodes is not defined", path,
+                       hint=did_you_mean(name, node_names))
+            elif name in listed:
+                report("H021", f"node '{name}' is listed twice for {service}", path)
+            listed.add(name)
+            used_nodes.add(name)
+        if "vip" in svc:
+            used_vips.add(svc["vip"])
+            if svc["vip"] not in vip_names:
+                report("H020", f"vip '{svc['vip']}' is not defined", ("services", service, "vip"),
+                       hint=did_you_mean(svc["vip"], vip_names) or f"defined vips: {', '.join(vip_names)}")
+    rabbit = data["services"]["rabbitmq"]
+    if rabbit.get("clients") == "vip" and "vip" not in rabbit:
+        report("H011", "rabbitmq.clients is 'vip' but rabbitmq has no vip", ("services", "rabbitmq", "clients"),
+               hint="add 'vip: <name>' to services.rabbitmq, or use clients: direct")
+    for i, node in enumerate(data["nodes"]):
+        if node["name"] not in used_nodes:
+            report("H054", f"node '{node['name']}' runs no service", ("nodes", i, "name"),
+                   hint="place it in a service's nodes list, or remove it")
+    for i, vip in enumerate(data["vips"]):
+        if vip["name"] not in used_vips:
+            report("H053", f"vip '{vip['name']}' is not used by any service, so no frontend binds it",
+                   ("vips", i, "name"), hint="set it as the vip of galera, rabbitmq or keystone, or remove it")
+
+
+def _check_ports(data, node_names, report) -> None:
+    services = data["services"]
+    galera, rabbit, keystone = services["galera"], services["rabbitmq"], services["keystone"]
+    g_port = galera.get("port", 3306)
+    r_port = rabbit.get("port", 5672)
+    k_port = keystone.get("public_port", 5000)
+    if r_port + 20000 > 65535:
+        report("H040", f"rabbitmq port {r_port} leaves no room for its distribution port ({r_port} + 20000)",
+               ("services", "rabbitmq", "port"), hint="use a port below 45536")
+    # Frontends: one VIP:port each.
+    frontends: dict[tuple[str, int], str] = {}
+    fronted = [("galera", galera.get("vip"), g_port, ("services", "galera", "port")),
+               ("keystone", keystone.get("vip"), k_port, ("services", "keystone", "public_port")),
+               ("rabbitmq", rabbit.get("vip"), r_port, ("services", "rabbitmq", "port"))]
+    for service, vip, port, path in fronted:
+        if vip is None:
+            continue
+        if (vip, port) in frontends:
+            report("H040", f"{service} frontend {vip}:{port} is already bound by {frontends[(vip, port)]}",
+                   path if path[-1] in services[service] else ("services", service, "vip"),
+                   hint="give the service another port or another VIP")
+        frontends.setdefault((vip, port), service)
+    # Listeners on each node's own address.
+    listeners = {
+        "galera": [(g_port, "port"), (galera.get("clustercheck_port", 9200), "clustercheck_port"),
+                   (Galera.GCOMM_PORT, "replication 4567"), (Galera.IST_PORT, "IST 4568"),
+                   (Galera.SST_PORT, "SST 4444")],
+        "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd 4369"), (r_port + 20000, "distribution")],
+        "keystone": [(k_port, "public_port"), (Keystone.MEMCACHED_PORT, "memcached 11211")],
+    }
+    per_node: dict[str, dict[int, str]] = defaultdict(dict)
+    for service in ("galera", "rabbitmq", "keystone"):
+        nodes = [n for n, _ in placement(data, service) if n in node_names]
+        for port, label in listeners[service]:
+            key = label if label in services[service] else None
+            path = ("services", service, key) if key else ("services", service)
+            for name in dict.fromkeys(nodes):
+                taken = per_node[name].get(port)
+                if taken and taken != f"{service} {label}":
+                    report("H040", f"{service} {label} port {port} collides with {taken} on node {name}",
+                           path, hint="choose a free port for one of them")
+                    break
+                per_node[name][port] = f"{service} {label}"
+
+
+def _check_quorum(data, report) -> None:
+    galera_nodes = {n for n, _ in placement(data, "galera")}
+    count = len(galera_nodes)
+    path = ("services", "galera", "nodes") if "nodes" in data["services"]["galera"] else ("nodes",)
+    if count == 2:
+        report("H050", "galera has 2 nodes: losing either one loses quorum, so 2 is no better than 1",
+               path, hint="use 3 nodes (or 1 for a non-HA test)")
+    elif count >= 4 and count % 2 == 0:
+        report("H051", f"galera has {count} nodes: an even count can split into two halves without quorum",
+               path, hint=f"use {count - 1} or {count + 1} nodes")
+    rabbit = data["services"]["rabbitmq"]
+    rabbit_count = len({n for n, _ in placement(data, "rabbitmq")})
+    if rabbit.get("queue_mode", "quorum") == "quorum" and rabbit_count < 3:
+        report("H052", f"quorum queues on {rabbit_count} node(s) cannot survive the loss of a node",
+               ("services", "rabbitmq", "nodes") if "nodes" in rabbit else ("services", "rabbitmq"),
+               hint="run RabbitMQ on at least 3 nodes")
+
+
+def _check_target(data, report) -> None:
+    target = TARGETS[data["cluster"]["target"]]
+    rabbit = data["services"]["rabbitmq"]
+    if rabbit.get("queue_mode") == "mirrored":
+        path = ("services", "rabbitmq", "queue_mode")
+        if target.rabbitmq_mirroring == "removed":
+            report("H060", f"classic mirrored queues were removed in RabbitMQ 4.0, which {target.name} ships",
+                   path, hint="use queue_mode: quorum")
+        else:
+            report("H061", f"classic mirrored queues are deprecated in RabbitMQ {target.rabbitmq_version} "
+                   f"({target.name}) and removed in 4.0", path, hint="use queue_mode: quorum")
+
+
+def _check_fencing(data, report) -> None:
+    waiver = data["cluster"].get("fencing_waiver")
+    if waiver:
+        report("H071", f"fencing is waived: {waiver['reason']}", ("cluster", "fencing_waiver"),
+               hint="without fencing Pacemaker cannot recover safely from a hung node", key=True)
+        return
+    for i, node in enumerate(data["nodes"]):
+        if "fencing" not in node:
+            report("H070", f"node '{node['name']}' has no fencing device", ("nodes", i, "name"),
+                   hint="add 'fencing: {address, username, password_secret}', or set "
+                        "cluster.fencing_waiver with a reason")

@@ -1,0 +1,204 @@
+"""The command line: parse arguments, call the pipeline, print, choose the exit code. Nothing else.
+
+Exit codes: 0 success, 1 spec or build error, 2 usage error, 3 internal error (a bug).
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+import traceback
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Compile a highly available OpenStack control plane from a topology spec.")
+secrets_app = typer.Typer(no_args_is_help=True, help="Create and check secrets files.")
+app.add_typer(secrets_app, name="secrets")
+
+
+class Format(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hagen {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """hagen: a compiler for highly available OpenStack control planes."""
+
+
+def _report(diagnostics, fmt: Format, sources: dict[str, str]) -> None:
+    from .diagnostics import format_json, format_text, summary
+
+    if fmt is Format.json:
+        sys.stdout.write(format_json(diagnostics))
+        return
+    if diagnostics:
+        sys.stderr.write(format_text(diagnostics, sources))
+        sys.stderr.write(summary(diagnostics) + "\n")
+
+
+def _sources(result) -> dict[str, str]:
+    # Only the spec's own text is quoted in messages; never a secrets file.
+    return {result.doc.file: result.doc.text} if result.doc else {}
+
+
+@app.command()
+def build(
+    spec: Path = typer.Argument(..., help="Topology spec (YAML)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Bundle directory to (re)write."),
+    secrets: Optional[Path] = typer.Option(None, "--secrets", help="Secrets file: fills the values in (deploy build)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics as text or json."),
+    werror: bool = typer.Option(False, "--werror", help="Treat warnings as errors."),
+) -> None:
+    """Check SPEC and compile it into a bundle in OUTPUT."""
+    from .bundle import write_bundle
+    from .diagnostics import SpecError
+    from .pipeline import compile_path
+
+    result = compile_path(str(spec), str(secrets) if secrets else None, werror)
+    _report(result.diagnostics, fmt, _sources(result))
+    if not result.ok:
+        raise typer.Exit(1)
+    try:
+        write_bundle(result.files, output, private=secrets is not None)
+    except SpecError as err:
+        _report(err.diagnostics, fmt, {})
+        raise typer.Exit(1)
+    except OSError as exc:
+        typer.echo(f"hagen: cannot write {output}: {exc.strerror}", err=True)
+        raise typer.Exit(1)
+    if fmt is Format.text:
+        typer.echo(f"hagen: wrote {len(result.files)} files to {output}"
+                   + ("" if secrets else " (review bundle: secrets are placeholders)"), err=True)
+
+
+@app.command()
+def validate(
+    specs: list[Path] = typer.Argument(..., help="Topology specs to check."),
+    fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics as text or json."),
+    werror: bool = typer.Option(False, "--werror", help="Treat warnings as errors."),
+) -> None:
+    """Check specs without writing anything."""
+    from .diagnostics import SpecError, has_errors
+    from .pipeline import analyse
+    from .spec import load_spec
+
+    everything, sources = [], {}
+    for spec in specs:
+        try:
+            doc = load_spec(str(spec))
+        except SpecError as err:
+            everything += err.diagnostics
+            continue
+        sources[doc.file] = doc.text
+        everything += analyse(doc, werror).diagnostics
+    _report(everything, fmt, sources)
+    raise typer.Exit(1 if has_errors(everything) else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec (draft 2020-12)."""
+    from .resources import data_dir
+
+    sys.stdout.write((data_dir("schemas") / "topology.schema.json").read_text(encoding="utf-8"))
+
+
+@app.command()
+def init() -> None:
+    """Print a commented starter spec (the article's three controllers)."""
+    from .resources import data_dir
+
+    sys.stdout.write((data_dir("templates") / "init" / "spec.yaml").read_text(encoding="utf-8"))
+
+
+@secrets_app.command("init")
+def secrets_init(
+    path: Path = typer.Argument(..., help="Secrets file to create (mode 0600)."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="Spec whose fencing passwords to include too."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Generate every secret with strong random values."""
+    import os
+
+    from .secrets import FIXED_SECRETS, generate_value, required_secrets
+
+    needed = dict(FIXED_SECRETS)
+    if spec is not None:
+        from .pipeline import compile_path
+
+        result = compile_path(str(spec))
+        if not result.ok:
+            _report(result.diagnostics, Format.text, _sources(result))
+            raise typer.Exit(1)
+        needed = required_secrets(result.topology)
+    if path.exists() and not force:
+        typer.echo(f"hagen: {path} exists; use --force to replace it", err=True)
+        raise typer.Exit(1)
+    lines = ["# hagen secrets: keep this file out of git (mode 0600).\n"]
+    lines += [f"{name}: '{generate_value(name)}'  # {why}\n" for name, why in sorted(needed.items())]
+    if path.exists():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    typer.echo(f"hagen: wrote {len(needed)} secrets to {path}", err=True)
+
+
+@secrets_app.command("check")
+def secrets_check(
+    path: Path = typer.Argument(..., help="Secrets file to check."),
+    spec: Path = typer.Option(..., "--spec", help="The spec the secrets are for."),
+    fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics as text or json."),
+) -> None:
+    """Report missing, weak and unused secrets (values are never printed)."""
+    from .diagnostics import SpecError, has_errors
+    from .pipeline import compile_path
+    from .secrets import load_secrets_file, required_secrets
+
+    result = compile_path(str(spec))
+    if not result.ok:
+        _report(result.diagnostics, fmt, _sources(result))
+        raise typer.Exit(1)
+    try:
+        _, problems = load_secrets_file(str(path), required_secrets(result.topology))
+    except SpecError as err:
+        problems = err.diagnostics
+    _report(problems, fmt, {})
+    raise typer.Exit(1 if has_errors(problems) else 0)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("hagen: interrupted\n")
+        sys.exit(130)
+    except Exception:  # a bug: say so briefly, show the traceback only on request
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write("hagen: internal error (a bug in hagen). Please report it with the spec that caused it; "
+                         "rerun with --debug for the traceback.\n")
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Stage 5, emit: Topology -> the list of bundle files. Pure: nothing is written here."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..diagnostics import Diagnostic
+from ..model import Topology
+from ..secrets import PLACEHOLDER, SecretValues
+from . import bootstrap, cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq, readme
+from .base import BundleFile
+
+NODE_LIB = "usr/local/lib/hagen"
+MARKER = ".hagen-bundle"
+
+
+class InternalError(Exception):
+    """A bug in hagen: an emitter broke one of the bundle's invariants."""
+
+
+def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, bootstrap_files):
+    """Files laid on one node (paths relative to its root) and its setup script."""
+    laid: list[BundleFile] = []
+    laid += host.emit(topo, node, secrets)
+    laid += haproxy.emit(topo, node)
+    laid += galera.emit(topo, node, secrets)
+    laid += rabbitmq.emit(topo, node, secrets)
+    laid += keystone.emit(topo, node, secrets)
+    laid += pacemaker.node_files(topo, node, secrets)
+    cluster = topo.cluster_of(node)
+    if node == cluster.first:
+        laid += [BundleFile(f"{NODE_LIB}/{f.path}", f.content, f.mode) for f in cluster_files
+                 if f.path.startswith(f"cluster/{cluster.name}/") and f.path.endswith(".sh")]
+    runs_here = {script for script, where, _ in bootstrap.steps(topo) if where == node.name}
+    laid += [BundleFile(f"{NODE_LIB}/{f.path}", f.content, f.mode) for f in bootstrap_files
+             if f.path.rsplit("/", 1)[-1] in runs_here]
+    return laid, host.setup_script(topo, node, laid)
+
+
+def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic]) -> list[BundleFile]:
+    cluster_files = pacemaker.emit(topo, secrets)
+    bootstrap_files = bootstrap.emit(topo)
+    files: list[BundleFile] = [*cluster_files, *bootstrap_files]
+    size_rows = []
+    for node in topo.nodes:
+        laid, setup = node_bundle(topo, node, secrets, cluster_files, bootstrap_files)
+        delivered = [*laid, setup]
+        delivery, sizes = cloudinit.emit(topo, node, delivered)
+        prefix = f"nodes/{node.name}/"
+        files += [BundleFile(prefix + f.path, f.content, f.mode, owner=f.owner, group=f.group)
+                  for f in [*delivered, *delivery]]
+        size_rows += [{"node": node.name, "file": name, **report} for name, report in sizes.items()]
+    secret_files = sorted(f.path for f in files if _holds_secret(f, secrets))
+    _check_invariants(files, secrets)
+    files.append(readme.emit(topo, warnings, secret_files, size_rows, secrets.review))
+    files.append(BundleFile(MARKER, "This folder is a bundle written by hagen; 'hagen build' may replace it.\n",
+                            0o644))
+    files.sort(key=lambda f: f.path)
+    files.append(sha256sums(files))
+    return files
+
+
+def _content_bytes(f: BundleFile) -> bytes:
+    return f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
+
+
+def _holds_secret(f: BundleFile, secrets: SecretValues) -> bool:
+    data = _content_bytes(f)
+    if f.path.endswith(".gz"):
+        import gzip
+        data = gzip.decompress(data)
+    if secrets.review:
+        return PLACEHOLDER.split("{")[0].encode() in data
+    return any(v.encode() in data for v in secrets.all_values())
+
+
+def _check_invariants(files: list[BundleFile], secrets: SecretValues) -> None:
+    seen = set()
+    for f in files:
+        if f.path in seen:
+            raise InternalError(f"two emitters wrote {f.path}")
+        seen.add(f.path)
+        if _holds_secret(f, secrets) and f.mode & 0o077:
+            raise InternalError(f"{f.path} holds a secret but has mode {f.mode:04o}")
+
+
+def sha256sums(files: list[BundleFile]) -> BundleFile:
+    lines = [f"{hashlib.sha256(_content_bytes(f)).hexdigest()}  {f.path}\n" for f in files]
+    return BundleFile("SHA256SUMS", "".join(lines), 0o644)

@@ -1,0 +1,48 @@
+"""What every emitter shares: the file record and the Jinja environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jinja2
+
+from ..quoting import option_file_value, oslo_value, shell_quote, sql_string, url_quote
+from ..resources import data_dir
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file of the bundle: its path inside the bundle, text, and mode.
+
+    `install_path`/`owner`/`group` say where the node's setup script puts it.
+    """
+
+    path: str
+    content: str
+    mode: int = 0o644
+    install_path: str | None = None
+    owner: str = "root"
+    group: str = "root"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        # Bash uses {# (${#array[@]}), so Jinja comments get delimiters no artifact uses.
+        comment_start_string="{{#",
+        comment_end_string="#}}",
+    )
+    env.filters.update(shell=shell_quote, url=url_quote, oslo=oslo_value, sql=sql_string,
+                       optfile=option_file_value)
+    return env
+
+
+def render(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)

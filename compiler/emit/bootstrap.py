@@ -1,0 +1,31 @@
+"""The cluster-wide bootstrap sequence: Galera check, RabbitMQ joins, Keystone bootstrap."""
+
+from __future__ import annotations
+
+from ..model import Topology
+from .base import BundleFile, render
+from .keystone import RABBIT_USER, public_url
+
+
+def steps(topo: Topology) -> list[tuple[str, str, str]]:
+    """(script name, node to run it on, what it does), in the order to run them."""
+    return [
+        ("galera-ready.sh", topo.galera.nodes[0].name, "wait for Galera to form and check it"),
+        ("rabbitmq-cluster.sh", topo.rabbitmq.nodes[0].name, "join RabbitMQ nodes, create the OpenStack user"),
+        ("keystone-bootstrap.sh", topo.keystone.nodes[0].name, "db_sync, admin user, endpoints on the VIP"),
+    ]
+
+
+def emit(topo: Topology) -> list[BundleFile]:
+    g, r, k = topo.galera, topo.rabbitmq, topo.keystone
+    return [
+        BundleFile("bootstrap/galera-ready.sh",
+                   render("bootstrap/galera-ready.sh.j2", first=g.nodes[0], size=len(g.nodes)), 0o755),
+        BundleFile("bootstrap/rabbitmq-cluster.sh",
+                   render("bootstrap/rabbitmq-cluster.sh.j2", first=r.nodes[0], others=r.nodes[1:],
+                          user=RABBIT_USER, mirrored=r.queue_mode == "mirrored",
+                          version=topo.target.rabbitmq_version), 0o755),
+        BundleFile("bootstrap/keystone-bootstrap.sh",
+                   render("bootstrap/keystone-bootstrap.sh.j2", first=k.nodes[0], url=public_url(topo),
+                          region=k.region), 0o755),
+    ]

@@ -1,0 +1,59 @@
+"""MariaDB Galera: server config, SST credentials, users, and the clustercheck endpoint."""
+
+from __future__ import annotations
+
+from ..model import Node, Topology
+from ..secrets import SecretValues
+from .base import BundleFile, render
+
+
+def keystone_db_hosts(topo: Topology) -> list[str]:
+    """MariaDB host patterns for the keystone user: HAProxy connects from the
+    load balancers' own addresses, so allow their networks (netmask form)."""
+    nets = sorted({n.network.cidr for n in topo.loadbalancer.nodes}, key=str)
+    return [f"{net.network_address}/{net.netmask}" for net in nets]
+
+
+def health_check_sources(topo: Topology) -> list[str]:
+    """Who may ask clustercheck: the load balancers, and the node itself."""
+    return ["127.0.0.1"] + [n.address for n in topo.loadbalancer.nodes]
+
+
+def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
+    g = topo.galera
+    if node not in g.nodes:
+        return []
+    target = topo.target
+    cluster = topo.cluster_of(node)
+    files = [
+        BundleFile(target.galera_config_path.lstrip("/"),
+                   render("galera/galera.cnf.j2", node=node, galera=g, target=target, cluster_name=cluster.name,
+                          members=[n.name for n in g.nodes]), 0o644),
+        BundleFile("etc/hagen/galera-users.sql",
+                   render("galera/galera-users.sql.j2",
+                          root_password=secrets.get("galera_root_password"),
+                          sst_password=secrets.get("galera_sst_password"),
+                          clustercheck_password=secrets.get("galera_clustercheck_password"),
+                          keystone_password=secrets.get("keystone_db_password"),
+                          keystone_hosts=keystone_db_hosts(topo)), 0o600),
+        BundleFile("etc/hagen/clustercheck.cnf",
+                   render("galera/clustercheck.cnf.j2", password=secrets.get("galera_clustercheck_password")),
+                   0o600, owner="mysql", group="mysql"),
+        BundleFile("usr/local/bin/hagen-clustercheck", render("galera/hagen-clustercheck.sh.j2"), 0o755),
+    ]
+    if g.sst_method == "mariabackup":
+        files.append(BundleFile(target.galera_sst_config_path.lstrip("/"),
+                                render("galera/galera-sst.cnf.j2", sst_password=secrets.get("galera_sst_password")),
+                                0o600, owner="mysql", group="mysql"))
+    allowed = health_check_sources(topo)
+    if target.clustercheck_listener == "xinetd":
+        files.append(BundleFile("etc/xinetd.d/galera-clustercheck",
+                                render("galera/xinetd-clustercheck.j2", node=node, port=g.clustercheck_port,
+                                       allowed=allowed), 0o644))
+    else:
+        files.append(BundleFile("etc/systemd/system/hagen-clustercheck.socket",
+                                render("galera/clustercheck.socket.j2", node=node, port=g.clustercheck_port,
+                                       allowed=allowed), 0o644))
+        files.append(BundleFile("etc/systemd/system/hagen-clustercheck@.service",
+                                render("galera/clustercheck@.service.j2"), 0o644))
+    return files

@@ -1,0 +1,59 @@
+"""Per-node system files: /etc/hosts, the node's secrets, and its setup script."""
+
+from __future__ import annotations
+
+from ..model import Node, Topology
+from ..secrets import SecretValues
+from .base import BundleFile, render
+
+# Units Pacemaker manages, per service.
+def pacemaker_units(topo: Topology, node: Node) -> list[str]:
+    units = {"loadbalancer": ["haproxy"], "galera": [topo.target.mariadb_unit],
+             "rabbitmq": ["rabbitmq-server"], "keystone": [topo.target.apache_unit]}
+    return [u for s in topo.services_of(node) for u in units[s]]
+
+
+def packages(topo: Topology, node: Node) -> list[str]:
+    t = topo.target
+    per_service = {"loadbalancer": t.packages_loadbalancer, "galera": t.packages_galera,
+                   "rabbitmq": t.packages_rabbitmq, "keystone": t.packages_keystone}
+    found = list(t.packages_base)
+    for service in topo.services_of(node):
+        found += [p for p in per_service[service] if p not in found]
+    return found
+
+
+def hosts_entries(topo: Topology) -> list[dict]:
+    entries = [{"address": n.address, "names": [n.name]} for n in topo.nodes]
+    entries += [{"address": v.address, "names": sorted({v.hostname, v.name})} for v in topo.vips]
+    return entries
+
+
+def secret_env(topo: Topology, node: Node, secrets: SecretValues) -> list[tuple[str, str]]:
+    wanted = ["hacluster_password"]
+    if node in topo.rabbitmq.nodes:
+        wanted.append("rabbitmq_password")
+    if node in topo.keystone.nodes:
+        wanted.append("keystone_admin_password")
+    return [(name.upper(), secrets.get(name)) for name in sorted(wanted)]
+
+
+def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
+    return [
+        BundleFile("etc/hosts", render("host/hosts.j2", name=topo.name, entries=hosts_entries(topo)), 0o644),
+        BundleFile("etc/hagen/secrets.env",
+                   render("host/secrets.env.j2", node=node, values=secret_env(topo, node, secrets)), 0o600),
+    ]
+
+
+def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> BundleFile:
+    services = {s: s in topo.services_of(node) for s in ("loadbalancer", "galera", "rabbitmq", "keystone")}
+    target = topo.target
+    text = render(
+        "host/setup.sh.j2", node=node, target=target, roles=list(topo.services_of(node)),
+        packages=packages(topo, node), pacemaker_units=pacemaker_units(topo, node),
+        masked_units=[target.keystone_packaged_unit] if services["keystone"] and target.keystone_packaged_unit else [],
+        files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
+        site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],
+    )
+    return BundleFile("setup.sh", text, 0o755)

@@ -1,0 +1,57 @@
+"""Keystone: keystone.conf, the Apache site, Fernet/credential keys, memcached, admin-openrc."""
+
+from __future__ import annotations
+
+from ..model import Keystone, Node, Topology
+from ..quoting import url_quote
+from ..secrets import SecretValues
+from .base import BundleFile, render
+
+RABBIT_USER = "openstack"
+
+
+def database_url(topo: Topology, secrets: SecretValues) -> str:
+    g = topo.galera
+    password = url_quote(secrets.get("keystone_db_password"))
+    return f"mysql+pymysql://keystone:{password}@{g.vip.hostname}:{g.port}/keystone"
+
+
+def transport_url(topo: Topology, secrets: SecretValues) -> str:
+    r = topo.rabbitmq
+    password = url_quote(secrets.get("rabbitmq_password"))
+    hosts = [r.vip.hostname] if r.clients == "vip" else [n.name for n in r.nodes]
+    return "rabbit://" + ",".join(f"{RABBIT_USER}:{password}@{h}:{r.port}" for h in hosts) + "/"
+
+
+def public_url(topo: Topology) -> str:
+    k = topo.keystone
+    return f"http://{k.vip.hostname}:{k.public_port}/v3"
+
+
+def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
+    k = topo.keystone
+    if node not in k.nodes:
+        return []
+    target = topo.target
+    conf = render("keystone/keystone.conf.j2", node=node, db_host=topo.galera.vip.hostname,
+                  rabbit_via_vip=topo.rabbitmq.clients == "vip",
+                  transport_url=transport_url(topo, secrets), database_url=database_url(topo, secrets),
+                  memcache_servers=[f"{n.address}:{Keystone.MEMCACHED_PORT}" for n in k.nodes],
+                  quorum=topo.rabbitmq.queue_mode == "quorum")
+    files = [
+        BundleFile("etc/keystone/keystone.conf", conf, 0o600, owner="keystone", group="keystone"),
+        BundleFile(target.keystone_site_path.lstrip("/"),
+                   render("keystone/keystone-wsgi.conf.j2", node=node, port=k.public_port, target=target), 0o644),
+        BundleFile(target.memcached_config_path.lstrip("/"),
+                   render("keystone/memcached.j2", node=node, port=Keystone.MEMCACHED_PORT, target=target), 0o644),
+        BundleFile("root/admin-openrc",
+                   render("keystone/admin-openrc.j2", vip=k.vip, auth_url=public_url(topo),
+                          password=secrets.get("keystone_admin_password"), region=k.region), 0o600),
+    ]
+    # The same keys on every node, from the secrets file: a token issued by one
+    # node validates on all of them, with no copying step.
+    for repo, prefix in (("fernet-keys", "keystone_fernet_key_"), ("credential-keys", "keystone_credential_key_")):
+        for index in (0, 1):
+            files.append(BundleFile(f"etc/keystone/{repo}/{index}", secrets.get(f"{prefix}{index}"), 0o600,
+                                    owner="keystone", group="keystone"))
+    return files

@@ -1,0 +1,142 @@
+"""Pacemaker and corosync: the pcs command list of each cluster, and its corosync.conf.
+
+Commands are decided here as argument lists; the template only quotes and
+prints them. Every step is keyed by the CIB id it creates, so the script can
+skip what exists and be rerun on a live cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import Node, PacemakerCluster, Topology
+from ..secrets import SecretValues
+from .base import BundleFile, render
+
+HAPROXY_CLONE = "haproxy-clone"
+
+
+@dataclass(frozen=True)
+class PcsStep:
+    """One `pcs -f CIB ...` call. `creates` is the CIB id it adds ('' = always run)."""
+
+    comment: str
+    args: tuple[str, ...]
+    creates: str = ""
+    systemd: bool = False  # systemd agents are validated against the local systemd
+
+
+def fence_password_path(node: Node) -> str:
+    return f"/etc/hagen/fencing/{node.name}.password"
+
+
+def _clone(topo: Topology, kind: str, **meta: str) -> tuple[str, ...]:
+    options = tuple(f"{k.replace('_', '-')}={v}" for k, v in meta.items())
+    return (kind, "meta", *options) if topo.target.pcs_clone_meta_keyword else (kind, *options)
+
+
+def _avoid(resource: str, allowed: tuple[Node, ...], cluster: PacemakerCluster) -> list[PcsStep]:
+    """Keep a resource off the cluster's nodes that do not run its service."""
+    return [
+        PcsStep(f"{resource} never runs on {node.name}",
+                ("constraint", "location", "add", f"loc-{resource}-avoids-{node.name}", resource, node.name,
+                 "-INFINITY"), creates=f"loc-{resource}-avoids-{node.name}")
+        for node in cluster.nodes if node not in allowed
+    ]
+
+
+def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
+    steps: list[PcsStep] = []
+    if topo.fencing_waiver is None:
+        steps.append(PcsStep("fencing is required", ("property", "set", "stonith-enabled=true")))
+        for node in cluster.nodes:
+            f = node.fencing
+            device = f"fence-{node.name}"
+            steps.append(PcsStep(
+                f"IPMI fencing of {node.name}; the password is read from a 0600 file, never stored in the CIB",
+                ("stonith", "create", device, "fence_ipmilan", f"ip={f.address}", f"username={f.username}",
+                 f"password_script=cat {fence_password_path(node)}", "lanplus=1", f"pcmk_host_list={node.name}",
+                 "op", "monitor", "interval=60s"), creates=device))
+            steps.append(PcsStep(f"a node never runs its own fence device",
+                                 ("constraint", "location", "add", f"loc-{device}-avoids-{node.name}", device,
+                                  node.name, "-INFINITY"), creates=f"loc-{device}-avoids-{node.name}"))
+    else:
+        steps.append(PcsStep(f"fencing waived: {topo.fencing_waiver}", ("property", "set", "stonith-enabled=false")))
+
+    if "loadbalancer" in cluster.services:
+        lb = topo.loadbalancer
+        steps.append(PcsStep("HAProxy runs on every load balancer at once",
+                             ("resource", "create", "haproxy", "systemd:haproxy", "op", "monitor", "interval=10s",
+                              *_clone(topo, "clone", interleave="true")), creates="haproxy", systemd=True))
+        steps += _avoid(HAPROXY_CLONE, lb.nodes, cluster)
+        nics = {n.interface for n in lb.nodes}
+        nic = nics.pop() if len(nics) == 1 and None not in nics else None
+        for vip in topo.vips:
+            args = ["resource", "create", vip.name, "ocf:heartbeat:IPaddr2", f"ip={vip.address}",
+                    f"cidr_netmask={vip.network.cidr.prefixlen}"]
+            if nic:
+                args.append(f"nic={nic}")
+            args += ["op", "monitor", "interval=10s", "meta", "resource-stickiness=INFINITY"]
+            steps.append(PcsStep(f"{vip.name} ({vip.hostname}); sticky, so it does not move back after a failover",
+                                 tuple(args), creates=vip.name))
+            steps.append(PcsStep(f"{vip.name} only where HAProxy runs",
+                                 ("constraint", "colocation", "add", vip.name, "with", HAPROXY_CLONE, "INFINITY",
+                                  f"id=col-{vip.name}-with-haproxy"), creates=f"col-{vip.name}-with-haproxy"))
+            steps.append(PcsStep(f"{vip.name} starts after HAProxy",
+                                 ("constraint", "order", "start", HAPROXY_CLONE, "then", "start", vip.name,
+                                  "kind=Optional", f"id=ord-haproxy-then-{vip.name}"),
+                                 creates=f"ord-haproxy-then-{vip.name}"))
+
+    if "galera" in cluster.services:
+        g = topo.galera
+        address = "gcomm://" + ",".join(n.name for n in g.nodes)
+        steps.append(PcsStep("Galera: every node promoted (multi-master), bootstrapped by the agent from the "
+                             "most advanced node",
+                             ("resource", "create", "galera", "ocf:heartbeat:galera",
+                              f"wsrep_cluster_address={address}", "enable_creation=true",
+                              "op", "promote", "timeout=300s", "on-fail=block",
+                              "op", "start", "timeout=120s", "op", "monitor", "interval=20s",
+                              *_clone(topo, "promotable", promoted_max=str(len(g.nodes)), ordered="true",
+                                      interleave="true")), creates="galera"))
+        steps += _avoid("galera-clone", g.nodes, cluster)
+
+    if "rabbitmq" in cluster.services:
+        r = topo.rabbitmq
+        steps.append(PcsStep("RabbitMQ on every RabbitMQ node; its own clustering keeps the data "
+                             "(not rabbitmq-cluster, which wipes a node on join)",
+                             ("resource", "create", "rabbitmq", "systemd:rabbitmq-server", "op", "monitor",
+                              "interval=10s", "op", "start", "timeout=200s",
+                              *_clone(topo, "clone", interleave="true")), creates="rabbitmq", systemd=True))
+        steps += _avoid("rabbitmq-clone", r.nodes, cluster)
+
+    if "keystone" in cluster.services:
+        k = topo.keystone
+        steps.append(PcsStep("Keystone under Apache mod_wsgi, active on every Keystone node",
+                             ("resource", "create", "keystone", f"systemd:{topo.target.apache_unit}", "op",
+                              "monitor", "interval=10s", *_clone(topo, "clone", interleave="true")),
+                             creates="keystone", systemd=True))
+        steps += _avoid("keystone-clone", k.nodes, cluster)
+    return steps
+
+
+def emit(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
+    files: list[BundleFile] = []
+    for cluster in topo.clusters:
+        base = f"cluster/{cluster.name}"
+        files.append(BundleFile(f"{base}/corosync.conf", render("pacemaker/corosync.conf.j2", cluster=cluster,
+                                                                         logfile=topo.target.corosync_logfile), 0o644))
+        files.append(BundleFile(f"{base}/pcs-resources.sh",
+                                render("pacemaker/pcs-resources.sh.j2", cluster=cluster, target=topo.target,
+                                       steps=pcs_steps(topo, cluster)), 0o755))
+        files.append(BundleFile(f"{base}/pcs-setup.sh",
+                                render("pacemaker/pcs-setup.sh.j2", cluster=cluster, target=topo.target), 0o755))
+    return files
+
+
+def node_files(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
+    """What a node needs for its cluster: the fence passwords of its peers."""
+    if topo.fencing_waiver is not None:
+        return []
+    cluster = topo.cluster_of(node)
+    return [BundleFile(fence_password_path(peer).lstrip("/"), secrets.get(peer.fencing.password_secret) + "\n",
+                       0o600) for peer in cluster.nodes if peer != node]

@@ -1,0 +1,47 @@
+"""The bundle's README: what a reviewer needs in one page."""
+
+from __future__ import annotations
+
+from .. import __version__
+from ..model import Topology
+from .base import BundleFile, render
+from .bootstrap import steps
+from .haproxy import frontends
+
+CORRECTIONS = (
+    "One Pacemaker cluster per disjoint node set (the article built three clusters on the same three nodes).",
+    "One name per VIP everywhere: Keystone reaches the database through the same VIP hostname HAProxy binds "
+    "(the article mixed `vip-db` and `vip-mysql`).",
+    "pcs 0.11 syntax: `pcs host auth`, `cluster setup NAME node addr=IP`, `clone`/`promotable` with "
+    "`promoted-max` (not 0.9's `cluster auth`, `--name`, `--clone`, `--master`, `master-max`).",
+    "Keystone v3 only on port 5000 with Fernet tokens and `/healthcheck`; no v2.0, PKI, admin port 35357 "
+    "or admin_token.",
+    "Each VIP is colocated with the HAProxy clone and starts after it; VIPs are sticky.",
+    "Fencing is configured per node (fence_ipmilan), or waived explicitly with a reason.",
+    "Galera behind HAProxy has exactly one active server (the others are backup), checked by clustercheck; "
+    "obsolete options (`innodb_locks_unsafe_for_binlog`, `wsrep_causal_reads`) are gone and `wsrep_on=ON` is set.",
+    "RabbitMQ uses quorum queues (classic mirroring is deprecated, removed in 4.0); the Erlang cookie is "
+    "identical on every node before the first start; the policy step runs after all nodes joined.",
+    "Files are replaced whole, never appended to, so every script can be rerun.",
+    "Every password comes from the secrets file; none is `password`, none is on a command line.",
+)
+
+
+def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict], review: bool) -> BundleFile:
+    fe_rows = []
+    for fe in frontends(topo):
+        health = {"galera": f"HTTP 200 from clustercheck :{topo.galera.clustercheck_port}",
+                  "keystone-public": "GET /healthcheck", "rabbitmq": "TCP connect"}[fe.name]
+        backends = ", ".join(f"{s.name}:{s.port}" + (" (backup)" if "backup" in s.options else "")
+                             for s in fe.servers)
+        fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode, "health": health, "backends": backends})
+    nodes = [{"name": n.name, "address": n.address, "cluster": topo.cluster_of(n).name,
+              "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
+    clusters = [{"name": c.name, "first": c.first.name, "nodes": ", ".join(n.name for n in c.nodes),
+                 "services": ", ".join(c.services)} for c in topo.clusters]
+    fencing = (f"**waived** ({topo.fencing_waiver}); stonith-enabled=false." if topo.fencing_waiver
+               else "fence_ipmilan per node, stonith-enabled=true.")
+    text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
+                  frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=steps(topo),
+                  sizes=size_rows, secret_files=secret_files, corrections=CORRECTIONS)
+    return BundleFile("README.md", text, 0o644)

@@ -1,0 +1,113 @@
+"""Stage 4, model: a checked document -> the frozen Topology.
+
+Defaults are filled in here (from the schema's 'default' values, so the schema
+stays the one place they are written), names are resolved to objects, and
+everything is sorted so that the order of the spec never shows in the bundle.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from .checks import placement
+from .model import (SERVICE_ORDER, Fencing, Galera, Keystone, LoadBalancer, Network, Node,
+                    PacemakerCluster, RabbitMQ, Topology, Vip)
+from .resources import topology_schema
+from .targets import TARGETS
+
+
+def natural_key(name: str) -> tuple:
+    """controller2 sorts before controller10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def _default(service: str, key: str):
+    return topology_schema()["properties"]["services"]["properties"][service]["properties"][key]["default"]
+
+
+def _setting(data: dict, service: str, key: str):
+    return data["services"][service].get(key, _default(service, key))
+
+
+def lower(data: dict) -> Topology:
+    networks = tuple(sorted((Network(n["name"], ipaddress.IPv4Network(n["cidr"])) for n in data["networks"]),
+                            key=lambda n: natural_key(n.name)))
+
+    def network_of(address: str) -> Network:
+        return next(n for n in networks if ipaddress.IPv4Address(address) in n.cidr)
+
+    nodes = {}
+    for raw in data["nodes"]:
+        fencing = raw.get("fencing")
+        nodes[raw["name"]] = Node(
+            name=raw["name"],
+            address=raw["address"],
+            interface=raw.get("interface"),
+            fencing=Fencing(fencing["address"], fencing["username"], fencing["password_secret"]) if fencing else None,
+            network=network_of(raw["address"]),
+        )
+    vips = {v["name"]: Vip(v["name"], v["address"], v["hostname"], network_of(v["address"])) for v in data["vips"]}
+
+    def placed(service: str) -> tuple[Node, ...]:
+        return tuple(sorted({nodes[name] for name, _ in placement(data, service)}, key=lambda n: natural_key(n.name)))
+
+    rabbit_vip = data["services"]["rabbitmq"].get("vip")
+    galera = Galera(placed("galera"), vips[data["services"]["galera"]["vip"]], _setting(data, "galera", "port"),
+                    _setting(data, "galera", "clustercheck_port"), _setting(data, "galera", "sst_method"),
+                    _setting(data, "galera", "gcache_size"))
+    rabbitmq = RabbitMQ(placed("rabbitmq"), _setting(data, "rabbitmq", "port"),
+                        _setting(data, "rabbitmq", "queue_mode"), vips[rabbit_vip] if rabbit_vip else None,
+                        _setting(data, "rabbitmq", "clients"))
+    keystone = Keystone(placed("keystone"), vips[data["services"]["keystone"]["vip"]],
+                        _setting(data, "keystone", "public_port"), _setting(data, "keystone", "region"))
+    loadbalancer = LoadBalancer(placed("loadbalancer"), _setting(data, "loadbalancer", "maxconn"))
+    placements = {"loadbalancer": loadbalancer.nodes, "galera": galera.nodes,
+                  "rabbitmq": rabbitmq.nodes, "keystone": keystone.nodes}
+    waiver = data["cluster"].get("fencing_waiver")
+    return Topology(
+        name=data["cluster"]["name"],
+        target=TARGETS[data["cluster"]["target"]],
+        fencing_waiver=waiver["reason"] if waiver else None,
+        networks=networks,
+        nodes=tuple(sorted(nodes.values(), key=lambda n: natural_key(n.name))),
+        vips=tuple(sorted(vips.values(), key=lambda v: natural_key(v.name))),
+        loadbalancer=loadbalancer,
+        galera=galera,
+        rabbitmq=rabbitmq,
+        keystone=keystone,
+        clusters=pacemaker_clusters(data["cluster"]["name"], placements),
+    )
+
+
+def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tuple[PacemakerCluster, ...]:
+    """One cluster per connected group of overlapping service placements.
+
+    A node has one corosync.conf, so it can belong to one cluster only (the
+    article's three clusters on the same nodes cannot work). Services that share
+    any node share a cluster; disjoint node sets get clusters of their own.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for service in SERVICE_ORDER:
+        parent.setdefault(service, service)
+        for node in placements[service]:
+            key = "node:" + node.name
+            parent.setdefault(key, key)
+            parent[find(key)] = find(service)
+    groups: dict[str, list[str]] = {}
+    for service in SERVICE_ORDER:
+        groups.setdefault(find(service), []).append(service)
+    clusters = []
+    for services in groups.values():
+        members = {n for s in services for n in placements[s]}
+        cluster_name = name if len(groups) == 1 else f"{name}-{services[0]}"
+        clusters.append(PacemakerCluster(cluster_name, tuple(sorted(members, key=lambda n: natural_key(n.name))),
+                                         tuple(services)))
+    return tuple(sorted(clusters, key=lambda c: SERVICE_ORDER.index(c.services[0])))

@@ -1,0 +1,91 @@
+"""Stage 2, validate the shape: JSON Schema errors -> positioned diagnostics."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema
+
+from .diagnostics import Diagnostic, did_you_mean
+from .resources import topology_schema
+from .spec import SourceDoc
+
+_TYPE_NAMES = {
+    bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+    list: "a list", dict: "a mapping", type(None): "empty",
+}
+_JSON_TYPES = {"string": "a string", "integer": "an integer", "object": "a mapping",
+               "array": "a list", "number": "a number", "boolean": "a boolean"}
+
+
+def dotted(path) -> str:
+    """('nodes', 0, 'address') -> 'nodes[0].address'."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "the spec"
+
+
+def validate_shape(doc: SourceDoc) -> list[Diagnostic]:
+    validator = jsonschema.Draft202012Validator(topology_schema())
+    found: list[Diagnostic] = []
+    for error in validator.iter_errors(doc.data):
+        found.extend(_to_diagnostics(doc, error))
+    unique = {(d.span, d.code, d.message): d for d in found}
+    return sorted(unique.values(), key=lambda d: d.sort_key)
+
+
+def _to_diagnostics(doc: SourceDoc, error: jsonschema.ValidationError) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    where = dotted(path)
+    kind = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if kind == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        return [
+            Diagnostic("H010", f"unknown key '{key}' in {where}", doc.file, doc.span(path + (key,), key=True),
+                       hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
+            for key in extra
+        ]
+    if kind == "required":
+        missing = re.match(r"'([^']+)' is a required property", error.message)
+        name = missing.group(1) if missing else "?"
+        return [Diagnostic("H011", f"missing required key '{name}' in {where}", doc.file,
+                           doc.span(path, key=bool(path)),
+                           hint=_describe(schema.get("properties", {}).get(name, {})))]
+    if kind == "type":
+        want = schema.get("type")
+        want_text = " or ".join(_JSON_TYPES.get(t, t) for t in ([want] if isinstance(want, str) else want))
+        got = _TYPE_NAMES.get(type(error.instance), type(error.instance).__name__)
+        return [Diagnostic("H012", f"{where} must be {want_text}, not {got}", doc.file, doc.span(path))]
+    if kind == "enum":
+        choices = [str(c) for c in schema.get("enum", [])]
+        return [Diagnostic("H013", f"{where} must be one of: {', '.join(choices)} (got {_show(error.instance)})",
+                           doc.file, doc.span(path), hint=did_you_mean(str(error.instance), choices))]
+    if kind == "const":
+        return [Diagnostic("H013", f"{where} must be {schema.get('const')!r} (got {_show(error.instance)})",
+                           doc.file, doc.span(path))]
+    if kind == "pattern":
+        return [Diagnostic("H013", f"{where} {_show(error.instance)} is not valid here", doc.file, doc.span(path),
+                           hint=_describe(schema))]
+    if kind in ("minimum", "maximum"):
+        return [Diagnostic("H013", f"{where} {_show(error.instance)} is out of range "
+                           f"({schema.get('minimum', '-inf')}..{schema.get('maximum', 'inf')})",
+                           doc.file, doc.span(path))]
+    if kind in ("minItems", "minLength", "maxLength", "maxItems"):
+        return [Diagnostic("H013", f"{where}: {error.message}", doc.file, doc.span(path))]
+    return [Diagnostic("H013", f"{where}: {error.message}", doc.file, doc.span(path))]
+
+
+def _show(value) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(schema: dict) -> str:
+    desc = schema.get("description", "")
+    if not desc and "$ref" in schema:
+        ref = schema["$ref"].rsplit("/", 1)[-1]
+        desc = topology_schema()["$defs"].get(ref, {}).get("description", "")
+    return desc.split(". ")[0].rstrip(".") if desc else ""

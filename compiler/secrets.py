@@ -1,0 +1,144 @@
+"""Secrets: which ones a spec needs, generating them, loading and judging a secrets file.
+
+Values never reach a diagnostic, a log line or a reviewable bundle: a review
+build gets a visible placeholder per name instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets as _random
+import stat
+from dataclasses import dataclass
+
+from .diagnostics import Diagnostic, Span, SpecError
+from .model import Topology
+
+# name -> what it is for. Fencing passwords are added per spec (nodes[].fencing.password_secret).
+FIXED_SECRETS: dict[str, str] = {
+    "hacluster_password": "password of the hacluster user, for pcs host auth",
+    "galera_root_password": "MariaDB root password (root also keeps unix_socket login)",
+    "galera_sst_password": "MariaDB user 'mariabackup' used by mariabackup state transfers",
+    "galera_clustercheck_password": "MariaDB user 'clustercheck' used by the health check",
+    "rabbitmq_password": "RabbitMQ user 'openstack'",
+    "rabbitmq_erlang_cookie": "Erlang cookie shared by every RabbitMQ node",
+    "keystone_db_password": "MariaDB user 'keystone'",
+    "keystone_admin_password": "Keystone 'admin' user (keystone-manage bootstrap)",
+    "keystone_fernet_key_0": "Fernet staged key (32 random bytes, url-safe base64)",
+    "keystone_fernet_key_1": "Fernet primary key",
+    "keystone_credential_key_0": "credential encryption staged key",
+    "keystone_credential_key_1": "credential encryption primary key",
+}
+KEY_SECRETS = {n for n in FIXED_SECRETS if "_key_" in n}
+WELL_KNOWN = {"password", "admin", "secret", "changeme", "change_me", "123456", "12345678", "qwerty",
+              "letmein", "root", "openstack", "guest", "hacluster", "keystone", "rabbitmq", "default",
+              "passw0rd", "password123", "keystonetest"}
+MIN_LENGTH = 16
+PLACEHOLDER = "__SECRET_{}__"
+
+
+def required_secrets(topo: Topology) -> dict[str, str]:
+    needed = dict(FIXED_SECRETS)
+    for node in topo.nodes:
+        if node.fencing and topo.fencing_waiver is None:
+            needed.setdefault(node.fencing.password_secret, f"BMC password of {node.name}")
+    return dict(sorted(needed.items()))
+
+
+def generate_value(name: str) -> str:
+    if name in KEY_SECRETS:
+        return base64.urlsafe_b64encode(_random.token_bytes(32)).decode()
+    if name == "rabbitmq_erlang_cookie":
+        return _random.token_hex(32).upper()
+    return _random.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class SecretValues:
+    """The values a build fills in: real ones (deploy) or placeholders (review)."""
+
+    values: dict[str, str] | None = None  # None: review build
+
+    @property
+    def review(self) -> bool:
+        return self.values is None
+
+    def get(self, name: str) -> str:
+        if self.values is None:
+            return PLACEHOLDER.format(name)
+        return self.values[name]
+
+    def all_values(self) -> list[str]:
+        return sorted(self.values.values()) if self.values else []
+
+
+def weakness(name: str, value: object) -> str:
+    """Why a value is unacceptable, without quoting it; '' when fine."""
+    if not isinstance(value, str):
+        return "is not a string"
+    if any(c in value for c in "\x00\n\r"):
+        return "contains a line break or NUL byte"
+    if name in KEY_SECRETS:
+        try:
+            raw = base64.urlsafe_b64decode(value.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            return "is not url-safe base64"
+        return "" if len(raw) == 32 else "must decode to 32 bytes (a Fernet key)"
+    if name == "rabbitmq_erlang_cookie" and not re.fullmatch(r"[A-Za-z0-9]{20,255}", value):
+        return "must be 20-255 letters and digits"
+    if value.strip().lower() in WELL_KNOWN:
+        return "is a well-known default password"
+    if len(value) < MIN_LENGTH:
+        return f"is too short (min {MIN_LENGTH} characters)"
+    if len(set(value)) < 5:
+        return "has too few distinct characters"
+    return ""
+
+
+def load_secrets_file(path: str, needed: dict[str, str]) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Read a secrets file (YAML mapping name -> value) and judge it. Values never appear in messages."""
+    from .spec import load_spec_text, read_spec_file  # the same hardened YAML loader as specs
+
+    diagnostics: list[Diagnostic] = []
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise SpecError([Diagnostic("H003", f"cannot read secrets file '{path}': no such file", path,
+                                    hint=f"create one with 'hagen secrets init {path} --spec SPEC'")])
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        diagnostics.append(Diagnostic("H082", f"secrets file '{path}' is readable by group or others "
+                                      f"(mode {stat.S_IMODE(mode):04o})", path, Span(0, 0),
+                                      hint=f"chmod 600 {path}"))
+    shown, text = read_spec_file(path)
+    try:
+        doc = load_spec_text(text, shown)
+    except SpecError as err:
+        # YAML errors may quote the offending line; a secrets file line holds a value.
+        raise SpecError([Diagnostic(d.code, d.message.split(":")[0], d.file, d.span,
+                                    "the value is not shown to keep it secret") for d in err.diagnostics])
+    data = doc.data
+    if not isinstance(data, dict):
+        raise SpecError([Diagnostic("H012", "a secrets file must be a mapping of name: value", shown, Span(1, 1))])
+    values: dict[str, str] = {}
+    for name in sorted(needed):
+        if name not in data:
+            diagnostics.append(Diagnostic("H080", f"secret '{name}' ({needed[name]}) is missing", shown, Span(1, 1),
+                                          hint="'hagen secrets init' generates every secret"))
+            continue
+        problem = weakness(name, data[name])
+        if problem:
+            diagnostics.append(Diagnostic("H081", f"secret '{name}' {problem}", shown, doc.span((name,)),
+                                          hint="generate a strong one with 'hagen secrets init'"))
+            continue
+        values[name] = data[name]
+    for name in sorted(set(data) - set(needed)):
+        diagnostics.append(Diagnostic("H083", f"secret '{name}' is not used by this spec", shown,
+                                      doc.span((name,), key=True), hint=_near(name, needed)))
+    return values, diagnostics
+
+
+def _near(name: str, needed) -> str:
+    from .diagnostics import did_you_mean
+    return did_you_mean(name, needed)

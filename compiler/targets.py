@@ -1,0 +1,120 @@
+"""What differs between target operating systems, as data.
+
+Templates and emitters ask the target; they never test `target == ...`.
+Sources: Debian 12 package contents (checked with the packages installed here),
+the RHEL/CentOS Stream 9 package layout, design-notes.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    title: str
+    # Package manager commands (argv prefix); the package list is appended.
+    install_command: tuple[str, ...]
+    installed_check: tuple[str, ...]
+    refresh_command: tuple[str, ...]
+    packages_base: tuple[str, ...]
+    packages_loadbalancer: tuple[str, ...]
+    packages_galera: tuple[str, ...]
+    packages_rabbitmq: tuple[str, ...]
+    packages_keystone: tuple[str, ...]
+    # pcs 0.11.5 takes clone/promotable options positionally; 0.11.7+ wants
+    # the 'meta' keyword and deprecates the positional form.
+    pcs_clone_meta_keyword: bool
+    # MariaDB / Galera
+    galera_config_path: str
+    galera_sst_config_path: str
+    galera_provider: str
+    mariadb_unit: str
+    # clustercheck listener: 'xinetd' or 'systemd-socket'
+    clustercheck_listener: str
+    # RabbitMQ: 'deprecated' or 'removed' for classic mirrored queues
+    rabbitmq_version: str
+    rabbitmq_mirroring: str
+    # Keystone under Apache mod_wsgi
+    apache_unit: str
+    apache_user: str
+    apache_log_dir: str
+    keystone_site_path: str
+    keystone_site_enable: tuple[str, ...]
+    keystone_wsgi_script: str
+    keystone_packaged_unit: str  # a packaged keystone service to keep stopped ('' if none)
+    memcached_config_path: str
+    memcached_config_style: str  # 'debian' (-l lines) or 'sysconfig' (OPTIONS=)
+    sysconfig_dir: str
+    corosync_logfile: str
+
+
+DEBIAN12 = Target(
+    name="debian12",
+    title="Debian 12 (bookworm)",
+    install_command=("apt-get", "install", "-y", "--no-install-recommends"),
+    installed_check=("dpkg", "-s"),
+    refresh_command=("apt-get", "update"),
+    packages_base=("pacemaker", "pacemaker-cli-utils", "pcs", "corosync", "fence-agents",
+                   "resource-agents", "crudini"),
+    packages_loadbalancer=("haproxy",),
+    packages_galera=("mariadb-server", "galera-4", "mariadb-backup", "socat", "rsync", "xinetd", "curl"),
+    packages_rabbitmq=("rabbitmq-server",),
+    packages_keystone=("keystone", "apache2", "libapache2-mod-wsgi-py3", "memcached",
+                       "python3-memcache", "python3-openstackclient"),
+    pcs_clone_meta_keyword=False,
+    galera_config_path="/etc/mysql/mariadb.conf.d/60-galera.cnf",
+    galera_sst_config_path="/etc/mysql/mariadb.conf.d/61-galera-sst.cnf",
+    galera_provider="/usr/lib/galera/libgalera_smm.so",
+    mariadb_unit="mariadb",
+    clustercheck_listener="xinetd",
+    rabbitmq_version="3.10",
+    rabbitmq_mirroring="deprecated",
+    apache_unit="apache2",
+    apache_user="www-data",
+    apache_log_dir="/var/log/apache2",
+    keystone_site_path="/etc/apache2/sites-available/keystone-wsgi.conf",
+    keystone_site_enable=("a2ensite", "keystone-wsgi"),
+    keystone_wsgi_script="/usr/bin/keystone-wsgi-public",
+    keystone_packaged_unit="keystone",
+    memcached_config_path="/etc/memcached.conf",
+    memcached_config_style="debian",
+    sysconfig_dir="/etc/default",
+    corosync_logfile="/var/log/corosync/corosync.log",
+)
+
+EL9 = Target(
+    name="el9",
+    title="RHEL 9 / CentOS Stream 9 (RDO)",
+    install_command=("dnf", "install", "-y"),
+    installed_check=("rpm", "-q"),
+    refresh_command=(),
+    packages_base=("pacemaker", "pcs", "corosync", "fence-agents-all", "resource-agents", "crudini"),
+    packages_loadbalancer=("haproxy",),
+    packages_galera=("mariadb-server-galera", "mariadb-backup", "socat", "rsync", "curl"),
+    packages_rabbitmq=("rabbitmq-server",),
+    packages_keystone=("openstack-keystone", "httpd", "python3-mod_wsgi", "memcached",
+                       "python3-memcached", "python3-openstackclient"),
+    pcs_clone_meta_keyword=True,
+    galera_config_path="/etc/my.cnf.d/galera.cnf",
+    galera_sst_config_path="/etc/my.cnf.d/galera-sst.cnf",
+    galera_provider="/usr/lib64/galera/libgalera_smm.so",
+    mariadb_unit="mariadb",
+    clustercheck_listener="systemd-socket",
+    rabbitmq_version="4.x (cloud SIG)",
+    rabbitmq_mirroring="removed",
+    apache_unit="httpd",
+    apache_user="apache",
+    apache_log_dir="/var/log/httpd",
+    keystone_site_path="/etc/httpd/conf.d/wsgi-keystone.conf",
+    keystone_site_enable=(),
+    keystone_wsgi_script="/usr/bin/keystone-wsgi-public",
+    keystone_packaged_unit="",
+    memcached_config_path="/etc/sysconfig/memcached",
+    memcached_config_style="sysconfig",
+    sysconfig_dir="/etc/sysconfig",
+    corosync_logfile="/var/log/cluster/corosync.log",
+)
+
+TARGETS = {t.name: t for t in (DEBIAN12, EL9)}
