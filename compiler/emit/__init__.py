@@ -53,8 +53,8 @@ def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic
     secret_files = sorted(f.path for f in files if _holds_secret(f, secrets))
     _check_invariants(files, secrets)
     files.append(readme.emit(topo, warnings, secret_files, size_rows, secrets.review))
-    files.append(BundleFile(MARKER, "This folder is a bundle written by hagen; 'hagen build' may replace it.\n",
-                            0o644))
+    files.append(BundleFile(MARKER, "This folder is a bundle written by hagen; 'hagen build' may replace it.\n"
+                            f"target: {topo.target.name}\n", 0o644))
     files.sort(key=lambda f: f.path)
     files.append(sha256sums(files))
     return files

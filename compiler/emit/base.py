@@ -40,7 +40,7 @@ def environment() -> jinja2.Environment:
         comment_end_string="#}}",
     )
     env.filters.update(shell=shell_quote, url=url_quote, oslo=oslo_value, sql=sql_string,
-                       optfile=option_file_value)
+                       optfile=option_file_value, format_code=lambda s: f"`{s}`")
     return env
 
 

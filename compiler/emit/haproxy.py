@@ -67,9 +67,9 @@ def rabbitmq_frontend(topo: Topology) -> Frontend | None:
         return None
     return Frontend(
         name="rabbitmq", backend="rabbitmq-nodes", vip=r.vip, port=r.port, mode="tcp",
-        comment="RabbitMQ AMQP; long-lived connections, so no idle timeout and TCP keepalives",
-        frontend_options=("option clitcpka", "timeout client 0"),
-        backend_options=("balance roundrobin", "option srvtcpka", "timeout server 0",
+        comment="RabbitMQ AMQP: long-lived connections with oslo heartbeats, so long idle timeouts and TCP keepalives",
+        frontend_options=("option clitcpka", "timeout client 2h"),
+        backend_options=("balance roundrobin", "option srvtcpka", "timeout server 2h",
                          "default-server inter 2s rise 2 fall 5"),
         servers=tuple(Server(n.name, n.address, r.port, "check") for n in r.nodes),
     )

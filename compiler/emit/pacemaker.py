@@ -36,11 +36,13 @@ def _clone(topo: Topology, kind: str, **meta: str) -> tuple[str, ...]:
 
 
 def _avoid(resource: str, allowed: tuple[Node, ...], cluster: PacemakerCluster) -> list[PcsStep]:
-    """Keep a resource off the cluster's nodes that do not run its service."""
+    """Keep a resource off the cluster's nodes that do not run its service.
+
+    '--' before the arguments: pcs deprecates a bare '-INFINITY' (it looks like an option)."""
     return [
         PcsStep(f"{resource} never runs on {node.name}",
-                ("constraint", "location", "add", f"loc-{resource}-avoids-{node.name}", resource, node.name,
-                 "-INFINITY"), creates=f"loc-{resource}-avoids-{node.name}")
+                ("constraint", "location", "add", "--", f"loc-{resource}-avoids-{node.name}", resource,
+                 node.name, "-INFINITY"), creates=f"loc-{resource}-avoids-{node.name}")
         for node in cluster.nodes if node not in allowed
     ]
 
@@ -58,8 +60,8 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                  f"password_script=cat {fence_password_path(node)}", "lanplus=1", f"pcmk_host_list={node.name}",
                  "op", "monitor", "interval=60s"), creates=device))
             steps.append(PcsStep(f"a node never runs its own fence device",
-                                 ("constraint", "location", "add", f"loc-{device}-avoids-{node.name}", device,
-                                  node.name, "-INFINITY"), creates=f"loc-{device}-avoids-{node.name}"))
+                                 ("constraint", "location", "add", "--", f"loc-{device}-avoids-{node.name}",
+                                  device, node.name, "-INFINITY"), creates=f"loc-{device}-avoids-{node.name}"))
     else:
         steps.append(PcsStep(f"fencing waived: {topo.fencing_waiver}", ("property", "set", "stonith-enabled=false")))
 

@@ -27,6 +27,11 @@ CORRECTIONS = (
 )
 
 
+def _per_node(paths: list[str]) -> list[str]:
+    """nodes/<n>/etc/x for every n -> etc/x once: the list stays short on big clusters."""
+    return sorted({p.split("/", 2)[2] if p.startswith("nodes/") else p for p in paths})
+
+
 def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict], review: bool) -> BundleFile:
     fe_rows = []
     for fe in frontends(topo):
@@ -43,5 +48,5 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                else "fence_ipmilan per node, stonith-enabled=true.")
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
                   frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=steps(topo),
-                  sizes=size_rows, secret_files=secret_files, corrections=CORRECTIONS)
+                  sizes=size_rows, secret_files=_per_node(secret_files), corrections=CORRECTIONS)
     return BundleFile("README.md", text, 0o644)

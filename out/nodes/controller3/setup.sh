@@ -6,7 +6,8 @@
 # and services that Pacemaker already runs are left running.
 set -euo pipefail
 umask 077
-readonly bundle_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bundle_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly bundle_dir
 readonly node_name='controller3'
 
 # (the marker is split in two so that this script does not match itself)
@@ -33,7 +34,8 @@ pacemaker_running=false
 if systemctl is-active --quiet pacemaker; then
     pacemaker_running=true
 fi
-for unit in 'haproxy' 'mariadb' 'rabbitmq-server' 'apache2'; do
+pacemaker_units=('haproxy' 'mariadb' 'rabbitmq-server' 'apache2')
+for unit in "${pacemaker_units[@]}"; do
     systemctl disable "$unit" 2>/dev/null || true
     if [ "$pacemaker_running" = false ]; then
         systemctl stop "$unit" 2>/dev/null || true

@@ -1,0 +1,423 @@
+"""hagen check: judge a written bundle with the programs that will consume it.
+
+Each check is a function (bundle, artifact) -> CheckResult that runs one real
+tool. Missing tools are SKIPs with the install hint. Checks run in a thread pool
+(they are subprocess-bound); Pacemaker's are the slow ones (pcs costs about
+0.6 s a call), so each cluster's CIB is built once and every failure scenario
+is simulated from that one CIB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PASS, FAIL, SKIP, NA = "PASS", "FAIL", "SKIP", "N/A"  # N/A: no tool here speaks that target's dialect
+SYSTEM_PYTHON = "/usr/bin/python3"  # cloud-init and pcs import only under the system Python
+
+# tool -> Debian package that provides it
+PACKAGES = {"haproxy": "haproxy", "shellcheck": "shellcheck", "cloud-init": "cloud-init",
+            "ksvalidator": "pykickstart (pip)", "pcs": "pcs", "crm_verify": "pacemaker-cli-utils",
+            "crm_simulate": "pacemaker-cli-utils", "mariadbd": "mariadb-server", "corosync": "corosync",
+            "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux"}
+
+
+@dataclass
+class CheckResult:
+    artifact: str
+    tool: str
+    status: str
+    reason: str = ""
+    details: dict = field(default_factory=dict)
+
+
+def find_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"):
+        candidate = Path(folder) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def _clean_env() -> dict:
+    """The consuming tools run with the system's Python, not a virtualenv's."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    env["LC_ALL"] = "C.UTF-8"
+    return env
+
+
+def run(argv: list[str], timeout: int = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=kw.pop("env", _clean_env()),
+                          **kw)
+
+
+def _missing(artifact: str, *tools: str) -> CheckResult | None:
+    for tool in tools:
+        if find_tool(tool) is None:
+            return CheckResult(artifact, tool, SKIP, f"{tool} not found; apt-get install {PACKAGES.get(tool, tool)}")
+    return None
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+# --- per-artifact checks ------------------------------------------------------
+
+def check_haproxy(bundle: Path, cfg: Path) -> CheckResult:
+    rel = str(cfg.relative_to(bundle))
+    if skip := _missing(rel, "haproxy"):
+        return skip
+    proc = run([find_tool("haproxy"), "-c", "-dW", "-f", str(cfg)])
+    return CheckResult(rel, "haproxy -c -dW", PASS if proc.returncode == 0 else FAIL,
+                       "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr))
+
+
+def check_shell(bundle: Path, script: Path) -> CheckResult:
+    rel = str(script.relative_to(bundle))
+    if skip := _missing(rel, "shellcheck"):
+        return skip
+    proc = run([find_tool("shellcheck"), "-S", "warning", "-s", "bash", "-f", "gcc", str(script)])
+    return CheckResult(rel, "shellcheck -S warning", PASS if proc.returncode == 0 else FAIL,
+                       _tail(proc.stdout.replace(str(bundle) + "/", "")) if proc.returncode else "")
+
+
+def kickstart_post_bodies(text: str) -> list[str]:
+    return re.findall(r"^%post[^\n]*\n(.*?)^%end\s*$", text, flags=re.S | re.M)
+
+
+def check_kickstart(bundle: Path, ks: Path) -> list[CheckResult]:
+    rel = str(ks.relative_to(bundle))
+    results = []
+    if skip := _missing(rel, "ksvalidator"):
+        results.append(skip)
+    else:
+        proc = run([find_tool("ksvalidator"), "-v", "RHEL9", str(ks)])
+        results.append(CheckResult(rel, "ksvalidator -v RHEL9", PASS if proc.returncode == 0 else FAIL,
+                                   "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr)))
+    if skip := _missing(rel + " %post", "shellcheck"):
+        return results + [skip]
+    bodies = kickstart_post_bodies(ks.read_text(encoding="utf-8"))
+    if not bodies:
+        return results + [CheckResult(rel + " %post", "shellcheck", FAIL, "no %post section")]
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as handle:
+        handle.write("#!/bin/bash\n" + "\n".join(bodies))
+    try:
+        proc = run([find_tool("shellcheck"), "-S", "warning", "-s", "bash", "-f", "gcc", handle.name])
+    finally:
+        os.unlink(handle.name)
+    results.append(CheckResult(rel + " %post", "shellcheck -S warning", PASS if proc.returncode == 0 else FAIL,
+                               _tail(proc.stdout) if proc.returncode else ""))
+    return results
+
+
+def check_user_data(bundle: Path, path: Path) -> list[CheckResult]:
+    from .emit.cloudinit import EC2_LIMIT, OPENSTACK_LIMIT_B64
+
+    rel = str(path.relative_to(bundle))
+    raw = path.read_bytes()
+    b64 = 4 * ((len(raw) + 2) // 3)
+    gz = path.with_name("user-data.gz")
+    deliverable = gz.read_bytes() if gz.exists() else raw
+    size_ok = 4 * ((len(deliverable) + 2) // 3) <= OPENSTACK_LIMIT_B64 and len(deliverable) <= EC2_LIMIT
+    results = [CheckResult(rel, "size", PASS if size_ok else FAIL,
+                           f"{len(raw)} bytes ({b64} base64); delivered as {'user-data.gz' if gz.exists() else 'user-data'}"
+                           f" {len(deliverable)} bytes; limits OpenStack {OPENSTACK_LIMIT_B64} base64, EC2 {EC2_LIMIT}")]
+    if gz.exists():
+        import gzip
+        same = gzip.decompress(gz.read_bytes()) == raw
+        results.append(CheckResult(rel + ".gz", "gzip", PASS if same else FAIL, "" if same else "differs from user-data"))
+    cloud_init = find_tool("cloud-init")
+    if cloud_init is None:
+        return results + [CheckResult(rel, "cloud-init schema", SKIP, "cloud-init not found; apt-get install cloud-init")]
+    proc = run([SYSTEM_PYTHON, cloud_init, "schema", "--config-file", str(path)]) if _is_python_script(cloud_init) \
+        else run([cloud_init, "schema", "--config-file", str(path)])
+    results.append(CheckResult(rel, "cloud-init schema", PASS if proc.returncode == 0 else FAIL,
+                               "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr)))
+    return results
+
+
+def _is_python_script(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return b"python" in handle.readline()
+
+
+def check_mariadb(bundle: Path, cnf: Path) -> CheckResult:
+    rel = str(cnf.relative_to(bundle))
+    if skip := _missing(rel, "mariadbd"):
+        return skip
+    with tempfile.TemporaryDirectory() as tmp:
+        # The node's config plus its SST file, as the server reads them (an include dir).
+        for part in sorted(cnf.parent.glob("*.cnf")):
+            shutil.copy(part, Path(tmp) / part.name)
+        os.chmod(tmp, 0o755)
+        top = Path(tmp) / "my.cnf"
+        top.write_text(f"!includedir {tmp}/\n")
+        proc = run([find_tool("mariadbd"), f"--defaults-file={top}", "--user=mysql", "--help", "--verbose"])
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "[ERROR]" in line]
+    ok = proc.returncode == 0 and not errors
+    return CheckResult(rel, "mariadbd --help --verbose", PASS if ok else FAIL,
+                       "" if ok else _tail("\n".join(errors) or proc.stderr))
+
+
+def check_corosync(bundle: Path, conf: Path) -> list[CheckResult]:
+    """Compare with what 'pcs cluster setup' itself writes, then let corosync parse it."""
+    rel = str(conf.relative_to(bundle))
+    results = []
+    text = conf.read_text(encoding="utf-8")
+    name = re.search(r"cluster_name: (\S+)", text).group(1)
+    nodes = re.findall(r"ring0_addr: (\S+)\n\s+name: (\S+)", text)
+    if (skip := _missing(rel, "pcs")) is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "corosync.conf"
+            argv = [find_tool("pcs"), "cluster", "setup", name]
+            for addr, node in nodes:
+                argv += [node, f"addr={addr}"]
+            argv += ["transport", "knet", "--corosync_conf", str(out), "--no-cluster-uuid", "--overwrite"]
+            proc = run(argv)
+            theirs = out.read_text() if out.exists() else ""
+        # pcs writes its log path for Debian; compare everything else exactly.
+        mine = re.sub(r"^(\s+)logfile: .*$", r"\1logfile: -", text, flags=re.M).rstrip("\n")
+        theirs = re.sub(r"^(\s+)logfile: .*$", r"\1logfile: -", theirs, flags=re.M).rstrip("\n")
+        same = proc.returncode == 0 and mine == theirs
+        results.append(CheckResult(rel, "pcs cluster setup --corosync_conf", PASS if same else FAIL,
+                                   "" if same else "differs from what pcs generates: " + _tail(proc.stderr)))
+    else:
+        results.append(skip)
+    if skip := _missing(rel, "corosync", "unshare"):
+        return results + [skip]
+    with tempfile.TemporaryDirectory() as tmp:
+        # pcs creates the authkey at setup; point the copy at a throwaway one.
+        # (and the log into the scratch folder: the target's log directory need not exist here).
+        copy = text.replace("totem {\n", f"totem {{\n    keyfile: {tmp}/authkey\n", 1)
+        (Path(tmp) / "corosync.conf").write_text(re.sub(r"^(\s+)logfile: .*$", rf"\g<1>logfile: {tmp}/corosync.log", copy, flags=re.M))
+        (Path(tmp) / "authkey").write_bytes(os.urandom(128))
+        os.chmod(Path(tmp) / "authkey", 0o400)
+        script = (f"ip link set lo up && ip addr add {nodes[0][0]}/32 dev lo && "
+                  f"corosync -t -c {tmp}/corosync.conf")
+        proc = run(["unshare", "--net", "--", "sh", "-c", script])
+    results.append(CheckResult(rel, "corosync -t", PASS if proc.returncode == 0 else FAIL,
+                               "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr)))
+    return results
+
+
+def check_units(bundle: Path, units: list[Path]) -> CheckResult:
+    rel = str(units[0].parent.relative_to(bundle))
+    if skip := _missing(rel, "systemd-analyze"):
+        return skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for unit in units:
+            shutil.copy(unit, Path(tmp) / unit.name)
+        # The ExecStart target lives in the bundle, not on this machine: point at it.
+        for unit in Path(tmp).iterdir():
+            node_root = units[0].parents[3]
+            unit.write_text(unit.read_text().replace("ExecStart=/usr/local/bin/",
+                                                     f"ExecStart={node_root}/usr/local/bin/"))
+        proc = run([find_tool("systemd-analyze"), "verify", *[str(p) for p in sorted(Path(tmp).iterdir())]])
+    output = (proc.stdout + proc.stderr).strip()
+    ok = proc.returncode == 0 and not output
+    return CheckResult(rel, "systemd-analyze verify", PASS if ok else FAIL, "" if ok else _tail(output))
+
+
+def check_xinetd(bundle: Path, conf: Path) -> CheckResult:
+    rel = str(conf.relative_to(bundle))
+    if skip := _missing(rel, "xinetd", "unshare"):
+        return skip
+    address = re.search(r"bind\s*=\s*(\S+)", conf.read_text()).group(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        main = Path(tmp) / "xinetd.conf"
+        main.write_text(f"defaults\n{{\n}}\nincludedir {conf.parent}\n")
+        script = (f"ip link set lo up && ip addr add {address}/32 dev lo && "
+                  f"timeout 2 xinetd -dontfork -f {main} -pidfile {tmp}/pid; echo exit=$?")
+        proc = run(["unshare", "--net", "--", "sh", "-c", script], timeout=30)
+    output = proc.stdout + proc.stderr
+    # xinetd logs parse problems and exits early; timeout's 124 means it kept running.
+    bad = [line for line in output.splitlines() if re.search(r"ERROR|bad|unknown|missing", line, re.I)]
+    ok = "exit=124" in output and not bad
+    return CheckResult(rel, "xinetd (started for 2 s)", PASS if ok else FAIL, "" if ok else _tail(output))
+
+
+# --- Pacemaker ---------------------------------------------------------------
+
+def _resources_on(cib: Path, exclude=()) -> dict[str, list[str]]:
+    """resource id -> nodes where it is active (promoted instances marked '*'), failed nodes left out."""
+    proc = run(["crm_mon", "-1", "--output-as=xml"], env={**_clean_env(), "CIB_file": str(cib)})
+    root = ET.fromstring(proc.stdout)
+    placed: dict[str, list[str]] = {}
+    for res in root.iter("resource"):
+        if res.get("active") != "true":
+            continue
+        rid = res.get("id").split(":")[0]
+        for node in res.iter("node"):
+            if node.get("name") in exclude:
+                continue
+            name = node.get("name") + ("*" if res.get("role") in ("Promoted", "Master") else "")
+            placed.setdefault(rid, []).append(name)
+    return {k: sorted(v) for k, v in placed.items()}
+
+
+def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
+    from .emit.pacemaker import HAPROXY_CLONE  # noqa: F401  (documents the clone name the checks rely on)
+
+    rel = str(cluster_dir.relative_to(bundle))
+    if bundle_target(bundle) != "debian12":
+        # el9's pcs (0.11.7+) wants 'clone meta ...'; Debian's 0.11.5 would file those options on the
+        # primitive and judge a different cluster. Only a pcs of the target's version can check it.
+        return [CheckResult(rel, "pcs -f + crm_simulate", NA,
+                            f"pcs {_pcs_version()} here speaks the debian12 dialect, not {bundle_target(bundle)}'s")]
+    if skip := _missing(rel, "pcs", "crm_verify", "crm_simulate", "cibadmin", "crm_mon"):
+        return [skip]
+    conf = (cluster_dir / "corosync.conf").read_text()
+    nodes = re.findall(r"^\s+name: (\S+)$", conf, flags=re.M)
+    script = cluster_dir / "pcs-resources.sh"
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cib = Path(tmp) / "cib.xml"
+        cib.write_text(run(["cibadmin", "--empty"]).stdout)
+        env = {**_clean_env(), "CIB_file": str(cib)}
+        for i, node in enumerate(nodes, 1):
+            run(["cibadmin", "--create", "-o", "nodes", "--xml-text", f'<node id="{i}" uname="{node}"/>'], env=env)
+        proc = run(["bash", str(script), str(cib)], timeout=600, env={**_clean_env(), "HAGEN_PCS_FORCE": "1"})
+        if proc.returncode != 0:
+            return [CheckResult(rel, "pcs -f (pcs-resources.sh)", FAIL, _tail(proc.stderr))]
+        results.append(CheckResult(rel, "pcs -f (pcs-resources.sh)", PASS))
+        xml = cib.read_text()
+        galera_nodes = []
+        if 'id="galera"' in xml:
+            galera_nodes = [n for n in nodes if f"loc-galera-clone-avoids-{n}" not in xml]
+            for node in galera_nodes:  # what the agent reports once a node has data
+                run(["crm_attribute", "--node", node, "--name", "master-galera", "--update", "100",
+                     "--lifetime", "forever"], env=env)
+        steady = Path(tmp) / "steady.xml"
+        up = [arg for n in nodes for arg in ("-u", n)]
+        proc = _simulate(cib, steady, ["--quorum", "true", *up])
+        verify = run(["crm_verify", "-x", str(steady), "-V"])
+        ok = proc.returncode == 0 and verify.returncode == 0
+        results.append(CheckResult(rel, "crm_verify", PASS if ok else FAIL,
+                                   "" if ok else _tail(verify.stdout + verify.stderr + proc.stderr)))
+        if not ok:
+            return results
+        scenarios = [("all nodes up", steady, [])]
+        for node in nodes:
+            failed = Path(tmp) / f"fail-{node}.xml"
+            _simulate(steady, failed, ["--quorum", str(len(nodes) >= 3).lower(), "--node-fail", node])
+            scenarios.append((f"{node} failed", failed, [node]))
+        for title, state, down in scenarios:
+            placed = _resources_on(state, exclude=down)
+            problems = _placement_problems(xml, placed, nodes, galera_nodes, down)
+            results.append(CheckResult(rel, f"crm_simulate: {title}", FAIL if problems else PASS,
+                                       "; ".join(problems), {"placement": placed}))
+        if len(nodes) >= 2:
+            # Only the first node survives, without quorum: it must stop everything (correct behaviour).
+            lost = Path(tmp) / "quorum-lost.xml"
+            down = nodes[1:]
+            _simulate(steady, lost, ["--quorum", "false", *[a for n in down for a in ("--node-fail", n)]])
+            placed = _resources_on(lost, exclude=down)
+            stopped = not any(k for k in placed if not k.startswith("fence-"))
+            results.append(CheckResult(rel, f"crm_simulate: quorum lost ({nodes[0]} alone)",
+                                       PASS if stopped else FAIL,
+                                       "every resource stops on the minority, as it should" if stopped
+                                       else f"still running without quorum: {sorted(placed)}", {"placement": placed}))
+    return results
+
+
+def _simulate(source: Path, dest: Path, args: list[str], rounds: int = 6) -> subprocess.CompletedProcess:
+    """Run transitions until nothing is left to do (ordered promotion takes several)."""
+    proc = run(["crm_simulate", "-x", str(source), *args, "-S", "-O", str(dest)])
+    for _ in range(rounds):
+        if proc.returncode != 0:
+            break
+        proc = run(["crm_simulate", "-x", str(dest), "-S", "-O", str(dest)])
+        if "Executing Cluster Transition:\n\nRevised" in proc.stdout or "Transition Summary:\n\nExecuting" in proc.stdout:
+            break
+    return proc
+
+
+def _placement_problems(xml: str, placed: dict, nodes: list[str], galera_nodes: list[str], down: list[str]):
+    problems = []
+    survivors = [n for n in nodes if n not in down]
+    haproxy_nodes = {n for n in placed.get("haproxy", [])}
+    for vip in re.findall(r'<primitive id="([^"]+)" class="ocf" provider="heartbeat" type="IPaddr2"', xml):
+        where = placed.get(vip, [])
+        if len(where) != 1:
+            problems.append(f"{vip} is not running (placed on {where or 'nothing'})")
+        elif where[0] not in haproxy_nodes:
+            problems.append(f"{vip} runs on {where[0]} where HAProxy does not")
+    if galera_nodes:
+        promoted = {n.rstrip("*") for n in placed.get("galera", []) if n.endswith("*")}
+        expected = {n for n in galera_nodes if n in survivors}
+        if promoted != expected:
+            problems.append(f"galera promoted on {sorted(promoted)}, expected {sorted(expected)}")
+    for clone in ("haproxy", "rabbitmq", "keystone"):
+        if f'<primitive id="{clone}"' in xml:
+            allowed = [n for n in survivors if f"loc-{clone}-clone-avoids-{n}" not in xml]
+            if sorted(placed.get(clone, [])) != sorted(allowed):
+                problems.append(f"{clone} runs on {placed.get(clone, [])}, expected {allowed}")
+    return problems
+
+
+def bundle_target(bundle: Path) -> str:
+    from .emit import MARKER
+
+    found = re.search(r"^target: (\S+)$", (bundle / MARKER).read_text(), flags=re.M) if (bundle / MARKER).exists() else None
+    return found.group(1) if found else "unknown"
+
+
+def _pcs_version() -> str:
+    pcs = find_tool("pcs")
+    return run([pcs, "--version"]).stdout.strip() if pcs else "(none)"
+
+
+# --- driver --------------------------------------------------------------------
+
+def plan(bundle: Path) -> list:
+    """(function, args) for every check the bundle calls for."""
+    jobs: list = []
+    for cluster_dir in sorted((bundle / "cluster").glob("*")):
+        jobs.append((check_cluster, (bundle, cluster_dir)))
+        jobs.append((check_corosync, (bundle, cluster_dir / "corosync.conf")))
+    scripts = sorted(set(bundle.glob("cluster/*/*.sh")) | set(bundle.glob("bootstrap/*.sh"))
+                     | set(bundle.glob("nodes/*/setup.sh")) | set(bundle.glob("nodes/*/usr/local/bin/*"))
+                     | set(bundle.glob("nodes/*/usr/local/lib/hagen/**/*.sh")))
+    jobs += [(check_shell, (bundle, s)) for s in scripts]
+    for node in sorted((bundle / "nodes").glob("*")):
+        if (node / "etc/haproxy/haproxy.cfg").exists():
+            jobs.append((check_haproxy, (bundle, node / "etc/haproxy/haproxy.cfg")))
+        jobs.append((check_user_data, (bundle, node / "user-data")))
+        jobs.append((check_kickstart, (bundle, node / "kickstart-post.ks")))
+        for cnf_dir in ("etc/mysql/mariadb.conf.d", "etc/my.cnf.d"):
+            for cnf in sorted((node / cnf_dir).glob("*galera.cnf")):
+                jobs.append((check_mariadb, (bundle, cnf)))
+        if (node / "etc/xinetd.d/galera-clustercheck").exists():
+            jobs.append((check_xinetd, (bundle, node / "etc/xinetd.d/galera-clustercheck")))
+        units = sorted((node / "etc/systemd/system").glob("hagen-clustercheck*"))
+        if units:
+            jobs.append((check_units, (bundle, units)))
+    return jobs
+
+
+def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress=None) -> list[CheckResult]:
+    root = Path(bundle).resolve()
+    jobs = plan(root)
+    # Cluster checks are long and sequential inside; start them first.
+    results: list[CheckResult] = []
+    with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
+        futures = [pool.submit(fn, *args) for fn, args in jobs]
+        for future in futures:
+            out = future.result()
+            for r in out if isinstance(out, list) else [out]:
+                results.append(r)
+                if progress:
+                    progress(r)
+    return results
