@@ -110,6 +110,36 @@ def validate(
 
 
 @app.command()
+def check(
+    bundle: Path = typer.Argument(..., help="A bundle written by 'hagen build'."),
+    strict: bool = typer.Option(False, "--strict", help="A skipped check (tool missing) is a failure."),
+    fmt: Format = typer.Option(Format.text, "--format", help="Report as text or json."),
+) -> None:
+    """Validate a bundle with the real tools that consume it (haproxy, pcs, crm_simulate, cloud-init, ...)."""
+    import json
+
+    from .check import FAIL, SKIP, check_bundle
+
+    if not (bundle / "SHA256SUMS").is_file():
+        typer.echo(f"hagen: {bundle} is not a hagen bundle (no SHA256SUMS)", err=True)
+        raise typer.Exit(1)
+
+    def progress(result) -> None:
+        if fmt is Format.text:
+            line = f"{result.status:<4}  {result.artifact}  [{result.tool}]"
+            typer.echo(line + (f"  {result.reason}" if result.reason else ""))
+
+    results = check_bundle(bundle, progress=progress)
+    failed = [r for r in results if r.status == FAIL or (strict and r.status == SKIP)]
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps([vars(r) for r in results], indent=2, sort_keys=True) + "\n")
+    else:
+        counts = {s: sum(r.status == s for r in results) for s in ("PASS", "FAIL", "SKIP", "N/A")}
+        typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()) + ("" if not failed else f"; {len(failed)} failing"))
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec (draft 2020-12)."""
     from .resources import data_dir

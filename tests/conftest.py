@@ -1,0 +1,28 @@
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def tool_available(name: str) -> bool:
+    return shutil.which(name) is not None or Path("/usr/sbin", name).exists()
+
+
+@pytest.fixture
+def hagen(tmp_path):
+    """Run the installed console script like a user would; returns CompletedProcess."""
+    def run(*args, **kw):
+        return subprocess.run(["hagen", *map(str, args)], capture_output=True, text=True, cwd=kw.pop("cwd", tmp_path),
+                              timeout=kw.pop("timeout", 120), **kw)
+    return run
+
+
+def retarget(spec_text: str, target: str) -> str:
+    """The same topology on the other target."""
+    for name in ("debian12", "el9"):
+        spec_text = spec_text.replace(f"target: {name}", f"target: {target}")
+    return spec_text

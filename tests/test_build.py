@@ -1,0 +1,161 @@
+"""Building: golden bundles, determinism, file modes, the committed out/, CLI behaviour."""
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from compiler.pipeline import compile_text
+from conftest import EXAMPLES, ROOT, retarget
+
+CASES = [(spec, target) for spec in ("seed", "separate-hosts") for target in ("debian12", "el9")]
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def build_files(spec: str, target: str):
+    text = retarget((EXAMPLES / f"{spec}.yaml").read_text(), target)
+    result = compile_text(text, f"{spec}.yaml")
+    assert result.ok, result.diagnostics
+    return result.files
+
+
+@pytest.mark.parametrize("spec,target", CASES)
+def test_golden_bundle(spec, target):
+    """Every file's hash equals the golden list; regenerate with HAGEN_UPDATE_GOLDEN=1 and review the diff."""
+    files = build_files(spec, target)
+    sums = next(f for f in files if f.path == "SHA256SUMS").content
+    golden = GOLDEN / f"{spec}-{target}.SHA256SUMS"
+    if os.environ.get("HAGEN_UPDATE_GOLDEN"):
+        golden.write_text(sums)
+    assert sums == golden.read_text()
+
+
+@pytest.mark.parametrize("spec,target", CASES)
+def test_second_build_is_identical(spec, target):
+    first = [(f.path, f.mode, f.content) for f in build_files(spec, target)]
+    second = [(f.path, f.mode, f.content) for f in build_files(spec, target)]
+    assert first == second
+
+
+def test_sha256sums_match_contents():
+    files = build_files("seed", "debian12")
+    listed = dict(line.split("  ")[::-1] for line in next(f for f in files if f.path == "SHA256SUMS").content.splitlines())
+    for f in files:
+        if f.path == "SHA256SUMS":
+            continue
+        data = f.content if isinstance(f.content, bytes) else f.content.encode()
+        assert listed[f.path] == hashlib.sha256(data).hexdigest(), f.path
+
+
+def test_text_files_have_lf_endings_and_no_host_paths():
+    for f in build_files("seed", "debian12"):
+        if isinstance(f.content, str):
+            assert "\r" not in f.content, f.path
+            assert str(ROOT) not in f.content, f.path
+
+
+def test_committed_out_is_current(tmp_path, hagen):
+    proc = hagen("build", EXAMPLES / "seed.yaml", "-o", tmp_path / "fresh")
+    assert proc.returncode == 0, proc.stderr
+    fresh = sorted(p.relative_to(tmp_path / "fresh") for p in (tmp_path / "fresh").rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(ROOT / "out") for p in (ROOT / "out").rglob("*") if p.is_file())
+    assert fresh == committed
+    for rel in fresh:
+        assert (tmp_path / "fresh" / rel).read_bytes() == (ROOT / "out" / rel).read_bytes(), f"out/{rel} is stale"
+
+
+def test_modes_on_disk(tmp_path, hagen):
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", tmp_path / "b").returncode == 0
+    b = tmp_path / "b"
+    assert stat.S_IMODE((b / "nodes/controller1/setup.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((b / "nodes/controller1/etc/keystone/keystone.conf").stat().st_mode) == 0o600
+    assert stat.S_IMODE((b / "nodes/controller1/var/lib/rabbitmq/.erlang.cookie").stat().st_mode) == 0o400
+    assert stat.S_IMODE((b / "nodes/controller1/etc/haproxy/haproxy.cfg").stat().st_mode) == 0o644
+
+
+def test_one_pacemaker_cluster_per_disjoint_node_set():
+    seed = {f.path.split("/")[1] for f in build_files("seed", "debian12") if f.path.startswith("cluster/")}
+    separate = {f.path.split("/")[1] for f in build_files("separate-hosts", "el9") if f.path.startswith("cluster/")}
+    assert seed == {"ha-controller"}
+    assert separate == {"rhos5-loadbalancer", "rhos5-galera", "rhos5-rabbitmq", "rhos5-keystone"}
+
+
+def test_pcs_dialect_follows_target():
+    deb = next(f.content for f in build_files("seed", "debian12") if f.path.endswith("pcs-resources.sh"))
+    el9 = next(f.content for f in build_files("seed", "el9") if f.path.endswith("pcs-resources.sh"))
+    assert "'promotable' 'promoted-max=3'" in deb and "'promotable' 'meta' 'promoted-max=3'" in el9
+    assert "--master" not in deb + el9 and "master-max" not in deb + el9
+
+
+def test_build_refuses_a_directory_that_is_not_a_bundle(tmp_path, hagen):
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    proc = hagen("build", EXAMPLES / "seed.yaml", "-o", precious)
+    assert proc.returncode == 1
+    assert "not a hagen bundle" in proc.stderr
+    assert (precious / "notes.txt").read_text() == "keep me"
+    assert list(precious.iterdir()) == [precious / "notes.txt"]
+
+
+def test_rebuild_replaces_a_previous_bundle(tmp_path, hagen):
+    out = tmp_path / "out"
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    (out / "stray").write_text("x")
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    assert not (out / "stray").exists()
+
+
+def test_failed_build_leaves_previous_bundle(tmp_path, hagen):
+    out = tmp_path / "out"
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    before = (out / "SHA256SUMS").read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((EXAMPLES / "seed.yaml").read_text().replace("vip: vip-db", "vip: vip-mysql"))
+    proc = hagen("build", bad, "-o", out)
+    assert proc.returncode == 1
+    assert (out / "SHA256SUMS").read_text() == before
+
+
+def test_cli_basics(tmp_path, hagen):
+    assert hagen("--version").stdout.startswith("hagen ")
+    schema = hagen("schema")
+    assert schema.returncode == 0 and '"$schema": "https://json-schema.org/draft/2020-12/schema"' in schema.stdout
+    starter = hagen("init")
+    (tmp_path / "spec.yaml").write_text(starter.stdout)
+    assert hagen("validate", "spec.yaml").returncode == 0
+    assert hagen("build").returncode == 2  # usage error
+    for command in ("build", "validate", "check", "schema", "init", "secrets"):
+        assert hagen(command, "--help").returncode == 0
+
+
+def test_validate_examples_clean(hagen):
+    proc = hagen("validate", EXAMPLES / "seed.yaml", EXAMPLES / "separate-hosts.yaml")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_error_points_at_the_spot(tmp_path, hagen):
+    bad = tmp_path / "spec.yaml"
+    bad.write_text((EXAMPLES / "seed.yaml").read_text().replace("vip: vip-db", "vip: vip-dbb"))
+    proc = hagen("build", bad, "-o", tmp_path / "never")
+    assert proc.returncode == 1
+    line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if "vip-dbb" in l)
+    assert f"spec.yaml:{line}:10: error[H020]: vip 'vip-dbb' is not defined" in proc.stderr
+    assert "did you mean 'vip-db'?" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_secrets_init_and_deploy_build(tmp_path, hagen):
+    spec = EXAMPLES / "seed.yaml"
+    assert hagen("secrets", "init", "s.yaml", "--spec", spec).returncode == 0
+    assert stat.S_IMODE((tmp_path / "s.yaml").stat().st_mode) == 0o600
+    assert hagen("secrets", "check", "s.yaml", "--spec", spec).returncode == 0
+    proc = hagen("build", spec, "-o", "deploy", "--secrets", "s.yaml")
+    assert proc.returncode == 0, proc.stderr
+    deploy = tmp_path / "deploy"
+    assert stat.S_IMODE(deploy.stat().st_mode) == 0o700
+    text = "".join(p.read_text(errors="replace") for p in deploy.rglob("*") if p.is_file() and p.suffix != ".gz")
+    assert "__SECRET_" not in text.replace("'__SECRET''_'", "")

@@ -1,0 +1,320 @@
+"""Hypothesis properties over generated topologies, checked on the EMITTED FILES parsed back
+independently (haproxy.cfg, pcs commands, galera.cnf, keystone.conf, hosts, user-data),
+never on the compiler's model: a bug in one emitter makes them disagree."""
+
+import base64
+import configparser
+import io
+import ipaddress
+import json
+import os
+import re
+import shlex
+import subprocess
+import urllib.parse
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from compiler.pipeline import compile_doc
+from compiler.spec import load_spec_text
+
+settings.register_profile("ci", max_examples=200, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HAGEN_HYPOTHESIS_PROFILE", "ci"))
+
+RESERVED = {3306, 4567, 4568, 4444, 9200, 5672, 4369, 25672, 5000, 11211, 35357}
+names = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
+
+
+@st.composite
+def topologies(draw):
+    count = draw(st.integers(1, 9))
+    node_names = draw(st.lists(names, min_size=count, max_size=count, unique=True))
+    net = ipaddress.IPv4Network(f"10.{draw(st.integers(0, 255))}.{draw(st.integers(0, 255))}.0/24")
+    hosts = draw(st.lists(st.integers(1, 254), min_size=count + 3, max_size=count + 3, unique=True))
+    nodes = [{"name": f"n{n}", "address": str(net.network_address + h)} for n, h in zip(node_names, hosts)]
+    vip_addrs = [str(net.network_address + h) for h in hosts[count:]]
+    waiver = draw(st.booleans())
+    for i, node in enumerate(nodes):
+        if not waiver:
+            node["fencing"] = {"address": f"172.16.0.{i + 1}", "username": "admin", "password_secret": f"ipmi_{i}"}
+
+    def subset(min_size=1):
+        return draw(st.lists(st.sampled_from([n["name"] for n in nodes]), min_size=min_size, unique=True))
+
+    galera_size = draw(st.sampled_from([s for s in (1, 3, 5, 7, 9) if s <= count]))
+    galera = draw(st.permutations([n["name"] for n in nodes]))[:galera_size]
+    lb, rabbit, keystone = subset(), subset(), subset()
+    leftover = [n["name"] for n in nodes if n["name"] not in set(lb) | set(galera) | set(rabbit) | set(keystone)]
+    keystone = keystone + leftover
+    ports = draw(st.lists(st.integers(1024, 40000).filter(lambda p: p not in RESERVED and p + 20000 not in RESERVED),
+                          min_size=4, max_size=4, unique=True))
+    if len(set(ports) | {p + 20000 for p in ports}) < 8:
+        ports = [13306, 15000, 15672, 19200]
+    db_port, ks_port, rmq_port, check_port = ports
+    use_rabbit_vip = draw(st.booleans())
+    vips = [{"name": "vip-db", "address": vip_addrs[0], "hostname": draw(names) + "-db"},
+            {"name": "vip-ks", "address": vip_addrs[1], "hostname": draw(names) + "-ks"}]
+    rabbit_spec = {"nodes": rabbit, "port": rmq_port}
+    if use_rabbit_vip:
+        vips.append({"name": "vip-mq", "address": vip_addrs[2], "hostname": draw(names) + "-mq"})
+        rabbit_spec.update(vip="vip-mq", clients=draw(st.sampled_from(["direct", "vip"])))
+    spec = {
+        "version": 1,
+        "cluster": {"name": "c" + draw(names), "target": draw(st.sampled_from(["debian12", "el9"]))},
+        "networks": [{"name": "mgmt", "cidr": str(net)}],
+        "nodes": draw(st.permutations(nodes)),
+        "vips": draw(st.permutations(vips)),
+        "services": {"loadbalancer": {"nodes": lb},
+                     "galera": {"nodes": list(galera), "vip": "vip-db", "port": db_port, "clustercheck_port": check_port},
+                     "rabbitmq": rabbit_spec,
+                     "keystone": {"nodes": keystone, "vip": "vip-ks", "public_port": ks_port}},
+    }
+    if waiver:
+        spec["cluster"]["fencing_waiver"] = {"reason": "generated test"}
+    return spec
+
+
+def build(spec):
+    doc = load_spec_text(json.dumps(spec), "generated.yaml")  # JSON is YAML
+    result = compile_doc(doc)
+    errors = [d for d in result.diagnostics if d.severity == "error"]
+    assert not errors, errors
+    return {f.path: f for f in result.files}
+
+
+def text(files, path):
+    return files[path].content
+
+
+def hosts_of(files, node):
+    table = {}
+    for line in text(files, f"nodes/{node}/etc/hosts").splitlines():
+        if line and not line.startswith("#"):
+            address, *aliases = line.split()
+            for alias in aliases:
+                table[alias] = address
+    return table
+
+
+def haproxy(files, node):
+    """{frontend: {bind, backend}}, {backend: {servers, options}} parsed from haproxy.cfg."""
+    frontends, backends, current = {}, {}, None
+    for raw in text(files, f"nodes/{node}/etc/haproxy/haproxy.cfg").splitlines():
+        line = raw.split("#")[0].strip()
+        words = line.split()
+        if not words:
+            continue
+        if words[0] in ("frontend", "backend"):
+            current = (words[0], words[1])
+            (frontends if words[0] == "frontend" else backends)[words[1]] = {"servers": [], "lines": []}
+        elif current:
+            table = frontends if current[0] == "frontend" else backends
+            entry = table[current[1]]
+            entry["lines"].append(line)
+            if words[0] == "bind":
+                entry["bind"] = words[1]
+            elif words[0] == "default_backend":
+                entry["backend"] = words[1]
+            elif words[0] == "server":
+                entry["servers"].append({"name": words[1], "addr": words[2], "backup": "backup" in words[3:]})
+    return frontends, backends
+
+
+def pcs_commands(files):
+    out = []
+    for path, f in files.items():
+        if path.startswith("cluster/") and path.endswith("pcs-resources.sh"):
+            for line in f.content.splitlines():
+                if 'pcs -f "$cib"' in line:
+                    args = shlex.split(line.split('pcs -f "$cib"', 1)[1].replace('"${force[@]}"', ""))
+                    out.append((path.split("/")[1], args))
+    return out
+
+
+def lb_nodes(files):
+    return sorted(p.split("/")[1] for p in files if p.endswith("etc/haproxy/haproxy.cfg"))
+
+
+@given(topologies())
+def test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound(spec):
+    files = build(spec)
+    vip_resources = {}
+    for _, args in pcs_commands(files):
+        if args[:2] == ["resource", "create"] and args[3] == "ocf:heartbeat:IPaddr2":
+            vip_resources[args[2]] = next(a.split("=", 1)[1] for a in args if a.startswith("ip="))
+    for node in lb_nodes(files):
+        frontends, _ = haproxy(files, node)
+        binds = [fe["bind"] for fe in frontends.values()]
+        assert len(binds) == len(set(binds)), "two frontends share an address:port"
+        bound = {b.rsplit(":", 1)[0] for b in binds}
+        assert bound == set(vip_resources.values())
+
+
+@given(topologies())
+def test_galera_backend_clustercheck_and_wsrep_agree(spec):
+    files = build(spec)
+    galera_nodes = sorted(p.split("/")[1] for p in files if re.search(r"/etc/(mysql/mariadb.conf.d/60-galera|my.cnf.d/galera)\.cnf$", p))
+    addresses = {n["name"]: n["address"] for n in spec["nodes"]}
+    port = spec["services"]["galera"]["port"]
+    for node in lb_nodes(files):
+        frontends, backends = haproxy(files, node)
+        fe = next(f for f in frontends.values() if f["bind"].endswith(f":{port}") and f["backend"] in backends
+                  and any("httpchk" in l for l in backends[f["backend"]]["lines"]))
+        servers = backends[fe["backend"]]["servers"]
+        assert sorted(s["addr"] for s in servers) == sorted(f"{addresses[n]}:{port}" for n in galera_nodes)
+        assert sum(not s["backup"] for s in servers) == 1
+        check_port = int(re.search(r"default-server port (\d+)", "\n".join(backends[fe["backend"]]["lines"])).group(1))
+        for g in galera_nodes:
+            listener = files.get(f"nodes/{g}/etc/xinetd.d/galera-clustercheck") or \
+                files[f"nodes/{g}/etc/systemd/system/hagen-clustercheck.socket"]
+            found = re.search(r"port\s*=\s*(\d+)|ListenStream=[\d.]+:(\d+)", listener.content)
+            assert int(found.group(1) or found.group(2)) == check_port
+    for g in galera_nodes:
+        cnf_path = next(p for p in files if p.startswith(f"nodes/{g}/") and re.search(r"galera\.cnf$", p))
+        parser = configparser.ConfigParser(strict=True)
+        parser.read_string(files[cnf_path].content)
+        members = parser["mysqld"]["wsrep_cluster_address"].removeprefix("gcomm://").split(",")
+        assert sorted(members) == galera_nodes
+        hosts = hosts_of(files, g)
+        assert {m: hosts[m] for m in members} == {m: addresses[m] for m in members}
+        assert parser["mysqld"]["bind-address"] == addresses[g] == parser["mysqld"]["wsrep_node_address"]
+        galera_pcs = [a for _, a in pcs_commands(files) if a[:3] == ["resource", "create", "galera"]]
+        assert [a for a in galera_pcs[0] if a.startswith("wsrep_cluster_address=")] == \
+            [f"wsrep_cluster_address={parser['mysqld']['wsrep_cluster_address']}"]
+
+
+@given(topologies())
+def test_keystone_reaches_db_rabbit_and_its_own_vip_consistently(spec):
+    files = build(spec)
+    addresses = {n["name"]: n["address"] for n in spec["nodes"]}
+    vips = {v["name"]: v for v in spec["vips"]}
+    lb = lb_nodes(files)
+    frontends, backends = haproxy(files, lb[0])
+    binds = {fe["bind"] for fe in frontends.values()}
+    keystone_nodes = sorted(p.split("/")[1] for p in files if p.endswith("/etc/keystone/keystone.conf"))
+    rabbit_nodes = sorted(p.split("/")[1] for p in files if p.endswith("/etc/rabbitmq/rabbitmq.conf"))
+    for k in keystone_nodes:
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(text(files, f"nodes/{k}/etc/keystone/keystone.conf"))
+        hosts = hosts_of(files, k)
+        db = urllib.parse.urlsplit(parser["database"]["connection"])
+        assert f"{hosts[db.hostname]}:{db.port}" in binds
+        assert hosts[db.hostname] == vips["vip-db"]["address"]
+        transport = parser["DEFAULT"]["transport_url"].removeprefix("rabbit://").rstrip("/").split(",")
+        targets = sorted(t.rsplit("@", 1)[1] for t in transport)
+        rport = spec["services"]["rabbitmq"]["port"]
+        if spec["services"]["rabbitmq"].get("clients") == "vip":
+            assert targets == [f"{vips['vip-mq']['hostname']}:{rport}"]
+        else:
+            assert targets == sorted(f"{n}:{rport}" for n in rabbit_nodes)
+        openrc = text(files, f"nodes/{k}/root/admin-openrc")
+        url = urllib.parse.urlsplit(shlex.split(re.search(r"OS_AUTH_URL=(.*)", openrc).group(1))[0])
+        assert hosts[url.hostname] == vips["vip-ks"]["address"] and f"{hosts[url.hostname]}:{url.port}" in binds
+    boot = text(files, "bootstrap/keystone-bootstrap.sh")
+    for url in re.findall(r"--bootstrap-\w+-url '([^']+)'", boot):
+        parts = urllib.parse.urlsplit(url)
+        assert parts.hostname == vips["vip-ks"]["hostname"] and parts.port == spec["services"]["keystone"]["public_port"]
+    ks_fe = next(fe for fe in frontends.values() if fe["bind"] == f"{vips['vip-ks']['address']}:{spec['services']['keystone']['public_port']}")
+    assert sorted(s["addr"].rsplit(":", 1)[0] for s in backends[ks_fe["backend"]]["servers"]) == \
+        sorted(addresses[n] for n in keystone_nodes)
+
+
+@given(topologies())
+def test_vips_follow_haproxy_and_each_node_is_in_one_cluster(spec):
+    files = build(spec)
+    clusters = {}
+    for path, f in files.items():
+        if path.endswith("corosync.conf"):
+            clusters[path.split("/")[1]] = re.findall(r"^\s+name: (\S+)$", f.content, flags=re.M)
+    members = [n for c in clusters.values() for n in c]
+    assert sorted(members) == sorted(n["name"] for n in spec["nodes"])  # every node, exactly once
+    commands = pcs_commands(files)
+    vip_cluster = {c for c, a in commands if a[:2] == ["resource", "create"] and "ocf:heartbeat:IPaddr2" in a}
+    haproxy_cluster = {c for c, a in commands if a[:3] == ["resource", "create", "haproxy"]}
+    assert vip_cluster == haproxy_cluster and len(haproxy_cluster) == 1
+    for cluster, args in commands:
+        if args[:2] == ["resource", "create"] and "ocf:heartbeat:IPaddr2" in args:
+            vip = args[2]
+            assert ["constraint", "colocation", "add", vip, "with", "haproxy-clone", "INFINITY",
+                    f"id=col-{vip}-with-haproxy"] in [a for _, a in commands]
+            assert ["constraint", "order", "start", "haproxy-clone", "then", "start", vip, "kind=Optional",
+                    f"id=ord-haproxy-then-{vip}"] in [a for _, a in commands]
+
+
+def _load_yaml(text_):
+    return YAML(typ="safe", pure=True).load(io.StringIO(text_))
+
+
+@given(topologies())
+def test_user_data_and_kickstart_carry_the_bundle_files(spec):
+    files = build(spec)
+    for node in (n["name"] for n in spec["nodes"]):
+        prefix = f"nodes/{node}/"
+        doc = _load_yaml(text(files, prefix + "user-data"))
+        written = {}
+        for entry in doc["write_files"]:
+            content = entry["content"]
+            if entry.get("encoding") == "b64":
+                content = base64.b64decode(content).decode("utf-8")
+            written[entry["path"].removeprefix("/var/lib/hagen/bundle/")] = (content, int(entry["permissions"], 8))
+        expected = {p.removeprefix(prefix): (f.content, f.mode) for p, f in files.items()
+                    if p.startswith(prefix) and not p.endswith(("user-data", "user-data.gz", "kickstart-post.ks"))}
+        assert written == expected
+        ks = text(files, prefix + "kickstart-post.ks")
+        blobs = re.findall(r"base64 -d > '([^']+)' <<'HAGEN_EOF'\n(.*?)\nHAGEN_EOF\nchmod (\d+)", ks, flags=re.S)
+        laid = {p.removeprefix("/var/lib/hagen/bundle/"): (base64.b64decode(b.replace("\n", "")).decode(), int(m, 8))
+                for p, b, m in blobs if p.startswith("/var/lib/hagen/bundle/")}
+        assert laid == expected
+
+
+tricky = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"),
+                 min_size=0, max_size=30).map(lambda s: "Sé'$`\\ \"q" + s)  # quotes, $, backtick, space, unicode
+
+
+@given(topologies(), st.lists(tricky, min_size=3, max_size=3))
+def test_secret_values_round_trip_through_bash_and_never_leak_into_review(spec, values):
+    import tempfile
+    from compiler.secrets import SecretValues, required_secrets, generate_value
+    from compiler.lower import lower
+    from compiler.emit import emit_bundle
+
+    topo = lower(load_spec_text(json.dumps(spec), "g.yaml").data)
+    secrets = {name: generate_value(name) for name in required_secrets(topo)}
+    secrets.update(hacluster_password=values[0], rabbitmq_password=values[1], keystone_admin_password=values[2])
+    deploy = {f.path: f for f in emit_bundle(topo, SecretValues(secrets), [])}
+    review = emit_bundle(topo, SecretValues(), [])
+    for f in review:
+        blob = f.content if isinstance(f.content, bytes) else f.content.encode()
+        for value in secrets.values():
+            assert value.encode() not in blob, f.path
+    node = spec["nodes"][0]["name"]
+    env_file = deploy[f"nodes/{node}/etc/hagen/secrets.env"]
+    assert env_file.mode == 0o600
+    with tempfile.NamedTemporaryFile("w", suffix=".env", delete=False, encoding="utf-8") as handle:
+        handle.write(env_file.content)
+    try:
+        # Source only the file (no other code), print the value back NUL-separated.
+        proc = subprocess.run(["bash", "-c", 'set -eu; . "$1"; printf "%s\\0" "$HACLUSTER_PASSWORD"', "_", handle.name],
+                              capture_output=True, timeout=10)
+    finally:
+        os.unlink(handle.name)
+    assert proc.returncode == 0 and proc.stdout.decode("utf-8") == values[0] + "\0"
+    for f in deploy.values():
+        blob = f.content if isinstance(f.content, bytes) else f.content.encode()
+        if any(v.encode() in blob for v in secrets.values()):
+            assert f.mode & 0o077 == 0, f.path
+
+
+@given(topologies(), st.randoms())
+def test_order_of_the_spec_does_not_matter(spec, rnd):
+    shuffled = json.loads(json.dumps(spec))
+    rnd.shuffle(shuffled["nodes"])
+    rnd.shuffle(shuffled["vips"])
+    shuffled["services"] = dict(sorted(shuffled["services"].items(), key=lambda _: rnd.random()))
+    a = {p: f.content for p, f in build(spec).items()}
+    b = {p: f.content for p, f in build(shuffled).items()}
+    assert a == b
