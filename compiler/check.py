@@ -348,7 +348,10 @@ def _placement_problems(xml: str, placed: dict, nodes: list[str], galera_nodes: 
     problems = []
     survivors = [n for n in nodes if n not in down]
     haproxy_nodes = {n for n in placed.get("haproxy", [])}
-    for vip in re.findall(r'<primitive id="([^"]+)" class="ocf" provider="heartbeat" type="IPaddr2"', xml):
+    vips = [p.get("id") for p in ET.fromstring(xml).iter("primitive") if p.get("type") == "IPaddr2"]
+    if not vips and "IPaddr2" in xml:
+        problems.append("could not find the IPaddr2 resources in the CIB")
+    for vip in vips:
         where = placed.get(vip, [])
         if len(where) != 1:
             problems.append(f"{vip} is not running (placed on {where or 'nothing'})")
