@@ -26,7 +26,8 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # cloud-init and pcs import only under the s
 PACKAGES = {"haproxy": "haproxy", "shellcheck": "shellcheck", "cloud-init": "cloud-init",
             "ksvalidator": "pykickstart (pip)", "pcs": "pcs", "crm_verify": "pacemaker-cli-utils",
             "crm_simulate": "pacemaker-cli-utils", "mariadbd": "mariadb-server", "corosync": "corosync",
-            "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux"}
+            "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux",
+            "escript": "erlang-base (rabbitmq-server)"}
 
 
 @dataclass
@@ -192,7 +193,7 @@ def check_corosync(bundle: Path, conf: Path) -> list[CheckResult]:
         theirs = re.sub(r"^(\s+)logfile: .*$", r"\1logfile: -", theirs, flags=re.M).rstrip("\n")
         same = proc.returncode == 0 and mine == theirs
         results.append(CheckResult(rel, "pcs cluster setup --corosync_conf", PASS if same else FAIL,
-                                   "" if same else "differs from what pcs generates: " + _tail(proc.stderr)))
+                                   "" if same else _first_difference(mine, theirs) or _tail(proc.stderr)))
     else:
         results.append(skip)
     if skip := _missing(rel, "corosync", "unshare"):
@@ -210,6 +211,34 @@ def check_corosync(bundle: Path, conf: Path) -> list[CheckResult]:
     results.append(CheckResult(rel, "corosync -t", PASS if proc.returncode == 0 else FAIL,
                                "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr)))
     return results
+
+
+def rabbitmq_plugins_dir() -> Path | None:
+    found = sorted(Path("/usr/lib/rabbitmq/lib").glob("rabbitmq_server-*/plugins"))
+    return found[-1] if found else None
+
+
+def check_rabbitmq(bundle: Path, conf: Path) -> CheckResult:
+    """The broker's own cuttlefish translation of rabbitmq.conf, with every installed schema; no node boots."""
+    rel = str(conf.relative_to(bundle))
+    plugins = rabbitmq_plugins_dir()
+    if plugins is None or find_tool("escript") is None:
+        return CheckResult(rel, "cuttlefish (rabbit.schema)", SKIP, "RabbitMQ not found; apt-get install rabbitmq-server")
+    schemas = sorted(str(p) for p in plugins.rglob("*.schema"))
+    script = Path(__file__).parent / "tools" / "rabbitmq_conf_check.escript"
+    proc = run([find_tool("escript"), str(script), str(conf), *schemas], env={**_clean_env(), "ERL_LIBS": str(plugins)})
+    errors = [line for line in (proc.stdout + proc.stderr).splitlines()
+              if line.strip() and not line.startswith("=ERROR REPORT") and line.strip() != "ok"]
+    ok = proc.returncode == 0
+    return CheckResult(rel, f"cuttlefish ({plugins.parent.name} schemas)", PASS if ok else FAIL,
+                       "" if ok else _tail("\n".join(errors)))
+
+
+def _first_difference(mine: str, theirs: str) -> str:
+    for number, (a, b) in enumerate(zip(mine.splitlines(), theirs.splitlines()), 1):
+        if a != b:
+            return f"line {number} differs from what pcs generates: {a.strip()!r}, pcs: {b.strip()!r}"
+    return "" if mine == theirs else "length differs from what pcs generates"
 
 
 def check_units(bundle: Path, units: list[Path]) -> CheckResult:
@@ -231,21 +260,30 @@ def check_units(bundle: Path, units: list[Path]) -> CheckResult:
 
 
 def check_xinetd(bundle: Path, conf: Path) -> CheckResult:
+    """xinetd has no parse-only mode: start it for 2 s in a private network namespace with the
+    node's address, logging to a file, and require its one service to be up with no ERROR."""
     rel = str(conf.relative_to(bundle))
     if skip := _missing(rel, "xinetd", "unshare"):
         return skip
-    address = re.search(r"bind\s*=\s*(\S+)", conf.read_text()).group(1)
+    text = conf.read_text()
+    address = re.search(r"bind\s*=\s*(\S+)", text).group(1)
+    node_root = conf.parents[2]
     with tempfile.TemporaryDirectory() as tmp:
+        services = Path(tmp) / "xinetd.d"
+        services.mkdir()
+        # The server program is the bundle's copy; this machine has none at the install path.
+        (services / conf.name).write_text(re.sub(r"(server\s*=\s*)/", rf"\g<1>{node_root}/", text))
         main = Path(tmp) / "xinetd.conf"
-        main.write_text(f"defaults\n{{\n}}\nincludedir {conf.parent}\n")
+        main.write_text(f"defaults\n{{\n}}\nincludedir {services}\n")
+        log = Path(tmp) / "xinetd.log"
         script = (f"ip link set lo up && ip addr add {address}/32 dev lo && "
-                  f"timeout 2 xinetd -dontfork -f {main} -pidfile {tmp}/pid; echo exit=$?")
+                  f"timeout 2 xinetd -dontfork -filelog {log} -f {main} -pidfile {tmp}/pid; echo exit=$?")
         proc = run(["unshare", "--net", "--", "sh", "-c", script], timeout=30)
-    output = proc.stdout + proc.stderr
-    # xinetd logs parse problems and exits early; timeout's 124 means it kept running.
-    bad = [line for line in output.splitlines() if re.search(r"ERROR|bad|unknown|missing", line, re.I)]
-    ok = "exit=124" in output and not bad
-    return CheckResult(rel, "xinetd (started for 2 s)", PASS if ok else FAIL, "" if ok else _tail(output))
+        output = log.read_text() if log.exists() else proc.stdout + proc.stderr
+    errors = [line.split(": ", 1)[-1] for line in output.splitlines() if "ERROR" in line]
+    ok = "exit=124" in proc.stdout and "Started working: 1 available service" in output and not errors
+    return CheckResult(rel, "xinetd (started for 2 s)", PASS if ok else FAIL,
+                       "" if ok else _tail("\n".join(errors) or output).replace(str(node_root), "<node>"))
 
 
 # --- Pacemaker ---------------------------------------------------------------
@@ -299,6 +337,8 @@ def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
             for node in galera_nodes:  # what the agent reports once a node has data
                 run(["crm_attribute", "--node", node, "--name", "master-galera", "--update", "100",
                      "--lifetime", "forever"], env=env)
+        if 'id="haproxy"' in xml:
+            results.append(_binds_match_vips(bundle, rel, xml))
         steady = Path(tmp) / "steady.xml"
         up = [arg for n in nodes for arg in ("-u", n)]
         proc = _simulate(cib, steady, ["--quorum", "true", *up])
@@ -330,6 +370,20 @@ def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
                                        "every resource stops on the minority, as it should" if stopped
                                        else f"still running without quorum: {sorted(placed)}", {"placement": placed}))
     return results
+
+
+def _binds_match_vips(bundle: Path, rel: str, xml: str) -> CheckResult:
+    """Every address HAProxy binds must be a VIP this cluster creates, and every VIP must be bound."""
+    binds = set()
+    for cfg in bundle.glob("nodes/*/etc/haproxy/haproxy.cfg"):
+        binds |= set(re.findall(r"^\s*bind\s+([\d.]+):\d+", cfg.read_text(), flags=re.M))
+    vips = set()
+    for primitive in ET.fromstring(xml).iter("primitive"):
+        if primitive.get("type") == "IPaddr2":
+            vips |= {nv.get("value") for nv in primitive.iter("nvpair") if nv.get("name") == "ip"}
+    problems = [f"HAProxy binds {a} but no IPaddr2 resource holds it" for a in sorted(binds - vips)]
+    problems += [f"VIP {a} is bound by no HAProxy frontend" for a in sorted(vips - binds)]
+    return CheckResult(rel, "HAProxy binds = IPaddr2 VIPs", FAIL if problems else PASS, "; ".join(problems))
 
 
 def _simulate(source: Path, dest: Path, args: list[str], rounds: int = 6) -> subprocess.CompletedProcess:
@@ -402,6 +456,8 @@ def plan(bundle: Path) -> list:
         for cnf_dir in ("etc/mysql/mariadb.conf.d", "etc/my.cnf.d"):
             for cnf in sorted((node / cnf_dir).glob("*galera.cnf")):
                 jobs.append((check_mariadb, (bundle, cnf)))
+        if (node / "etc/rabbitmq/rabbitmq.conf").exists():
+            jobs.append((check_rabbitmq, (bundle, node / "etc/rabbitmq/rabbitmq.conf")))
         if (node / "etc/xinetd.d/galera-clustercheck").exists():
             jobs.append((check_xinetd, (bundle, node / "etc/xinetd.d/galera-clustercheck")))
         units = sorted((node / "etc/systemd/system").glob("hagen-clustercheck*"))

@@ -1,12 +1,14 @@
 """The real Debian tools judge the bundles (hagen check), and catch deliberate breakage."""
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from compiler.check import FAIL, NA, PASS, SKIP, check_bundle, check_haproxy, check_shell
-from conftest import EXAMPLES, retarget, tool_available
+from compiler import check
+from compiler.check import FAIL, NA, PASS, SKIP, check_bundle
+from conftest import EXAMPLES, retarget
 
 pytestmark = pytest.mark.tools
 
@@ -18,41 +20,94 @@ def _build(tmp_path, hagen, spec, target):
     return tmp_path / "b"
 
 
-@pytest.mark.parametrize("spec,target", [("seed", "debian12"), ("separate-hosts", "el9")])
+@pytest.mark.parametrize("spec,target", [("seed", "debian12"), ("separate-hosts", "el9"),
+                                         ("separate-hosts", "debian12"), ("seed", "el9")])
 def test_bundles_pass_every_real_tool(tmp_path, hagen, spec, target):
     results = check_bundle(_build(tmp_path, hagen, spec, target))
     bad = [(r.artifact, r.tool, r.reason) for r in results if r.status in (FAIL, SKIP)]
     assert not bad
-    tools = {r.tool.split(":")[0] for r in results if r.status == PASS}
-    assert {"haproxy -c -dW", "shellcheck -S warning", "cloud-init schema", "ksvalidator -v RHEL9",
-            "mariadbd --help --verbose", "corosync -t", "pcs cluster setup --corosync_conf"} <= tools
+    tools = {r.tool.split(":")[0].split(" (")[0] for r in results if r.status == PASS}
+    assert {"haproxy -c -dW", "shellcheck -S warning", "cloud-init schema", "ksvalidator -v RHEL9", "size",
+            "mariadbd --help --verbose", "corosync -t", "pcs cluster setup --corosync_conf", "cuttlefish"} <= tools
     if target == "debian12":
-        assert {"crm_simulate", "crm_verify", "xinetd (started for 2 s)"} <= tools
+        assert {"crm_simulate", "crm_verify", "xinetd", "pcs -f", "HAProxy binds = IPaddr2 VIPs"} <= tools
+        assert not any(r.status == NA for r in results)
     else:
         assert any(r.status == NA for r in results) and "systemd-analyze verify" in tools
 
 
-@pytest.mark.skipif(not tool_available("haproxy"), reason="haproxy not installed")
-def test_haproxy_catches_a_bad_keyword(tmp_path):
-    cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text("defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
-                   "frontend f\n    bind 127.0.0.1:1\n    bogus_keyword yes\n")
-    assert check_haproxy(tmp_path, cfg).status == FAIL
+@pytest.fixture(scope="module")
+def seed_bundle(tmp_path_factory):
+    from compiler.bundle import write_bundle
+    from compiler.pipeline import compile_text
+
+    for target in ("debian12", "el9"):
+        result = compile_text(retarget((EXAMPLES / "seed.yaml").read_text(), target), "seed.yaml")
+        write_bundle(result.files, tmp_path_factory.getbasetemp() / target, private=False)
+    return tmp_path_factory.getbasetemp()
 
 
-@pytest.mark.skipif(not tool_available("shellcheck"), reason="shellcheck not installed")
-def test_shellcheck_catches_an_unquoted_variable(tmp_path):
-    script = tmp_path / "s.sh"
-    script.write_text("#!/bin/bash\nfor f in $(ls); do rm $f; done\n")
-    assert check_shell(tmp_path, script).status == FAIL
+def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, count))
 
 
-def test_a_vip_without_haproxy_colocation_is_caught(tmp_path, hagen):
-    bundle = _build(tmp_path, hagen, "seed", "debian12")
-    script = bundle / "cluster/ha-controller/pcs-resources.sh"
-    broken = "\n".join(l for l in script.read_text().splitlines() if "col-vip-db-with-haproxy' ||" not in l)
-    script.write_text(broken + "\n")
-    # Without colocation the VIP may land anywhere; a location rule pins it away from every HAProxy.
-    script.write_text(script.read_text() + "pcs -f \"$cib\" resource disable haproxy-clone\n")
-    results = check_bundle(bundle)
-    assert any(r.status == FAIL and "vip-db" in r.reason for r in results if r.tool.startswith("crm_simulate"))
+def _drop_lines(path: Path, needle: str) -> None:
+    lines = path.read_text().splitlines()
+    kept = [line for line in lines if needle not in line]
+    assert len(kept) < len(lines)
+    path.write_text("\n".join(kept) + "\n")
+
+
+N1 = "nodes/controller1/"
+PCS = "cluster/ha-controller/pcs-resources.sh"
+# name -> (target, mutation, check function, args relative to the bundle, text the failure must mention)
+BREAKAGES = {
+    "haproxy keyword": ("debian12", lambda b: _edit(b / N1 / "etc/haproxy/haproxy.cfg", "option redispatch", "option redispatchh"),
+                        check.check_haproxy, N1 + "etc/haproxy/haproxy.cfg", "redispatchh"),
+    "missing VIP resource": ("debian12", lambda b: _drop_lines(b / PCS, "vip-keystone"),
+                             check.check_cluster, "cluster/ha-controller", "192.168.16.202"),
+    "constraint to a missing resource": ("debian12", lambda b: _edit(b / PCS, "'with' 'haproxy-clone'", "'with' 'haproxy-klone'"),
+                                         check.check_cluster, "cluster/ha-controller", "haproxy-klone"),
+    "VIP lost when one node fails": ("debian12", lambda b: b.joinpath(PCS).write_text(b.joinpath(PCS).read_text()
+                                     + "pcs -f \"$cib\" constraint location add -- pin-db vip-db controller2 -INFINITY\n"
+                                     + "pcs -f \"$cib\" constraint location add -- pin-db3 vip-db controller3 -INFINITY\n"),
+                                     check.check_cluster, "cluster/ha-controller", "vip-db is not running"),
+    "invalid user-data key": ("debian12", lambda b: _edit(b / N1 / "user-data", "runcmd:\n", "runcmd: 7\nbootcmd:\n"),
+                              check.check_user_data, N1 + "user-data", "runcmd"),
+    "shellcheck warning": ("debian12", lambda b: _edit(b / N1 / "setup.sh", "set -euo pipefail\n", "set -euo pipefail\nleftover=1\n"),
+                           check.check_shell, N1 + "setup.sh", "SC2034"),
+    "unknown MariaDB option": ("debian12", lambda b: _edit(b / N1 / "etc/mysql/mariadb.conf.d/60-galera.cnf", "wsrep_on = ON", "wsrep_on = ON\nwsrep_bogus_knob = 1"),
+                               check.check_mariadb, N1 + "etc/mysql/mariadb.conf.d/60-galera.cnf", "wsrep_bogus_knob"),
+    "unknown RabbitMQ key": ("debian12", lambda b: _edit(b / N1 / "etc/rabbitmq/rabbitmq.conf", "loopback_users.guest = true", "loopback_users.guest = true\nqueue_mode_default = quorum"),
+                             check.check_rabbitmq, N1 + "etc/rabbitmq/rabbitmq.conf", "queue_mode_default"),
+    "bad corosync value": ("debian12", lambda b: _edit(b / "cluster/ha-controller/corosync.conf", "crypto_cipher: aes256", "crypto_cipher: rot13"),
+                           check.check_corosync, "cluster/ha-controller/corosync.conf", "cipher"),
+    "bad unit file": ("el9", lambda b: _edit(b / N1 / "etc/systemd/system/hagen-clustercheck.socket", "Accept=yes", "Accept=perhaps"),
+                      check.check_units, None, "perhaps"),
+    "xinetd listener": ("debian12", lambda b: _edit(b / N1 / "etc/xinetd.d/galera-clustercheck", "socket_type     = stream", "socket_type     = streem"),
+                        check.check_xinetd, N1 + "etc/xinetd.d/galera-clustercheck", "Bad socket type"),
+    "kickstart %post": ("el9", lambda b: _edit(b / N1 / "kickstart-post.ks", "umask 077\n", "umask 077\nleftover=1\n"),
+                        check.check_kickstart, N1 + "kickstart-post.ks", "SC2034"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BREAKAGES))
+def test_breakage_is_caught_by_the_right_check(name, seed_bundle, tmp_path):
+    target, mutate, check_fn, rel, mention = BREAKAGES[name]
+    bundle = tmp_path / "b"
+    shutil.copytree(seed_bundle / target, bundle)
+    if check_fn is check.check_units:
+        args = (sorted((bundle / N1 / "etc/systemd/system").glob("hagen-clustercheck*")),)
+    else:
+        args = (bundle / rel,)
+    before = check_fn(bundle, *args)
+    before = before if isinstance(before, list) else [before]
+    assert all(r.status == PASS for r in before), [(r.tool, r.reason) for r in before if r.status != PASS]
+    mutate(bundle)
+    after = check_fn(bundle, *args)
+    after = after if isinstance(after, list) else [after]
+    failures = [r for r in after if r.status == FAIL]
+    assert failures, f"{name} was not caught"
+    assert any(mention in r.reason for r in failures), [r.reason for r in failures]
