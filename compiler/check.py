@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -467,16 +467,32 @@ def plan(bundle: Path) -> list:
 
 
 def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress=None) -> list[CheckResult]:
+    """Run every check; `progress` sees each result as it completes. Returns results in a stable order."""
     root = Path(bundle).resolve()
-    jobs = plan(root)
-    # Cluster checks are long and sequential inside; start them first.
     results: list[CheckResult] = []
     with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
-        futures = [pool.submit(fn, *args) for fn, args in jobs]
-        for future in futures:
+        # plan() lists the long Pacemaker checks first, so they start first.
+        futures = [pool.submit(fn, *args) for fn, args in plan(root)]
+        for future in as_completed(futures):
             out = future.result()
             for r in out if isinstance(out, list) else [out]:
                 results.append(r)
                 if progress:
                     progress(r)
-    return results
+    return sorted(results, key=lambda r: (r.artifact, r.tool))
+
+
+def placement_tables(results: list[CheckResult]) -> str:
+    """The simulated placement of every scenario, resource -> nodes ('*' = promoted)."""
+    out = []
+    for r in results:
+        placement = r.details.get("placement")
+        if placement is None:
+            continue
+        out.append(f"\n{r.artifact} - {r.tool.removeprefix('crm_simulate: ')} ({r.status})")
+        width = max([len(k) for k in placement] + [8])
+        out.append(f"  {'resource':<{width}}  nodes")
+        out += [f"  {name:<{width}}  {', '.join(nodes)}" for name, nodes in sorted(placement.items())]
+        if not placement:
+            out.append("  (nothing runs)")
+    return "\n".join(out) + ("\n" if out else "")

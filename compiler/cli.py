@@ -118,7 +118,7 @@ def check(
     """Validate a bundle with the real tools that consume it (haproxy, pcs, crm_simulate, cloud-init, ...)."""
     import json
 
-    from .check import FAIL, SKIP, check_bundle
+    from .check import FAIL, SKIP, check_bundle, placement_tables
 
     if not (bundle / "SHA256SUMS").is_file():
         typer.echo(f"hagen: {bundle} is not a hagen bundle (no SHA256SUMS)", err=True)
@@ -134,6 +134,7 @@ def check(
     if fmt is Format.json:
         sys.stdout.write(json.dumps([vars(r) for r in results], indent=2, sort_keys=True) + "\n")
     else:
+        typer.echo(placement_tables(results), nl=False)
         counts = {s: sum(r.status == s for r in results) for s in ("PASS", "FAIL", "SKIP", "N/A")}
         typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()) + ("" if not failed else f"; {len(failed)} failing"))
     raise typer.Exit(1 if failed else 0)
