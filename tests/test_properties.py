@@ -318,3 +318,21 @@ def test_order_of_the_spec_does_not_matter(spec, rnd):
     a = {p: f.content for p, f in build(spec).items()}
     b = {p: f.content for p, f in build(shuffled).items()}
     assert a == b
+
+
+@given(topologies())
+def test_bash_reads_every_pcs_argument_exactly_as_written(spec):
+    """Each pcs command line, with pcs swapped for printf, gives bash's own word splitting:
+    it must equal an independent parse (shlex), and nothing may be expanded or executed."""
+    files = build(spec)
+    for path, f in files.items():
+        if not (path.startswith("cluster/") and path.endswith(".sh")):
+            continue
+        lines = [line.split('pcs -f "$cib"', 1)[1] for line in f.content.splitlines() if 'pcs -f "$cib"' in line]
+        script = "set -u\ncib=/nonexistent\nforce=()\n" + "".join(
+            f"printf '%s\\0' {args}; printf '\\1'\n" for args in lines)
+        proc = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True, timeout=10)
+        assert proc.returncode == 0, proc.stderr
+        read_back = [chunk.split(b"\0")[:-1] for chunk in proc.stdout.split(b"\1")[:-1]]
+        expected = [[w.encode() for w in shlex.split(args.replace('"${force[@]}"', ""))] for args in lines]
+        assert read_back == expected
