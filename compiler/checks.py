@@ -40,8 +40,10 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
     networks = _check_networks(data, report)
     _check_addresses(data, networks, report)
     _check_references(data, node_names, report)
+    names_broken = any(d.code in ("H020", "H021") for d in found)
     _check_ports(data, node_names, report)
-    _check_quorum(data, report)
+    if not names_broken:  # counts of duplicated or unknown nodes would only repeat the name errors
+        _check_quorum(data, report)
     _check_target(data, report)
     _check_fencing(data, report)
     return sorted(found, key=lambda d: d.sort_key)
@@ -144,18 +146,19 @@ def _check_vip_networks(data, nets_by_name, report) -> None:
         if vip_net is None:
             continue
         members = [n for n, _ in placement(data, service)] + lb_nodes
-        for name in dict.fromkeys(members):
-            node_net = nets_by_name.get(f"node {name}")
-            if node_net is not None and node_net != vip_net:
-                role = "load balancer" if name in lb_nodes else f"{service} node"
-                report("H033", f"{vip_name} ({vip_net}) and {role} {name} ({node_net}) are on different networks",
-                       ("services", service, "vip"), hint="put the VIP on the network its nodes share")
+        elsewhere = [n for n in dict.fromkeys(members)
+                     if nets_by_name.get(f"node {n}") not in (None, vip_net)]
+        if elsewhere:
+            report("H033", f"{vip_name} is on {vip_net} but its load balancers or {service} nodes "
+                   f"{', '.join(elsewhere)} are not", ("services", service, "vip"),
+                   hint="put the VIP on the network its nodes share")
 
 
 def _check_references(data, node_names, report) -> None:
     vip_names = [v["name"] for v in data["vips"]]
     used_nodes: set[str] = set()
     used_vips: set[str] = set()
+    undefined_vip = False
     for service in SERVICE_ORDER:
         svc = data["services"][service]
         listed: set[str] = set()
@@ -163,15 +166,17 @@ def _check_references(data, node_names, report) -> None:
             if name not in node_names:
                 report("H020", f"node '{name}' in services.{service}.nodes is not defined", path,
                        hint=did_you_mean(name, node_names))
-            elif name in listed:
+            elif name in listed and "nodes" in svc:
                 report("H021", f"node '{name}' is listed twice for {service}", path)
             listed.add(name)
             used_nodes.add(name)
         if "vip" in svc:
             used_vips.add(svc["vip"])
             if svc["vip"] not in vip_names:
+                undefined_vip = True
                 report("H020", f"vip '{svc['vip']}' is not defined", ("services", service, "vip"),
-                       hint=did_you_mean(svc["vip"], vip_names) or f"defined vips: {', '.join(vip_names)}")
+                       hint=did_you_mean(svc["vip"], vip_names)
+                       or f"defined vips: {', '.join(dict.fromkeys(vip_names))}")
     rabbit = data["services"]["rabbitmq"]
     if rabbit.get("clients") == "vip" and "vip" not in rabbit:
         report("H011", "rabbitmq.clients is 'vip' but rabbitmq has no vip", ("services", "rabbitmq", "clients"),
@@ -181,7 +186,8 @@ def _check_references(data, node_names, report) -> None:
             report("H054", f"node '{node['name']}' runs no service", ("nodes", i, "name"),
                    hint="place it in a service's nodes list, or remove it")
     for i, vip in enumerate(data["vips"]):
-        if vip["name"] not in used_vips:
+        # With a misspelt vip reference, the 'unused' one is most likely the one meant: say it once.
+        if vip["name"] not in used_vips and not undefined_vip:
             report("H053", f"vip '{vip['name']}' is not used by any service, so no frontend binds it",
                    ("vips", i, "name"), hint="set it as the vip of galera, rabbitmq or keystone, or remove it")
 
@@ -211,10 +217,10 @@ def _check_ports(data, node_names, report) -> None:
     # Listeners on each node's own address.
     listeners = {
         "galera": [(g_port, "port"), (galera.get("clustercheck_port", 9200), "clustercheck_port"),
-                   (Galera.GCOMM_PORT, "replication 4567"), (Galera.IST_PORT, "IST 4568"),
-                   (Galera.SST_PORT, "SST 4444")],
-        "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd 4369"), (r_port + 20000, "distribution")],
-        "keystone": [(k_port, "public_port"), (Keystone.MEMCACHED_PORT, "memcached 11211")],
+                   (Galera.GCOMM_PORT, "replication port"), (Galera.IST_PORT, "IST port"),
+                   (Galera.SST_PORT, "SST port")],
+        "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd port"), (r_port + 20000, "distribution port")],
+        "keystone": [(k_port, "public_port"), (Keystone.MEMCACHED_PORT, "memcached port")],
     }
     per_node: dict[str, dict[int, str]] = defaultdict(dict)
     for service in ("galera", "rabbitmq", "keystone"):
@@ -224,11 +230,12 @@ def _check_ports(data, node_names, report) -> None:
             path = ("services", service, key) if key else ("services", service)
             for name in dict.fromkeys(nodes):
                 taken = per_node[name].get(port)
-                if taken and taken != f"{service} {label}":
-                    report("H040", f"{service} {label} port {port} collides with {taken} on node {name}",
+                here = f"{service} {label} ({port})"
+                if taken and taken != here:
+                    report("H040", f"{here} collides with {taken} on node {name}",
                            path, hint="choose a free port for one of them")
                     break
-                per_node[name][port] = f"{service} {label}"
+                per_node[name][port] = here
 
 
 def _check_quorum(data, report) -> None:

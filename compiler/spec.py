@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .diagnostics import Diagnostic, Span, SpecError
@@ -21,6 +21,10 @@ from .diagnostics import Diagnostic, Span, SpecError
 MAX_SPEC_BYTES = 1024 * 1024
 # Real specs nest about five levels deep.
 MAX_DEPTH = 32
+
+# The tags plain YAML resolves to by itself; an explicit other tag (!!python/..., !custom) is refused.
+_PLAIN_TAGS = {None, "", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str",
+               "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:float", "tag:yaml.org,2002:null"}
 
 Path_ = tuple  # a path into the document: keys (str) and list indexes (int)
 
@@ -161,8 +165,9 @@ def _plain(node, path, positions, seen, problems, shown, depth):
         return None
     tag = getattr(node, "tag", None)
     tag_value = getattr(tag, "value", tag) if tag is not None else None
-    if isinstance(tag_value, str) and tag_value.startswith("!") and not tag_value.startswith("tag:yaml.org"):
-        problems.append(Diagnostic("H004", f"YAML tag '{tag_value}' is not allowed in a spec", shown,
+    if isinstance(node, TaggedScalar) or (isinstance(tag_value, str) and tag_value not in _PLAIN_TAGS):
+        shown_tag = str(tag_value).replace("tag:yaml.org,2002:", "!!")
+        problems.append(Diagnostic("H004", f"YAML tag '{shown_tag}' is not allowed in a spec", shown,
                                    positions.get(path, (Span(1, 1),) * 2)[1],
                                    hint="remove the tag; specs hold plain maps, lists, strings and numbers"))
         return None

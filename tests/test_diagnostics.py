@@ -1,0 +1,155 @@
+"""Diagnostics: the invalid-spec corpus (exact positions), JSON output, --werror, mutated specs."""
+
+import copy
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+from compiler.cli import app
+from compiler.diagnostics import CODES
+from compiler.docs import diagnostics_table
+from compiler.pipeline import compile_path
+from conftest import EXAMPLES, ROOT
+
+CORPUS = sorted((ROOT / "tests" / "invalid").glob("*.yaml"))
+EXPECT = re.compile(r"^# expect: (\d+):(\d+) (error|warning)\[(H\d{3})\] (.*)$")
+
+
+def expectations(path: Path):
+    return [EXPECT.match(line).groups() for line in path.read_text().splitlines() if line.startswith("# expect:")]
+
+
+def test_corpus_is_large_enough_and_covers_most_codes():
+    assert len(CORPUS) >= 40
+    codes = {code for path in CORPUS for (_, _, _, code, _) in expectations(path)}
+    spec_codes = {c for c in CODES if not c.startswith("H08") and c not in ("H003", "H090")}
+    assert spec_codes - codes == set()
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_invalid_spec_gives_exactly_the_expected_diagnostics(path, tmp_path):
+    expected = expectations(path)
+    assert expected, f"{path.name} states no expectation"
+    result = compile_path(str(path))
+    got = [(str(d.span.line), str(d.span.column), d.severity, d.code, d.message) for d in result.diagnostics]
+    assert got == expected
+    out = tmp_path / "bundle"
+    proc = CliRunner().invoke(app, ["build", str(path), "-o", str(out)])
+    has_error = any(sev == "error" for _, _, sev, _, _ in expected)
+    assert proc.exit_code == (1 if has_error else 0)
+    assert out.exists() == (not has_error)
+    assert "Traceback" not in proc.output
+    assert proc.exception is None or isinstance(proc.exception, SystemExit), proc.exception
+
+
+def test_json_format_and_werror(tmp_path):
+    path = next(p for p in CORPUS if "galera-four-nodes" in p.name)
+    proc = CliRunner().invoke(app, ["validate", "--format", "json", str(path)])
+    assert proc.exit_code == 0
+    items = json.loads(proc.stdout)
+    assert items == [{"file": str(path), "line": 31, "column": 12, "code": "H051", "severity": "warning",
+                      "message": "galera has 4 nodes: an even count can split into two halves without quorum",
+                      "hint": "use 3 or 5 nodes"}]
+    strict = CliRunner().invoke(app, ["validate", "--werror", "--format", "json", str(path)])
+    assert strict.exit_code == 1 and json.loads(strict.stdout)[0]["severity"] == "error"
+
+
+def test_text_format_shows_the_line_and_a_caret(tmp_path):
+    path = next(p for p in CORPUS if "undefined-vip" in p.name)
+    proc = CliRunner().invoke(app, ["validate", str(path)])
+    assert proc.exit_code == 1
+    assert f"{path}:28:10: error[H020]: vip 'vip-mysql' is not defined\n" \
+           "   28 |     vip: vip-mysql\n" \
+           "      |          ^^^^^^^^^\n" in proc.output
+
+
+def test_missing_file_is_a_diagnostic(tmp_path):
+    proc = CliRunner().invoke(app, ["build", str(tmp_path / "nope.yaml"), "-o", str(tmp_path / "o")])
+    assert proc.exit_code == 1 and "error[H003]" in proc.output and "Traceback" not in proc.output
+
+
+def test_docs_list_every_code():
+    assert (ROOT / "docs" / "diagnostics.md").read_text() == diagnostics_table()
+
+
+# --- mutated valid specs --------------------------------------------------------
+
+BASE = YAML(typ="rt").load((EXAMPLES / "seed.yaml").read_text())
+
+
+def _paths(node, prefix=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield prefix + (key,)
+            yield from _paths(value, prefix + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield prefix + (i,)
+            yield from _paths(value, prefix + (i,))
+
+
+ALL_PATHS = [p for p in _paths(BASE) if isinstance(p[-1], str)]
+REFERENCES = [("services", "galera", "vip"), ("services", "keystone", "vip"), ("services", "rabbitmq", "vip")]
+
+
+def _parent(doc, path):
+    for part in path[:-1]:
+        doc = doc[part]
+    return doc
+
+
+@st.composite
+def mutated_specs(draw):
+    doc = copy.deepcopy(BASE)
+    kind = draw(st.sampled_from(["drop", "rename", "retype", "dangling"]))
+    if kind == "dangling":
+        path = draw(st.sampled_from(REFERENCES))
+        _parent(doc, path)[path[-1]] = draw(st.sampled_from(["vip-mysql", "vip-x", "nodb"]))
+    else:
+        required = {("version",), ("cluster",), ("cluster", "name"), ("cluster", "target"), ("networks",),
+                    ("nodes",), ("vips",), ("services",), ("services", "galera", "vip"),
+                    ("services", "keystone", "vip")}
+        candidates = ALL_PATHS if kind != "drop" else [p for p in ALL_PATHS if p in required or
+                                                       (len(p) == 3 and p[0] in ("nodes", "vips") and p[2] in ("name", "address", "hostname"))]
+        path = draw(st.sampled_from(candidates))
+        parent = _parent(doc, path)
+        if kind == "drop":
+            del parent[path[-1]]
+        elif kind == "rename":
+            parent.insert(0, path[-1] + draw(st.sampled_from(["x", "_", "s"])), parent.pop(path[-1]))
+        else:
+            value = parent[path[-1]]
+            parent[path[-1]] = draw(st.sampled_from([[1, 2], {"a": 1}, 3.5, True])) if isinstance(value, (str, int)) \
+                else draw(st.sampled_from(["text", 7]))
+    stream = io.StringIO()
+    YAML(typ="rt").dump(doc, stream)
+    return stream.getvalue()
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(mutated_specs())
+def test_mutated_spec_gets_a_positioned_diagnostic_never_a_traceback(text):
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "spec.yaml"
+        spec.write_text(text)
+        out = Path(tmp) / "out"
+        proc = CliRunner().invoke(app, ["build", str(spec), "-o", str(out)])
+        assert proc.exit_code == 1, proc.output
+        assert "Traceback" not in proc.output and "internal error" not in proc.output
+        assert proc.exception is None or isinstance(proc.exception, SystemExit), proc.exception
+        assert not out.exists()
+        result = compile_path(str(spec))
+        lines = text.splitlines()
+        errors = [d for d in result.diagnostics if d.severity == "error"]
+        assert errors
+        for d in errors:
+            assert 1 <= d.span.line <= max(len(lines), 1)
+            assert 1 <= d.span.column <= len(lines[d.span.line - 1]) + 1 if lines else True
