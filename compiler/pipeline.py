@@ -49,7 +49,11 @@ def compile_doc(doc: SourceDoc, secrets_path: str | None = None, werror: bool = 
         return result
     secrets = SecretValues()
     if secrets_path is not None:
-        values, problems = load_secrets_file(secrets_path, required_secrets(result.topology))
+        try:
+            values, problems = load_secrets_file(secrets_path, required_secrets(result.topology))
+        except SpecError as err:
+            result.diagnostics += err.diagnostics
+            return result
         result.diagnostics += _finish(problems, werror)
         if not result.ok:
             return result

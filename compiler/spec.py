@@ -8,6 +8,7 @@ about. Loading never raises: bad input becomes diagnostics.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,12 +87,16 @@ def load_spec_text(text: str, shown: str = "<spec>") -> SourceDoc:
         line = text.count("\n", 0, nul) + 1
         col = nul - (text.rfind("\n", 0, nul) + 1) + 1
         raise SpecError([Diagnostic("H004", "the spec contains a NUL byte", shown, Span(line, col))])
+    deep = _bracket_depth_exceeded(text)
+    if deep:
+        raise SpecError([Diagnostic("H004", f"the spec is nested more than {MAX_DEPTH} levels deep", shown,
+                                    Span(*deep))])
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
         tree = yaml.load(io.StringIO(text))
     except MarkedYAMLError as exc:
-        raise SpecError([_yaml_error(exc, shown)])
+        raise SpecError([_yaml_error(exc, shown, text)])
     except YAMLError as exc:
         raise SpecError([Diagnostic("H001", f"YAML error: {exc}", shown, Span(1, 1))])
     except RecursionError:
@@ -104,18 +109,47 @@ def load_spec_text(text: str, shown: str = "<spec>") -> SourceDoc:
     return SourceDoc(shown, text, data, positions)
 
 
+def _bracket_depth_exceeded(text: str) -> tuple[int, int] | None:
+    """Position where flow brackets nest deeper than MAX_DEPTH, found in one linear pass.
+
+    The YAML parser needs seconds and deep recursion to refuse '[[[[...' on its own;
+    no honest spec nests brackets that deep, even inside strings or comments."""
+    depth = 0
+    line, column = 1, 0
+    for ch in text:
+        column += 1
+        if ch == "\n":
+            line, column = line + 1, 0
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, column
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
 def load_spec(path: str) -> SourceDoc:
     shown, text = read_spec_file(path)
     return load_spec_text(text, shown)
 
 
-def _yaml_error(exc: MarkedYAMLError, shown: str) -> Diagnostic:
+def _first_definition(text: str, key: str, mark) -> int:
+    """Line of the first 'key:' at the duplicate's indentation (ruamel only marks the mapping's start)."""
+    pattern = re.compile(r"^[ -]{%d}%s\s*:" % (mark.column, re.escape(key)))
+    for number, line in enumerate(text.splitlines()[: mark.line], 1):
+        if pattern.match(line):
+            return number
+    return 0
+
+
+def _yaml_error(exc: MarkedYAMLError, shown: str, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     span = Span(mark.line + 1, mark.column + 1) if mark else Span(1, 1)
     problem = (exc.problem or exc.context or "invalid YAML").strip()
     if "duplicate key" in problem or "found duplicate key" in str(exc):
         key = _quoted_key(str(exc))
-        first = exc.context_mark.line + 1 if exc.context_mark else 0
+        first = _first_definition(text, key.strip("'"), mark) if mark else 0
         return Diagnostic("H002", f"duplicate key {key}".rstrip() + (f" (first defined at line {first})" if first else ""),
                           shown, span, hint="each key may appear once per mapping; merge the two entries")
     return Diagnostic("H001", f"YAML syntax error: {problem}", shown, span)
@@ -173,6 +207,8 @@ def _plain(node, path, positions, seen, problems, shown, depth):
         return None
     if isinstance(node, (CommentedMap, CommentedSeq)):
         if id(node) in seen:
+            if any("aliases" in p.message for p in problems):
+                return None  # one report is enough; a 'billion laughs' file has millions
             problems.append(Diagnostic("H004", "YAML aliases (*name) are not allowed in a spec", shown,
                                        positions.get(path, (Span(1, 1),) * 2)[1],
                                        hint="write the values out; a spec is short enough"))
