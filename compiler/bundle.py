@@ -48,19 +48,22 @@ def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: b
     parent.mkdir(parents=True, exist_ok=True)
     dir_mode = 0o700 if private else 0o755
     staging = Path(tempfile.mkdtemp(prefix=".hagen-new-", dir=parent))
+    made: set[PurePosixPath] = set()
     try:
         for f in files:
             rel = _safe_relative(f.path)
             target = staging.joinpath(*rel.parts)
-            for folder in reversed(target.relative_to(staging).parents[:-1]):
-                (staging / folder).mkdir(mode=dir_mode, exist_ok=True)
+            for folder in reversed(rel.parents[:-1]):
+                if folder not in made:
+                    (staging / folder).mkdir(mode=dir_mode, exist_ok=True)
+                    made.add(folder)
             data = f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, f.mode)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.chmod(target, f.mode)  # not subject to the umask
-        for folder in [staging, *[p for p in staging.rglob("*") if p.is_dir()]]:
-            os.chmod(folder, dir_mode)
+        for folder in [staging, *(staging / folder for folder in made)]:
+            os.chmod(folder, dir_mode)  # mkdir's mode is subject to the umask
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=".hagen-old-", dir=parent))
             os.rename(out, old / "bundle")

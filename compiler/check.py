@@ -466,16 +466,25 @@ def plan(bundle: Path) -> list:
     return jobs
 
 
+def _timed(fn, args):
+    import time
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
 def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress=None) -> list[CheckResult]:
     """Run every check; `progress` sees each result as it completes. Returns results in a stable order."""
     root = Path(bundle).resolve()
     results: list[CheckResult] = []
     with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
         # plan() lists the long Pacemaker checks first, so they start first.
-        futures = [pool.submit(fn, *args) for fn, args in plan(root)]
+        futures = [pool.submit(_timed, fn, args) for fn, args in plan(root)]
         for future in as_completed(futures):
-            out = future.result()
-            for r in out if isinstance(out, list) else [out]:
+            out, seconds = future.result()
+            out = out if isinstance(out, list) else [out]
+            for r in out:
+                r.details["seconds"] = round(seconds / len(out), 3)  # a job's time, shared by its results
                 results.append(r)
                 if progress:
                     progress(r)

@@ -16,6 +16,7 @@ import typer
 from . import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,  # plain help text: importing rich costs more than hagen's own work
                   help="Compile a highly available OpenStack control plane from a topology spec.")
 secrets_app = typer.Typer(no_args_is_help=True, help="Create and check secrets files.")
 app.add_typer(secrets_app, name="secrets")

@@ -80,6 +80,8 @@ def weakness(name: str, value: object) -> str:
         return "is not a string"
     if any(c in value for c in "\x00\n\r"):
         return "contains a line break or NUL byte"
+    if value != value.strip():
+        return "starts or ends with whitespace (tools strip it)"
     if name in KEY_SECRETS:
         try:
             raw = base64.urlsafe_b64decode(value.encode("ascii"))

@@ -232,3 +232,22 @@ def test_scripts_never_put_a_secret_on_a_command_line():
             seen += 1
             assert any(p.search(line) for p in allowed), f"{f.path}: {line}"
     assert seen >= 4
+
+
+def test_fence_password_script_returns_each_peer_password_exactly(tmp_path):
+    topo = lower(load_spec(str(EXAMPLES / "seed.yaml")).data)
+    values = {n: generate_value(n) for n in required_secrets(topo)}
+    values["ipmi_controller2"] = "a b\\c'd\"e$(id)`x`;f  g"
+    files = {f.path: f for f in emit_bundle(topo, SecretValues(values), [])}
+    node = "nodes/controller1/"
+    passwords = tmp_path / "fencing.passwords"
+    passwords.write_text(files[node + "etc/hagen/fencing.passwords"].content)
+    script = tmp_path / "hagen-fence-password"
+    script.write_text(files[node + "usr/local/sbin/hagen-fence-password"].content)
+    env = {"PATH": "/usr/bin:/bin", "HAGEN_FENCE_PASSWORDS": str(passwords)}
+    for peer in ("controller2", "controller3"):
+        proc = subprocess.run(["bash", str(script), peer], capture_output=True, text=True, env=env, timeout=10)
+        assert proc.returncode == 0 and proc.stdout == values[f"ipmi_{peer}"] + "\n"
+    own = subprocess.run(["bash", str(script), "controller1"], capture_output=True, text=True, env=env, timeout=10)
+    assert own.returncode == 1  # a node never fences itself, so it holds no password of its own
+    assert files[node + "etc/hagen/fencing.passwords"].mode == 0o600

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import os
 from functools import lru_cache
 
 import jinja2
 
+from .. import __version__
 from ..quoting import option_file_value, oslo_value, shell_quote, sql_string, url_quote
 from ..resources import data_dir
 
@@ -26,9 +28,24 @@ class BundleFile:
     group: str = "root"
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates are cached per user (Jinja checks each template's checksum), which
+    saves most of a build's time; without a writable cache folder hagen just compiles them."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "hagen", f"jinja-{__version__}-{jinja2.__version__}")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            return None
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(folder)
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
+        bytecode_cache=_bytecode_cache(),
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,  # a missing variable is a bug, not an empty string
         keep_trailing_newline=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import posixpath
-import textwrap
+import re
 
 from ..model import Node, Topology
 from .base import BundleFile, render
@@ -15,16 +15,24 @@ OPENSTACK_LIMIT_B64 = 65535  # Nova: user_data is limited to 65535 bytes after b
 EC2_LIMIT = 16384  # EC2: 16 KB before base64
 
 
+# Characters a YAML literal block cannot carry unchanged: controls (tab included, it would
+# mix with indentation), C1 controls, line/paragraph separators, BOM, lone surrogates.
+_NOT_LITERAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]|[ \u00a0]\n")
+
+
 def _literal_safe(text: str) -> bool:
     """Can this text be a YAML literal block (|) that reads back byte for byte?"""
     if not text.endswith("\n") or text.endswith("\n\n") or text[:1] in (" ", "\t", "\n"):
         return False
-    return all(ch == "\n" or (ch.isprintable() and ch != "\t") for ch in text) and not any(
-        line != line.rstrip() for line in text.split("\n"))
+    return _NOT_LITERAL.search(text) is None
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _wrap76(text: str) -> str:
+    return "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
 
 
 def user_data(topo: Topology, node: Node, files: list[BundleFile]) -> str:
@@ -43,9 +51,9 @@ def kickstart_post(topo: Topology, node: Node, files: list[BundleFile]) -> str:
     for f in sorted(files, key=lambda f: f.path):
         target_path = posixpath.join(STAGING, f.path)
         items.append({"target": target_path, "dir": posixpath.dirname(target_path), "mode": f.mode,
-                      "b64_lines": "\n".join(textwrap.wrap(_b64(f.content), 76)) or ""})
+                      "b64_lines": _wrap76(_b64(f.content))})
     items.append({"target": "/" + unit.path, "dir": posixpath.dirname("/" + unit.path), "mode": unit.mode,
-                  "b64_lines": "\n".join(textwrap.wrap(_b64(unit.content), 76))})
+                  "b64_lines": _wrap76(_b64(unit.content))})
     return render("cloudinit/kickstart-post.ks.j2", node=node, target=topo.target, staging=STAGING, files=items)
 
 

@@ -26,8 +26,8 @@ class PcsStep:
     systemd: bool = False  # systemd agents are validated against the local systemd
 
 
-def fence_password_path(node: Node) -> str:
-    return f"/etc/hagen/fencing/{node.name}.password"
+FENCE_PASSWORDS = "/etc/hagen/fencing.passwords"
+FENCE_PASSWORD_SCRIPT = "/usr/local/sbin/hagen-fence-password"
 
 
 def _clone(topo: Topology, kind: str, **meta: str) -> tuple[str, ...]:
@@ -57,7 +57,7 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
             steps.append(PcsStep(
                 f"IPMI fencing of {node.name}; the password is read from a 0600 file, never stored in the CIB",
                 ("stonith", "create", device, "fence_ipmilan", f"ip={f.address}", f"username={f.username}",
-                 f"password_script=cat {fence_password_path(node)}", "lanplus=1", f"pcmk_host_list={node.name}",
+                 f"password_script={FENCE_PASSWORD_SCRIPT} {node.name}", "lanplus=1", f"pcmk_host_list={node.name}",
                  "op", "monitor", "interval=60s"), creates=device))
             steps.append(PcsStep(f"a node never runs its own fence device",
                                  ("constraint", "location", "add", "--", f"loc-{device}-avoids-{node.name}",
@@ -136,9 +136,15 @@ def emit(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
 
 
 def node_files(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
-    """What a node needs for its cluster: the fence passwords of its peers."""
+    """What a node needs to fence its peers: their BMC passwords in one 0600 file, and the
+    script fence_ipmilan runs to read one of them (its password_script)."""
     if topo.fencing_waiver is not None:
         return []
-    cluster = topo.cluster_of(node)
-    return [BundleFile(fence_password_path(peer).lstrip("/"), secrets.get(peer.fencing.password_secret) + "\n",
-                       0o600) for peer in cluster.nodes if peer != node]
+    peers = [peer for peer in topo.cluster_of(node).nodes if peer != node]
+    if not peers:
+        return []
+    lines = "".join(f"{peer.name} {secrets.get(peer.fencing.password_secret)}\n" for peer in peers)
+    return [
+        BundleFile(FENCE_PASSWORDS.lstrip("/"), lines, 0o600),
+        BundleFile(FENCE_PASSWORD_SCRIPT.lstrip("/"), render("pacemaker/hagen-fence-password.sh.j2"), 0o755),
+    ]

@@ -58,8 +58,7 @@ install_file() {
 }
 install_file 0644 'root' 'root' '/etc/apache2/sites-available/keystone-wsgi.conf'
 install_file 0600 'mysql' 'mysql' '/etc/hagen/clustercheck.cnf'
-install_file 0600 'root' 'root' '/etc/hagen/fencing/controller2.password'
-install_file 0600 'root' 'root' '/etc/hagen/fencing/controller3.password'
+install_file 0600 'root' 'root' '/etc/hagen/fencing.passwords'
 install_file 0600 'root' 'root' '/etc/hagen/galera-users.sql'
 install_file 0600 'root' 'root' '/etc/hagen/secrets.env'
 install_file 0644 'root' 'root' '/etc/haproxy/haproxy.cfg'
@@ -83,6 +82,7 @@ install_file 0755 'root' 'root' '/usr/local/lib/hagen/bootstrap/keystone-bootstr
 install_file 0755 'root' 'root' '/usr/local/lib/hagen/bootstrap/rabbitmq-cluster.sh'
 install_file 0755 'root' 'root' '/usr/local/lib/hagen/cluster/ha-controller/pcs-resources.sh'
 install_file 0755 'root' 'root' '/usr/local/lib/hagen/cluster/ha-controller/pcs-setup.sh'
+install_file 0755 'root' 'root' '/usr/local/sbin/hagen-fence-password'
 install_file 0400 'rabbitmq' 'rabbitmq' '/var/lib/rabbitmq/.erlang.cookie'
 
 # --- system -----------------------------------------------------------------

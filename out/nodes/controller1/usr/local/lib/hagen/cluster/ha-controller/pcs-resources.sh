@@ -33,19 +33,19 @@ exists() {
 pcs -f "$cib" 'property' 'set' 'stonith-enabled=true'
 
 # IPMI fencing of controller1; the password is read from a 0600 file, never stored in the CIB
-exists 'fence-controller1' || pcs -f "$cib" 'stonith' 'create' 'fence-controller1' 'fence_ipmilan' 'ip=192.168.17.58' 'username=admin' 'password_script=cat /etc/hagen/fencing/controller1.password' 'lanplus=1' 'pcmk_host_list=controller1' 'op' 'monitor' 'interval=60s'
+exists 'fence-controller1' || pcs -f "$cib" 'stonith' 'create' 'fence-controller1' 'fence_ipmilan' 'ip=192.168.17.58' 'username=admin' 'password_script=/usr/local/sbin/hagen-fence-password controller1' 'lanplus=1' 'pcmk_host_list=controller1' 'op' 'monitor' 'interval=60s'
 
 # a node never runs its own fence device
 exists 'loc-fence-controller1-avoids-controller1' || pcs -f "$cib" 'constraint' 'location' 'add' '--' 'loc-fence-controller1-avoids-controller1' 'fence-controller1' 'controller1' '-INFINITY'
 
 # IPMI fencing of controller2; the password is read from a 0600 file, never stored in the CIB
-exists 'fence-controller2' || pcs -f "$cib" 'stonith' 'create' 'fence-controller2' 'fence_ipmilan' 'ip=192.168.17.59' 'username=admin' 'password_script=cat /etc/hagen/fencing/controller2.password' 'lanplus=1' 'pcmk_host_list=controller2' 'op' 'monitor' 'interval=60s'
+exists 'fence-controller2' || pcs -f "$cib" 'stonith' 'create' 'fence-controller2' 'fence_ipmilan' 'ip=192.168.17.59' 'username=admin' 'password_script=/usr/local/sbin/hagen-fence-password controller2' 'lanplus=1' 'pcmk_host_list=controller2' 'op' 'monitor' 'interval=60s'
 
 # a node never runs its own fence device
 exists 'loc-fence-controller2-avoids-controller2' || pcs -f "$cib" 'constraint' 'location' 'add' '--' 'loc-fence-controller2-avoids-controller2' 'fence-controller2' 'controller2' '-INFINITY'
 
 # IPMI fencing of controller3; the password is read from a 0600 file, never stored in the CIB
-exists 'fence-controller3' || pcs -f "$cib" 'stonith' 'create' 'fence-controller3' 'fence_ipmilan' 'ip=192.168.17.60' 'username=admin' 'password_script=cat /etc/hagen/fencing/controller3.password' 'lanplus=1' 'pcmk_host_list=controller3' 'op' 'monitor' 'interval=60s'
+exists 'fence-controller3' || pcs -f "$cib" 'stonith' 'create' 'fence-controller3' 'fence_ipmilan' 'ip=192.168.17.60' 'username=admin' 'password_script=/usr/local/sbin/hagen-fence-password controller3' 'lanplus=1' 'pcmk_host_list=controller3' 'op' 'monitor' 'interval=60s'
 
 # a node never runs its own fence device
 exists 'loc-fence-controller3-avoids-controller3' || pcs -f "$cib" 'constraint' 'location' 'add' '--' 'loc-fence-controller3-avoids-controller3' 'fence-controller3' 'controller3' '-INFINITY'

@@ -1,0 +1,152 @@
+"""hagen benchmark: build and check speed, and how they grow with the topology.
+
+Run from the repository root with the project's virtualenv:
+    .venv/bin/python bench/run.py            # full run (a few minutes)
+    .venv/bin/python bench/run.py --quick    # under a minute
+Prints a table and writes bench/results/latest.json. Not part of the test suite: timings
+belong in a benchmark, not in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+HAGEN = str(Path(PYTHON).parent / "hagen")
+
+
+def timed_runs(argv: list[str], repeat: int, cwd: Path | None = None) -> dict:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True, cwd=cwd)
+        samples.append(time.perf_counter() - start)
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "runs": repeat}
+
+
+def end_to_end(repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        subprocess.run([HAGEN, "build", str(ROOT / "examples/seed.yaml"), "-o", str(out)], check=True,
+                       capture_output=True)  # warm the template cache once, as every later build finds it
+        return {
+            "python -c pass": timed_runs([PYTHON, "-c", "pass"], repeat),
+            "import jinja2, jsonschema, ruamel.yaml, typer": timed_runs(
+                [PYTHON, "-c", "import jinja2, jsonschema, ruamel.yaml, typer"], repeat),
+            "hagen --version": timed_runs([HAGEN, "--version"], repeat),
+            "hagen --help": timed_runs([HAGEN, "--help"], repeat),
+            "hagen build examples/seed.yaml": timed_runs(
+                [HAGEN, "build", str(ROOT / "examples/seed.yaml"), "-o", str(out)], repeat),
+        }
+
+
+SCALE_PROBE = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[2])
+from genspec import spec_for
+from compiler.pipeline import compile_text
+compile_text(spec_for(3))  # templates compiled and cached, imports done
+text = spec_for(int(sys.argv[1]))
+start = time.perf_counter()
+result = compile_text(text)
+seconds = time.perf_counter() - start
+assert result.ok, result.diagnostics[:3]
+size = sum(len(f.content) for f in result.files)
+print(json.dumps({"seconds": seconds, "files": len(result.files), "bytes": size,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def scaling(sizes: list[int], repeat: int) -> dict:
+    rows = {}
+    for n in sizes:
+        samples = []
+        for _ in range(repeat):
+            proc = subprocess.run([PYTHON, "-c", SCALE_PROBE, str(n), str(ROOT / "bench")], check=True,
+                                  capture_output=True, text=True, cwd=ROOT)
+            samples.append(json.loads(proc.stdout))
+        times = [s["seconds"] for s in samples]
+        rows[n] = {"median": statistics.median(times), "min": min(times), "max": max(times),
+                   "files": samples[0]["files"], "bytes": samples[0]["bytes"],
+                   "peak_rss_mb": max(s["peak_rss_mb"] for s in samples)}
+    return rows
+
+
+def growth_exponent(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of log(y) over log(x): 1 is linear, 2 quadratic."""
+    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
+    mx, my = statistics.mean(lx), statistics.mean(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
+
+
+def check_timing() -> dict:
+    from compiler.check import check_bundle
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        subprocess.run([HAGEN, "build", str(ROOT / "examples/seed.yaml"), "-o", str(out)], check=True,
+                       capture_output=True)
+        start = time.perf_counter()
+        proc = subprocess.run([HAGEN, "check", "--strict", str(out)], capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        results = check_bundle(out)
+    share: dict[str, float] = {}
+    for r in results:
+        tool = r.tool.split(":")[0].split(" (")[0]
+        share[tool] = share.get(tool, 0.0) + r.details.get("seconds", 0.0)
+    return {"wall_seconds": wall, "exit": proc.returncode, "checks": len(results),
+            "busy_seconds_per_tool": dict(sorted(share.items(), key=lambda kv: -kv[1]))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and sizes (under a minute)")
+    parser.add_argument("--json", default=str(ROOT / "bench/results/latest.json"), help="where to write the JSON")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 10
+    sizes = [3, 10, 30, 100, 300] if args.quick else [3, 10, 30, 100, 300, 1000]
+    report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()},
+              "date": time.strftime("%Y-%m-%d"), "quick": args.quick}
+    report["end_to_end"] = end_to_end(repeat)
+    report["scaling"] = scaling(sizes, 1 if args.quick else 3)
+    xs = list(report["scaling"])
+    report["growth_exponent_nodes"] = growth_exponent(xs, [report["scaling"][n]["median"] for n in xs])
+    report["growth_exponent_output_bytes"] = growth_exponent([report["scaling"][n]["bytes"] for n in xs],
+                                                             [report["scaling"][n]["median"] for n in xs])
+    report["check"] = check_timing()
+
+    print("end to end (process start included), seconds: median [min-max]")
+    for name, r in report["end_to_end"].items():
+        print(f"  {name:<48} {r['median']:.3f} [{r['min']:.3f}-{r['max']:.3f}]")
+    floor = report["end_to_end"]["import jinja2, jsonschema, ruamel.yaml, typer"]["median"]
+    build = report["end_to_end"]["hagen build examples/seed.yaml"]["median"]
+    print(f"  build / dependency floor: {build / floor:.2f}x (target 1.5x)")
+    print("\nin-process compile of generated specs")
+    print(f"  {'nodes':>6} {'median s':>9} {'min':>7} {'max':>7} {'files':>7} {'output KiB':>11} {'peak MB':>8}")
+    for n, r in report["scaling"].items():
+        print(f"  {n:>6} {r['median']:>9.3f} {r['min']:>7.3f} {r['max']:>7.3f} {r['files']:>7} "
+              f"{r['bytes'] // 1024:>11} {r['peak_rss_mb']:>8.0f}")
+    print(f"  growth exponent: {report['growth_exponent_nodes']:.2f} over nodes, "
+          f"{report['growth_exponent_output_bytes']:.2f} over output bytes")
+    c = report["check"]
+    print(f"\nhagen check --strict on the seed bundle: {c['wall_seconds']:.1f} s wall, {c['checks']} checks, exit {c['exit']}")
+    for tool, seconds in c["busy_seconds_per_tool"].items():
+        print(f"  {tool:<40} {seconds:6.1f} s busy")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
