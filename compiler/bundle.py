@@ -16,6 +16,37 @@ from .diagnostics import Diagnostic, SpecError
 from .emit import MARKER
 from .emit.base import BundleFile
 
+# Written by 'hagen check --record', not by the compiler: kept across rebuilds only while the
+# SHA256SUMS digest stamped in it still matches the bundle.
+RECORD = "CHECK-RECORD.md"
+
+
+def sums_digest(sha256sums: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(sha256sums).hexdigest()
+
+
+def record_digest(record_text: str) -> str:
+    for line in record_text.splitlines():
+        if line.startswith("SHA256SUMS digest: "):
+            return line.split(": ", 1)[1].strip("` ")
+    return ""
+
+
+def compare_with_disk(files: list[BundleFile], out_dir: str | os.PathLike) -> dict[str, list[str]]:
+    """What differs between compiled files and a bundle on disk (the record file aside)."""
+    out = Path(out_dir)
+    wanted = {f.path: (f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")) for f in files}
+    present = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() or p.is_symlink()} if out.is_dir() else set()
+    present.discard(RECORD)
+    return {
+        "stale": sorted(p for p in wanted if p in present
+                        and ((out / p).is_symlink() or (out / p).read_bytes() != wanted[p])),
+        "missing": sorted(set(wanted) - present),
+        "extra": sorted(present - set(wanted)),
+    }
+
 
 def _safe_relative(path: str) -> PurePosixPath:
     p = PurePosixPath(path)
@@ -38,6 +69,16 @@ def check_destination(out_dir: Path) -> None:
         if any(out_dir.iterdir()) and not is_bundle(out_dir):
             raise SpecError([Diagnostic("H090", f"output '{out_dir}' is not empty and is not a hagen bundle",
                                         str(out_dir), hint="choose an empty or new directory")])
+
+
+def _keep_valid_record(out: Path, staging: Path, files: list[BundleFile]) -> None:
+    record = out / RECORD
+    if not record.is_file() or record.is_symlink():
+        return
+    sums = next((f.content for f in files if f.path == "SHA256SUMS"), "")
+    text = record.read_text(encoding="utf-8", errors="replace")
+    if record_digest(text) == sums_digest(sums.encode() if isinstance(sums, str) else sums):
+        (staging / RECORD).write_text(text, encoding="utf-8")
 
 
 def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: bool) -> None:
@@ -64,6 +105,7 @@ def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: b
             os.chmod(target, f.mode)  # not subject to the umask
         for folder in [staging, *(staging / folder for folder in made)]:
             os.chmod(folder, dir_mode)  # mkdir's mode is subject to the umask
+        _keep_valid_record(out, staging, files)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=".hagen-old-", dir=parent))
             os.rename(out, old / "bundle")

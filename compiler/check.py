@@ -491,6 +491,19 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
     return sorted(results, key=lambda r: (r.artifact, r.tool))
 
 
+def record_markdown(results: list[CheckResult], digest: str) -> str:
+    """CHECK-RECORD.md: what the tools said about this exact bundle (no timings, no dates, so the
+    same bundle and tools give the same record)."""
+    lines = ["# What hagen check proved", "",
+             f"SHA256SUMS digest: `{digest}`", "",
+             "| status | artifact | check | note |", "|---|---|---|---|"]
+    for r in results:
+        note = r.reason.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {r.status} | {r.artifact} | {r.tool} | {note} |")
+    lines += ["", "## Simulated placement (crm_simulate)", "", "```", placement_tables(results).strip("\n"), "```", ""]
+    return "\n".join(lines)
+
+
 def placement_tables(results: list[CheckResult]) -> str:
     """The simulated placement of every scenario, resource -> nodes ('*' = promoted)."""
     out = []

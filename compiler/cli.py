@@ -63,9 +63,11 @@ def build(
     secrets: Optional[Path] = typer.Option(None, "--secrets", help="Secrets file: fills the values in (deploy build)."),
     fmt: Format = typer.Option(Format.text, "--format", help="Diagnostics as text or json."),
     werror: bool = typer.Option(False, "--werror", help="Treat warnings as errors."),
+    check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 and list the files if OUTPUT "
+                                    "is not what SPEC compiles to (a stale committed bundle)."),
 ) -> None:
     """Check SPEC and compile it into a bundle in OUTPUT."""
-    from .bundle import write_bundle
+    from .bundle import compare_with_disk, write_bundle
     from .diagnostics import SpecError
     from .pipeline import compile_path
 
@@ -73,6 +75,20 @@ def build(
     _report(result.diagnostics, fmt, _sources(result))
     if not result.ok:
         raise typer.Exit(1)
+    if check_only:
+        if not output.is_dir():
+            typer.echo(f"hagen: {output} does not exist; run 'hagen build {spec} -o {output}'", err=True)
+            raise typer.Exit(1)
+        differences = compare_with_disk(result.files, output)
+        for kind in ("stale", "missing", "extra"):
+            for path in differences[kind]:
+                typer.echo(f"{kind}: {output / path}", err=True)
+        if any(differences.values()):
+            typer.echo(f"hagen: {output} is not what {spec} compiles to; run 'hagen build {spec} -o {output}'",
+                       err=True)
+            raise typer.Exit(1)
+        typer.echo(f"hagen: {output} is current", err=True)
+        return
     try:
         write_bundle(result.files, output, private=secrets is not None)
     except SpecError as err:
@@ -115,6 +131,8 @@ def check(
     bundle: Path = typer.Argument(..., help="A bundle written by 'hagen build'."),
     strict: bool = typer.Option(False, "--strict", help="A skipped check (tool missing) is a failure."),
     fmt: Format = typer.Option(Format.text, "--format", help="Report as text or json."),
+    record: bool = typer.Option(False, "--record", help="Write CHECK-RECORD.md into the bundle: what was proved, "
+                                "stamped with the SHA256SUMS digest."),
 ) -> None:
     """Validate a bundle with the real tools that consume it (haproxy, pcs, crm_simulate, cloud-init, ...)."""
     import json
@@ -138,7 +156,42 @@ def check(
         typer.echo(placement_tables(results), nl=False)
         counts = {s: sum(r.status == s for r in results) for s in ("PASS", "FAIL", "SKIP", "N/A")}
         typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()) + ("" if not failed else f"; {len(failed)} failing"))
+    if record:
+        from .bundle import RECORD, sums_digest
+        from .check import record_markdown
+
+        digest = sums_digest((bundle / "SHA256SUMS").read_bytes())
+        (bundle / RECORD).write_text(record_markdown(results, digest), encoding="utf-8")
+        if fmt is Format.text:
+            typer.echo(f"hagen: wrote {bundle / RECORD}", err=True)
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command("diff")
+def diff_command(
+    old: Path = typer.Argument(..., help="Spec or bundle before."),
+    new: Path = typer.Argument(..., help="Spec or bundle after."),
+    summary_only: bool = typer.Option(False, "--summary", help="Only the summary in operator terms."),
+) -> None:
+    """Show what changes between two specs or bundles: operator terms first, then the file diff.
+    Exit 0 when equal, 1 when different, 2 when a side cannot be read."""
+    from .diff import DiffInputError, diff
+
+    try:
+        summary, text = diff(str(old), str(new))
+    except DiffInputError as err:
+        _report(err.diagnostics, Format.text, {})
+        typer.echo(f"hagen: {err}", err=True)
+        raise typer.Exit(2)
+    if not summary and not text:
+        raise typer.Exit(0)
+    typer.echo("Summary:")
+    for line in summary or ["(no topology change; generated files differ)"]:
+        typer.echo(f"  - {line}")
+    if not summary_only:
+        typer.echo("")
+        sys.stdout.write(text)
+    raise typer.Exit(1)
 
 
 @app.command()

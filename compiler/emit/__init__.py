@@ -7,7 +7,7 @@ import hashlib
 from ..diagnostics import Diagnostic
 from ..model import Topology
 from ..secrets import PLACEHOLDER, SecretValues
-from . import bootstrap, cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq, readme
+from . import bootstrap, cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq, readme, review
 from .base import BundleFile
 
 NODE_LIB = "usr/local/lib/hagen"
@@ -53,6 +53,7 @@ def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic
     secret_files = sorted(f.path for f in files if _holds_secret(f, secrets))
     _check_invariants(files, secrets)
     files.append(readme.emit(topo, warnings, secret_files, size_rows, secrets.review))
+    files.append(review.emit(topo))
     files.append(BundleFile(MARKER, "This folder is a bundle written by hagen; 'hagen build' may replace it.\n"
                             f"target: {topo.target.name}\n", 0o644))
     files.sort(key=lambda f: f.path)

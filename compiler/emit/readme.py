@@ -7,6 +7,7 @@ from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import steps
 from .haproxy import frontends
+from .review import TOPOLOGY_JSON, constraint_sentences, mermaid, resources
 
 CORRECTIONS = (
     "One Pacemaker cluster per disjoint node set (the article built three clusters on the same three nodes).",
@@ -43,10 +44,12 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
     nodes = [{"name": n.name, "address": n.address, "cluster": topo.cluster_of(n).name,
               "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
     clusters = [{"name": c.name, "first": c.first.name, "nodes": ", ".join(n.name for n in c.nodes),
-                 "services": ", ".join(c.services)} for c in topo.clusters]
+                 "services": ", ".join(c.services), "resources": ", ".join(resources(topo, c)),
+                 "constraints": constraint_sentences(topo, c)} for c in topo.clusters]
     fencing = (f"**waived** ({topo.fencing_waiver}); stonith-enabled=false." if topo.fencing_waiver
                else "fence_ipmilan per node, stonith-enabled=true.")
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
                   frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=steps(topo),
-                  sizes=size_rows, secret_files=_per_node(secret_files), corrections=CORRECTIONS)
+                  sizes=size_rows, secret_files=_per_node(secret_files), corrections=CORRECTIONS,
+                  diagram=mermaid(topo), topology_json=TOPOLOGY_JSON)
     return BundleFile("README.md", text, 0o644)

@@ -1,0 +1,176 @@
+"""hagen diff: what changes between two specs or bundles, in operator terms first.
+
+Either side may be a spec (compiled in memory as a review bundle) or a bundle folder. The
+summary compares the two topology.json files; the file-level unified diff follows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+from .bundle import RECORD
+from .emit.review import TOPOLOGY_JSON
+
+
+class DiffInputError(Exception):
+    """One side is neither a spec that compiles nor a hagen bundle; carries diagnostics if any."""
+
+    def __init__(self, message: str, diagnostics=()):
+        super().__init__(message)
+        self.diagnostics = list(diagnostics)
+
+
+def load_side(path: str) -> dict[str, bytes]:
+    """path -> bundle files (relative path -> bytes)."""
+    p = Path(path)
+    if p.is_dir():
+        if not (p / "SHA256SUMS").is_file():
+            raise DiffInputError(f"{path} is a folder but not a hagen bundle (no SHA256SUMS)")
+        return {str(f.relative_to(p)): f.read_bytes() for f in sorted(p.rglob("*"))
+                if f.is_file() and f.name != RECORD}
+    from .pipeline import compile_path
+
+    result = compile_path(path)
+    if not result.ok:
+        raise DiffInputError(f"{path} does not compile", result.diagnostics)
+    return {f.path: f.content if isinstance(f.content, bytes) else f.content.encode("utf-8") for f in result.files}
+
+
+def _names(text: str) -> list[str]:
+    return [n for n in text.removeprefix("gcomm://").split(",") if n]
+
+
+def summarize(old: dict, new: dict) -> list[str]:
+    """Differences of two topology summaries, in the words an operator uses."""
+    out: list[str] = []
+
+    def keyed(section: str):
+        a, b = old.get(section, {}), new.get(section, {})
+        return a, b, sorted(set(a) | set(b))
+
+    if old.get("target") != new.get("target"):
+        out.append(f"target changes from {old.get('target')} to {new.get('target')}")
+    if old.get("fencing") != new.get("fencing"):
+        out.append(f"fencing: {old.get('fencing')} -> {new.get('fencing')}")
+    a, b, names = keyed("nodes")
+    for name in names:
+        if name not in a:
+            out.append(f"node {name} ({b[name]['address']}) added with roles {', '.join(b[name]['roles'])}")
+        elif name not in b:
+            out.append(f"node {name} removed")
+        else:
+            for key in ("address", "cluster"):
+                if a[name][key] != b[name][key]:
+                    out.append(f"node {name} {key} {a[name][key]} -> {b[name][key]}")
+            gained = [r for r in b[name]["roles"] if r not in a[name]["roles"]]
+            lost = [r for r in a[name]["roles"] if r not in b[name]["roles"]]
+            if gained:
+                out.append(f"node {name} gains {', '.join(gained)}")
+            if lost:
+                out.append(f"node {name} loses {', '.join(lost)}")
+    a, b, names = keyed("vips")
+    for name in names:
+        if name not in a:
+            out.append(f"vip {name} added at {b[name]['address']}")
+        elif name not in b:
+            out.append(f"vip {name} removed")
+        else:
+            if a[name]["address"] != b[name]["address"]:
+                out.append(f"{name} moves from {a[name]['address']} to {b[name]['address']}")
+            if a[name]["hostname"] != b[name]["hostname"]:
+                out.append(f"{name} hostname {a[name]['hostname']} -> {b[name]['hostname']}")
+    a, b, names = keyed("frontends")
+    for name in names:
+        if name not in a:
+            out.append(f"frontend {name} added on {b[name]['vip']}:{b[name]['port']}")
+            continue
+        if name not in b:
+            out.append(f"frontend {name} removed")
+            continue
+        fa, fb = a[name], b[name]
+        where = fb["vip"]
+        if fa["vip"] != fb["vip"]:
+            out.append(f"frontend {name} moves from {fa['vip']} to {fb['vip']}")
+        if fa["port"] != fb["port"]:
+            out.append(f"frontend {name} on {where}: port {fa['port']} -> {fb['port']}")
+        for server in sorted(set(fa["backends"]) | set(fb["backends"])):
+            sa, sb = fa["backends"].get(server), fb["backends"].get(server)
+            if sa is None:
+                out.append(f"backend {server} added to {where} ({sb['role']}, port {sb['port']})")
+            elif sb is None:
+                out.append(f"backend {server} removed from {where}")
+            elif sa != sb:
+                changes = ", ".join(f"{k} {sa[k]} -> {sb[k]}" for k in ("address", "port", "role") if sa[k] != sb[k])
+                out.append(f"backend {server} of {where}: {changes}")
+    ga, gb = old.get("galera", {}), new.get("galera", {})
+    if ga.get("wsrep_cluster_address") != gb.get("wsrep_cluster_address"):
+        before, after = _names(ga.get("wsrep_cluster_address", "")), _names(gb.get("wsrep_cluster_address", ""))
+        gained = [n for n in after if n not in before]
+        lost = [n for n in before if n not in after]
+        words = (["gains " + ", ".join(gained)] if gained else []) + (["loses " + ", ".join(lost)] if lost else [])
+        out.append("galera wsrep_cluster_address " + " and ".join(words or ["changes order"]))
+    for section in ("galera", "rabbitmq", "keystone"):
+        sa, sb = old.get(section, {}), new.get(section, {})
+        for key in sorted(set(sa) | set(sb)):
+            if key in ("wsrep_cluster_address", "nodes") or sa.get(key) == sb.get(key):
+                continue
+            out.append(f"{section} {key} {sa.get(key)} -> {sb.get(key)}")
+    a, b, names = keyed("clusters")
+    for name in names:
+        if name not in a:
+            out.append(f"pcs: new cluster {name} on {', '.join(b[name]['nodes'])}")
+            continue
+        if name not in b:
+            out.append(f"pcs: cluster {name} removed")
+            continue
+        ca, cb = a[name], b[name]
+        for node in cb["nodes"]:
+            if node not in ca["nodes"]:
+                out.append(f"pcs: cluster {name} gains node {node}")
+        for node in ca["nodes"]:
+            if node not in cb["nodes"]:
+                out.append(f"pcs: cluster {name} loses node {node}")
+        for res in cb["resources"]:
+            if res not in ca["resources"]:
+                out.append(f"pcs: new resource {res} in cluster {name}")
+        for res in ca["resources"]:
+            if res not in cb["resources"]:
+                out.append(f"pcs: resource {res} removed from cluster {name}")
+        for sentence in cb["constraints"]:
+            if sentence not in ca["constraints"]:
+                out.append(f"pcs: new constraint in {name}: {sentence}")
+        for sentence in ca["constraints"]:
+            if sentence not in cb["constraints"]:
+                out.append(f"pcs: constraint removed from {name}: {sentence}")
+    return out
+
+
+def file_diff(old: dict[str, bytes], new: dict[str, bytes], old_label: str, new_label: str) -> str:
+    chunks = []
+    for path in sorted(set(old) | set(new)):
+        a, b = old.get(path), new.get(path)
+        if a == b:
+            continue
+        try:
+            a_lines = a.decode("utf-8").splitlines(keepends=True) if a is not None else []
+            b_lines = b.decode("utf-8").splitlines(keepends=True) if b is not None else []
+        except UnicodeDecodeError:
+            chunks.append(f"Binary files {old_label}/{path} and {new_label}/{path} differ\n")
+            continue
+        chunks.extend(difflib.unified_diff(a_lines, b_lines,
+                                           fromfile=f"{old_label}/{path}" if a is not None else "/dev/null",
+                                           tofile=f"{new_label}/{path}" if b is not None else "/dev/null"))
+        if chunks and not chunks[-1].endswith("\n"):
+            chunks[-1] += "\n\\ No newline at end of file\n"
+    return "".join(chunks)
+
+
+def diff(old_path: str, new_path: str) -> tuple[list[str], str]:
+    """(operator summary, unified diff); both empty when the two sides are equal."""
+    old, new = load_side(old_path), load_side(new_path)
+    if old == new:
+        return [], ""
+    summary = summarize(json.loads(old.get(TOPOLOGY_JSON, b"{}")), json.loads(new.get(TOPOLOGY_JSON, b"{}")))
+    return summary, file_diff(old, new, "a", "b")

@@ -1,0 +1,89 @@
+"""What reviewers read instead of dozens of files: topology.json (the compiled topology in
+operator terms, also what `hagen diff` compares), the Mermaid picture and the Pacemaker
+constraints in words. Decisions are made here from the same data the emitters use."""
+
+from __future__ import annotations
+
+import json
+
+from ..model import Topology
+from .base import BundleFile
+from .haproxy import frontends
+from .pacemaker import pcs_steps
+
+TOPOLOGY_JSON = "topology.json"
+
+
+def constraint_sentences(topo: Topology, cluster) -> list[str]:
+    """Every constraint of a cluster's pcs steps, said in words."""
+    sentences = []
+    for step in pcs_steps(topo, cluster):
+        a = step.args
+        if a[:3] == ("constraint", "colocation", "add"):
+            sentences.append(f"{a[3]} runs only where {a[5]} runs")
+        elif a[:3] == ("constraint", "order", "start"):
+            sentences.append(f"{a[6]} starts after {a[3]} ({a[7].split('=')[1].lower()})")
+        elif a[:3] == ("constraint", "location", "add"):
+            sentences.append(f"{a[5]} never runs on {a[6]}")
+    return sentences
+
+
+def resources(topo: Topology, cluster) -> list[str]:
+    return [step.args[2] for step in pcs_steps(topo, cluster) if step.args[:2] in (("resource", "create"),
+                                                                                    ("stonith", "create"))]
+
+
+def topology_summary(topo: Topology) -> dict:
+    return {
+        "name": topo.name,
+        "target": topo.target.name,
+        "fencing": f"waived: {topo.fencing_waiver}" if topo.fencing_waiver else "fence_ipmilan per node",
+        "nodes": {n.name: {"address": n.address, "cluster": topo.cluster_of(n).name,
+                           "roles": list(topo.services_of(n))} for n in topo.nodes},
+        "vips": {v.name: {"address": v.address, "hostname": v.hostname} for v in topo.vips},
+        "frontends": {fe.name: {"vip": fe.vip.name, "port": fe.port, "mode": fe.mode,
+                                "backends": {s.name: {"address": s.address, "port": s.port,
+                                                      "role": "backup" if "backup" in s.options else "active"}
+                                             for s in fe.servers}}
+                      for fe in frontends(topo)},
+        "galera": {"wsrep_cluster_address": "gcomm://" + ",".join(n.name for n in topo.galera.nodes),
+                   "port": topo.galera.port, "clustercheck_port": topo.galera.clustercheck_port,
+                   "sst_method": topo.galera.sst_method},
+        "rabbitmq": {"nodes": [n.name for n in topo.rabbitmq.nodes], "port": topo.rabbitmq.port,
+                     "queue_mode": topo.rabbitmq.queue_mode, "clients": topo.rabbitmq.clients},
+        "keystone": {"nodes": [n.name for n in topo.keystone.nodes], "vip": topo.keystone.vip.name,
+                     "public_port": topo.keystone.public_port, "region": topo.keystone.region},
+        "clusters": {c.name: {"nodes": [n.name for n in c.nodes], "resources": resources(topo, c),
+                              "constraints": constraint_sentences(topo, c)} for c in topo.clusters},
+    }
+
+
+def emit(topo: Topology) -> BundleFile:
+    return BundleFile(TOPOLOGY_JSON, json.dumps(topology_summary(topo), indent=2, sort_keys=True) + "\n", 0o644)
+
+
+def _id(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def mermaid(topo: Topology) -> str:
+    """Clients -> VIP -> HAProxy frontend -> backend nodes (solid: active, dotted: backup),
+    nodes grouped by Pacemaker cluster and labelled with their roles."""
+    lines = ["flowchart LR", "    clients([clients])"]
+    for cluster in topo.clusters:
+        lines.append(f'    subgraph cl_{_id(cluster.name)}["Pacemaker cluster {cluster.name}"]')
+        for node in cluster.nodes:
+            roles = ", ".join(topo.services_of(node))
+            lines.append(f'        n_{_id(node.name)}["{node.name}<br/>{node.address}<br/>{roles}"]')
+        lines.append("    end")
+    for fe in frontends(topo):
+        vip, front = f"v_{_id(fe.vip.name)}", f"f_{_id(fe.name)}"
+        lines.append(f'    {vip}{{{{"{fe.vip.name}<br/>{fe.vip.address}"}}}}')
+        lines.append(f'    {front}["HAProxy {fe.name}<br/>:{fe.port} {fe.mode}"]')
+        lines.append(f"    clients --> {vip}")
+        lines.append(f"    {vip} --> {front}")
+        for server in fe.servers:
+            arrow = "-.->" if "backup" in server.options else "-->"
+            label = f"backup :{server.port}" if "backup" in server.options else f":{server.port}"
+            lines.append(f'    {front} {arrow}|"{label}"| n_{_id(server.name)}')
+    return "\n".join(lines) + "\n"

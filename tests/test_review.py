@@ -1,0 +1,161 @@
+"""Reviewing bundles: the README's Mermaid picture (real parser), hagen diff, build --check,
+check --record and the pre-commit hooks."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, ROOT
+
+MERMAID_DIR = ROOT / "tests" / "mermaid"
+
+
+def _mermaid_block(readme: str) -> str:
+    start = readme.index("```mermaid\n") + len("```mermaid\n")
+    return readme[start:readme.index("```", start)]
+
+
+@pytest.mark.parametrize("spec", ["seed", "separate-hosts"])
+def test_readme_diagram_parses_with_the_real_mermaid_parser(spec, tmp_path, hagen):
+    if not (MERMAID_DIR / "node_modules" / "mermaid").is_dir() or shutil.which("node") is None:
+        if os.environ.get("CI"):
+            pytest.fail("mermaid is not installed: (cd tests/mermaid && npm ci)")
+        pytest.skip("mermaid not installed: (cd tests/mermaid && npm ci)")
+    assert hagen("build", EXAMPLES / f"{spec}.yaml", "-o", tmp_path / "b").returncode == 0
+    text = _mermaid_block((tmp_path / "b" / "README.md").read_text())
+    proc = subprocess.run(["node", str(MERMAID_DIR / "parse.mjs")], input=text, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout) == {"ok": True, "type": "flowchart-v2"}
+    # and the parser does reject a broken picture, so the check above can fail
+    broken = subprocess.run(["node", str(MERMAID_DIR / "parse.mjs")], input=text + "    broken[[[\n",
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1 and "Parse error on line" in broken.stdout
+
+
+def test_readme_says_constraints_in_words():
+    from compiler.pipeline import compile_path
+    readme = next(f.content for f in compile_path(str(EXAMPLES / "seed.yaml")).files if f.path == "README.md")
+    assert "- vip-db runs only where haproxy-clone runs\n" in readme
+    assert "- vip-db starts after haproxy-clone (optional)\n" in readme
+    assert "- fence-controller1 never runs on controller1\n" in readme
+
+
+SEED = (EXAMPLES / "seed.yaml").read_text()
+NODE4 = ("  - name: controller4\n    address: 192.168.16.61\n    interface: eth0\n"
+         "    fencing: {address: 192.168.17.61, username: admin, password_secret: ipmi_controller4}\nvips:")
+EDITS = {
+    "add a node": (SEED.replace("vips:", NODE4, 1).replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller3]\n"), [
+        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone",
+        "backend controller4 added to vip-keystone (active, port 5000)",
+        "backend controller4 added to vip-rabbitmq (active, port 5672)",
+        "pcs: cluster ha-controller gains node controller4",
+        "pcs: new resource fence-controller4 in cluster ha-controller",
+        "pcs: new constraint in ha-controller: fence-controller4 never runs on controller4",
+        "pcs: new constraint in ha-controller: galera-clone never runs on controller4",
+    ]),
+    "move a VIP": (SEED.replace("address: 192.168.16.200", "address: 192.168.16.210"), [
+        "vip-db moves from 192.168.16.200 to 192.168.16.210",
+    ]),
+    "change a port": (SEED.replace("public_port: 5000", "public_port: 5001"), [
+        "frontend keystone-public on vip-keystone: port 5000 -> 5001",
+        "backend controller1 of vip-keystone: port 5000 -> 5001",
+        "backend controller2 of vip-keystone: port 5000 -> 5001",
+        "backend controller3 of vip-keystone: port 5000 -> 5001",
+        "keystone public_port 5000 -> 5001",
+    ]),
+    "waive fencing": (SEED.replace("  target: debian12\n", "  target: debian12\n  fencing_waiver: {reason: lab}\n"), [
+        "fencing: fence_ipmilan per node -> waived: lab",
+        "pcs: resource fence-controller1 removed from cluster ha-controller",
+        "pcs: resource fence-controller2 removed from cluster ha-controller",
+        "pcs: resource fence-controller3 removed from cluster ha-controller",
+        "pcs: constraint removed from ha-controller: fence-controller1 never runs on controller1",
+        "pcs: constraint removed from ha-controller: fence-controller2 never runs on controller2",
+        "pcs: constraint removed from ha-controller: fence-controller3 never runs on controller3",
+    ]),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_diff_summarizes_spec_edits_exactly(edit, tmp_path, hagen):
+    text, expected = EDITS[edit]
+    new = tmp_path / "new.yaml"
+    new.write_text(text)
+    proc = hagen("diff", EXAMPLES / "seed.yaml", new)
+    assert proc.returncode == 1, proc.stderr
+    summary, _, rest = proc.stdout.partition("\n\n")
+    assert summary.splitlines() == ["Summary:"] + [f"  - {line}" for line in expected]
+    assert rest.startswith("--- a/")  # then the unified diff of the files
+
+
+def test_diff_spec_against_committed_bundle_and_equal_inputs(tmp_path, hagen):
+    assert hagen("diff", EXAMPLES / "seed.yaml", ROOT / "out").returncode == 0
+    assert hagen("diff", ROOT / "out", ROOT / "out").returncode == 0
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(EDITS["move a VIP"][0])
+    proc = hagen("diff", ROOT / "out", moved, "--summary")
+    assert proc.returncode == 1 and proc.stdout == "Summary:\n  - vip-db moves from 192.168.16.200 to 192.168.16.210\n"
+    assert hagen("diff", tmp_path / "nothing", moved).returncode == 2
+
+
+def test_build_check_current_stale_and_missing(tmp_path, hagen):
+    out = tmp_path / "out"
+    missing = hagen("build", "--check", EXAMPLES / "seed.yaml", "-o", out)
+    assert missing.returncode == 1 and "does not exist" in missing.stderr and not out.exists()
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    current = hagen("build", "--check", EXAMPLES / "seed.yaml", "-o", out)
+    assert current.returncode == 0 and "is current" in current.stderr
+    (out / "nodes/controller2/etc/hosts").write_text("edited by hand\n")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    stale = hagen("build", "--check", EXAMPLES / "seed.yaml", "-o", out)
+    assert stale.returncode == 1 and f"stale: {out}/nodes/controller2/etc/hosts" in stale.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # nothing written
+
+
+def test_check_record_is_kept_only_while_the_bundle_is_unchanged(tmp_path, hagen):
+    from compiler.bundle import RECORD, record_digest, sums_digest
+    from compiler.check import CheckResult, record_markdown
+
+    out = tmp_path / "out"
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    digest = sums_digest((out / "SHA256SUMS").read_bytes())
+    (out / RECORD).write_text(record_markdown([CheckResult("x", "haproxy -c -dW", "PASS")], digest))
+    assert record_digest((out / RECORD).read_text()) == digest
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    assert (out / RECORD).exists()  # same bundle: the proof still holds
+    assert hagen("build", "--check", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(EDITS["move a VIP"][0])
+    assert hagen("build", moved, "-o", out).returncode == 0
+    assert not (out / RECORD).exists()  # a different bundle: the old proof is dropped
+
+
+def test_pre_commit_hooks_run_from_this_repository(tmp_path):
+    if shutil.which("pre-commit") is None or shutil.which("git") is None:
+        pytest.skip("pre-commit or git missing")
+    work = tmp_path / "ops"
+    work.mkdir()
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    shutil.copy(EXAMPLES / "seed.yaml", work / "spec.yaml")
+    subprocess.run(["hagen", "build", "spec.yaml", "-o", "out"], cwd=work, check=True, capture_output=True)
+    subprocess.run(["git", "add", "-A"], cwd=work, check=True)
+
+    def run_hook(hook: str):
+        return subprocess.run(["pre-commit", "try-repo", str(ROOT), hook, "--all-files"], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=900)
+    assert run_hook("hagen-validate").returncode == 0
+    assert run_hook("hagen-build-check").returncode == 0
+    (work / "spec.yaml").write_text((work / "spec.yaml").read_text().replace("public_port: 5000", "public_port: 5001"))
+    subprocess.run(["git", "add", "-A"], cwd=work, check=True)
+    stale = run_hook("hagen-build-check")
+    assert stale.returncode == 1 and "stale: out/" in stale.stdout
+    (work / "spec.yaml").write_text((work / "spec.yaml").read_text().replace("vip: vip-db", "vip: vip-dbb"))
+    subprocess.run(["git", "add", "-A"], cwd=work, check=True)
+    invalid = run_hook("hagen-validate")
+    assert invalid.returncode == 1 and "error[H020]" in invalid.stdout
