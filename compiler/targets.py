@@ -31,6 +31,10 @@ class Target:
     galera_sst_config_path: str
     galera_provider: str
     mariadb_unit: str
+    # Where Pacemaker's galera agent tells mysqld_safe to log; setup.sh creates the folder.
+    galera_log_file: str
+    # Packaged units that would start MariaDB behind Pacemaker's back (socket activation).
+    mariadb_masked_units: tuple[str, ...]
     # clustercheck listener: 'xinetd' or 'systemd-socket'
     clustercheck_listener: str
     # RabbitMQ: 'deprecated' or 'removed' for classic mirrored queues
@@ -68,6 +72,8 @@ DEBIAN12 = Target(
     galera_sst_config_path="/etc/mysql/mariadb.conf.d/61-galera-sst.cnf",
     galera_provider="/usr/lib/galera/libgalera_smm.so",
     mariadb_unit="mariadb",
+    galera_log_file="/var/log/mysql/error.log",  # Debian 12 logs to the journal: no such folder by default
+    mariadb_masked_units=("mariadb.socket",),  # listens on *:3306 and activates mariadb.service
     clustercheck_listener="xinetd",
     rabbitmq_version="3.10",
     rabbitmq_mirroring="deprecated",
@@ -101,6 +107,8 @@ EL9 = Target(
     galera_sst_config_path="/etc/my.cnf.d/galera-sst.cnf",
     galera_provider="/usr/lib64/galera/libgalera_smm.so",
     mariadb_unit="mariadb",
+    galera_log_file="/var/log/mariadb/mariadb.log",
+    mariadb_masked_units=(),
     clustercheck_listener="systemd-socket",
     rabbitmq_version="4.x (cloud SIG)",
     rabbitmq_mirroring="removed",

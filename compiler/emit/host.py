@@ -13,6 +13,18 @@ def pacemaker_units(topo: Topology, node: Node) -> list[str]:
     return [u for s in topo.services_of(node) for u in units[s]]
 
 
+def masked_units(topo: Topology, node: Node) -> list[str]:
+    """Packaged units that must never run: they would hold a port or start a service that
+    Pacemaker or Apache owns (Debian's mariadb.socket on *:3306, its uwsgi keystone on :5000)."""
+    t = topo.target
+    units = []
+    if node in topo.galera.nodes:
+        units += t.mariadb_masked_units
+    if node in topo.keystone.nodes and t.keystone_packaged_unit:
+        units.append(t.keystone_packaged_unit)
+    return units
+
+
 def packages(topo: Topology, node: Node) -> list[str]:
     t = topo.target
     per_service = {"loadbalancer": t.packages_loadbalancer, "galera": t.packages_galera,
@@ -51,8 +63,9 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
     target = topo.target
     text = render(
         "host/setup.sh.j2", node=node, target=target, roles=list(topo.services_of(node)),
+        cluster_name=topo.cluster_of(node).name,
         packages=packages(topo, node), pacemaker_units=pacemaker_units(topo, node),
-        masked_units=[target.keystone_packaged_unit] if services["keystone"] and target.keystone_packaged_unit else [],
+        masked_units=masked_units(topo, node),
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
         site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],
     )

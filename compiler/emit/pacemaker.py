@@ -95,7 +95,8 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
         steps.append(PcsStep("Galera: every node promoted (multi-master), bootstrapped by the agent from the "
                              "most advanced node",
                              ("resource", "create", "galera", "ocf:heartbeat:galera",
-                              f"wsrep_cluster_address={address}", "enable_creation=true",
+                              f"wsrep_cluster_address={address}", f"log={topo.target.galera_log_file}",
+                              "enable_creation=true",
                               "op", "promote", "timeout=300s", "on-fail=block",
                               "op", "start", "timeout=120s", "op", "monitor", "interval=20s",
                               *_clone(topo, "promotable", promoted_max=str(len(g.nodes)), ordered="true",

@@ -29,11 +29,20 @@ if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agent
     'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents' 'resource-agents' 'crudini' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient'
 fi
 
-# Pacemaker starts and stops these; systemd must not start them at boot.
+# Is this node already running hagen's cluster? (Not just any Pacemaker: Debian's corosync
+# package starts a one-node cluster 'debian' from its example corosync.conf.)
 pacemaker_running=false
-if systemctl is-active --quiet pacemaker; then
+if systemctl is-active --quiet pacemaker && grep -qx '    cluster_name: ''ha-controller' /etc/corosync/corosync.conf 2>/dev/null; then
     pacemaker_running=true
 fi
+if [ "$pacemaker_running" = false ] && [ -e /etc/corosync/corosync.conf ] \
+    && ! grep -qx '    cluster_name: ''ha-controller' /etc/corosync/corosync.conf; then
+    # The package's example cluster would make 'pcs cluster setup' refuse this node.
+    systemctl stop pacemaker corosync 2>/dev/null || true
+    pcs cluster destroy --force
+fi
+
+# Pacemaker starts and stops these; systemd must not start them at boot.
 pacemaker_units=('haproxy' 'mariadb' 'rabbitmq-server' 'apache2')
 for unit in "${pacemaker_units[@]}"; do
     systemctl disable "$unit" 2>/dev/null || true
@@ -41,7 +50,10 @@ for unit in "${pacemaker_units[@]}"; do
         systemctl stop "$unit" 2>/dev/null || true
     fi
 done
-# Packaged service that would take the port Apache serves Keystone on.
+# Packaged unit that would take a port or start a service behind Pacemaker's back.
+systemctl disable --now 'mariadb.socket' 2>/dev/null || true
+systemctl mask 'mariadb.socket'
+# Packaged unit that would take a port or start a service behind Pacemaker's back.
 systemctl disable --now 'keystone' 2>/dev/null || true
 systemctl mask 'keystone'
 
@@ -50,7 +62,7 @@ changed=()
 install_file() {
     local mode=$1 owner=$2 group=$3 path=$4
     if [ -e "$path" ] && cmp -s "$bundle_dir$path" "$path" \
-        && [ "$(stat -c '%a %U %G' "$path")" = "$((8#$mode)) $owner $group" ]; then
+        && [ "$(stat -c '%a %U %G' "$path")" = "${mode#0} $owner $group" ]; then
         return 0
     fi
     install -D -m "$mode" -o "$owner" -g "$group" "$bundle_dir$path" "$path"
@@ -74,6 +86,7 @@ install_file 0600 'mysql' 'mysql' '/etc/mysql/mariadb.conf.d/61-galera-sst.cnf'
 install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/rabbitmq-env.conf'
 install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/rabbitmq.conf'
 install_file 0644 'root' 'root' '/etc/sysctl.d/60-hagen-haproxy.conf'
+install_file 0644 'root' 'root' '/etc/systemd/system/haproxy.service.d/hagen-limits.conf'
 install_file 0644 'root' 'root' '/etc/xinetd.d/galera-clustercheck'
 install_file 0600 'root' 'root' '/root/admin-openrc'
 install_file 0755 'root' 'root' '/usr/local/bin/hagen-clustercheck'
@@ -86,6 +99,7 @@ install_file 0755 'root' 'root' '/usr/local/sbin/hagen-fence-password'
 install_file 0400 'rabbitmq' 'rabbitmq' '/var/lib/rabbitmq/.erlang.cookie'
 
 # --- system -----------------------------------------------------------------
+systemctl daemon-reload  # unit files and drop-ins may have changed
 # shellcheck source=/dev/null
 . /etc/hagen/secrets.env
 # printf is a shell builtin: the password never shows in the process list.
@@ -94,6 +108,8 @@ sysctl -q -p /etc/sysctl.d/60-hagen-haproxy.conf
 systemctl enable --now pcsd
 
 # --- galera -----------------------------------------------------------------
+# The galera agent starts mysqld_safe with this log file; its folder must exist.
+install -d -o mysql -g mysql -m 0750 '/var/log/mysql'
 # A fresh datadir gets the users and the keystone database before it ever
 # joins, so whichever node bootstraps carries them into the cluster.
 if [ ! -e /var/lib/mysql/grastate.dat ] && [ ! -e /var/lib/hagen/galera-seeded ]; then
@@ -101,12 +117,17 @@ if [ ! -e /var/lib/mysql/grastate.dat ] && [ ! -e /var/lib/hagen/galera-seeded ]
         mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
     fi
     systemctl stop 'mariadb' 2>/dev/null || true
-    seed_socket=$(mktemp -u /run/hagen-seed.XXXXXX.sock)
+    # In the datadir: the mysql user can create its socket there on every target.
+    seed_socket=/var/lib/mysql/hagen-seed.sock
     runuser -u mysql -- mariadbd --wsrep-on=OFF --skip-networking --socket="$seed_socket" \
-        --pid-file=/run/hagen-seed.pid &
+        --pid-file=/var/lib/mysql/hagen-seed.pid &
     seed_pid=$!
     for _ in $(seq 1 60); do
         [ -S "$seed_socket" ] && break
+        if ! kill -0 "$seed_pid" 2>/dev/null; then
+            echo "setup.sh: mariadbd stopped while seeding the datadir; see the messages above" >&2
+            exit 1
+        fi
         sleep 1
     done
     mysql --socket="$seed_socket" < /etc/hagen/galera-users.sql

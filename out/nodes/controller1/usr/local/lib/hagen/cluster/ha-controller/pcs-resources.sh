@@ -81,7 +81,7 @@ exists 'col-vip-rabbitmq-with-haproxy' || pcs -f "$cib" 'constraint' 'colocation
 exists 'ord-haproxy-then-vip-rabbitmq' || pcs -f "$cib" 'constraint' 'order' 'start' 'haproxy-clone' 'then' 'start' 'vip-rabbitmq' 'kind=Optional' 'id=ord-haproxy-then-vip-rabbitmq'
 
 # Galera: every node promoted (multi-master), bootstrapped by the agent from the most advanced node
-exists 'galera' || pcs -f "$cib" 'resource' 'create' 'galera' 'ocf:heartbeat:galera' 'wsrep_cluster_address=gcomm://controller1,controller2,controller3' 'enable_creation=true' 'op' 'promote' 'timeout=300s' 'on-fail=block' 'op' 'start' 'timeout=120s' 'op' 'monitor' 'interval=20s' 'promotable' 'promoted-max=3' 'ordered=true' 'interleave=true'
+exists 'galera' || pcs -f "$cib" 'resource' 'create' 'galera' 'ocf:heartbeat:galera' 'wsrep_cluster_address=gcomm://controller1,controller2,controller3' 'log=/var/log/mysql/error.log' 'enable_creation=true' 'op' 'promote' 'timeout=300s' 'on-fail=block' 'op' 'start' 'timeout=120s' 'op' 'monitor' 'interval=20s' 'promotable' 'promoted-max=3' 'ordered=true' 'interleave=true'
 
 # RabbitMQ on every RabbitMQ node; its own clustering keeps the data (not rabbitmq-cluster, which wipes a node on join)
 exists 'rabbitmq' || pcs -f "$cib" 'resource' 'create' 'rabbitmq' 'systemd:rabbitmq-server' 'op' 'monitor' 'interval=10s' 'op' 'start' 'timeout=200s' 'clone' 'interleave=true' "${force[@]}"
