@@ -126,25 +126,18 @@ def summarize(old: dict, new: dict) -> list[str]:
             out.append(f"pcs: cluster {name} removed")
             continue
         ca, cb = a[name], b[name]
-        for node in cb["nodes"]:
-            if node not in ca["nodes"]:
-                out.append(f"pcs: cluster {name} gains node {node}")
-        for node in ca["nodes"]:
-            if node not in cb["nodes"]:
-                out.append(f"pcs: cluster {name} loses node {node}")
-        for res in cb["resources"]:
-            if res not in ca["resources"]:
-                out.append(f"pcs: new resource {res} in cluster {name}")
-        for res in ca["resources"]:
-            if res not in cb["resources"]:
-                out.append(f"pcs: resource {res} removed from cluster {name}")
-        for sentence in cb["constraints"]:
-            if sentence not in ca["constraints"]:
-                out.append(f"pcs: new constraint in {name}: {sentence}")
-        for sentence in ca["constraints"]:
-            if sentence not in cb["constraints"]:
-                out.append(f"pcs: constraint removed from {name}: {sentence}")
+        out += _changes(ca["nodes"], cb["nodes"], f"pcs: cluster {name} gains node {{}}",
+                        f"pcs: cluster {name} loses node {{}}")
+        out += _changes(ca["resources"], cb["resources"], f"pcs: new resource {{}} in cluster {name}",
+                        f"pcs: resource {{}} removed from cluster {name}")
+        out += _changes(ca["constraints"], cb["constraints"], f"pcs: new constraint in {name}: {{}}",
+                        f"pcs: constraint removed from {name}: {{}}")
     return out
+
+
+def _changes(before: list, after: list, added: str, removed: str) -> list[str]:
+    """Items that appear (in after's order), then items that disappear (in before's order)."""
+    return [added.format(x) for x in after if x not in before] + [removed.format(x) for x in before if x not in after]
 
 
 def file_diff(old: dict[str, bytes], new: dict[str, bytes], old_label: str, new_label: str) -> str:
