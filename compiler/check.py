@@ -306,8 +306,6 @@ def _resources_on(cib: Path, exclude=()) -> dict[str, list[str]]:
 
 
 def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
-    from .emit.pacemaker import HAPROXY_CLONE  # noqa: F401  (documents the clone name the checks rely on)
-
     rel = str(cluster_dir.relative_to(bundle))
     if bundle_target(bundle) != "debian12":
         # el9's pcs (0.11.7+) wants 'clone meta ...'; Debian's 0.11.5 would file those options on the

@@ -12,13 +12,13 @@ from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
 from .model import SERVICE_ORDER, Galera, Keystone, RabbitMQ
+from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
 
 # Pacemaker ids hagen creates itself; a VIP may not take one of them.
 RESERVED_IDS = {"haproxy", "haproxy-clone", "galera", "galera-clone", "rabbitmq", "rabbitmq-clone",
                 "keystone", "keystone-clone"}
-SERVICE_DEFAULT_PORTS = {"galera": 3306, "rabbitmq": 5672, "keystone": 5000}
 
 
 def placement(data: dict, service: str) -> list[tuple[str, tuple]]:
@@ -195,9 +195,9 @@ def _check_references(data, node_names, report) -> None:
 def _check_ports(data, node_names, report) -> None:
     services = data["services"]
     galera, rabbit, keystone = services["galera"], services["rabbitmq"], services["keystone"]
-    g_port = galera.get("port", 3306)
-    r_port = rabbit.get("port", 5672)
-    k_port = keystone.get("public_port", 5000)
+    g_port = service_setting(data, "galera", "port")
+    r_port = service_setting(data, "rabbitmq", "port")
+    k_port = service_setting(data, "keystone", "public_port")
     if r_port + 20000 > 65535:
         report("H040", f"rabbitmq port {r_port} leaves no room for its distribution port ({r_port} + 20000)",
                ("services", "rabbitmq", "port"), hint="use a port below 45536")
@@ -216,7 +216,7 @@ def _check_ports(data, node_names, report) -> None:
         frontends.setdefault((vip, port), service)
     # Listeners on each node's own address.
     listeners = {
-        "galera": [(g_port, "port"), (galera.get("clustercheck_port", 9200), "clustercheck_port"),
+        "galera": [(g_port, "port"), (service_setting(data, "galera", "clustercheck_port"), "clustercheck_port"),
                    (Galera.GCOMM_PORT, "replication port"), (Galera.IST_PORT, "IST port"),
                    (Galera.SST_PORT, "SST port")],
         "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd port"), (r_port + 20000, "distribution port")],
@@ -250,7 +250,7 @@ def _check_quorum(data, report) -> None:
                path, hint=f"use {count - 1} or {count + 1} nodes")
     rabbit = data["services"]["rabbitmq"]
     rabbit_count = len({n for n, _ in placement(data, "rabbitmq")})
-    if rabbit.get("queue_mode", "quorum") == "quorum" and rabbit_count < 3:
+    if service_setting(data, "rabbitmq", "queue_mode") == "quorum" and rabbit_count < 3:
         report("H052", f"quorum queues on {rabbit_count} node(s) cannot survive the loss of a node",
                ("services", "rabbitmq", "nodes") if "nodes" in rabbit else ("services", "rabbitmq"),
                hint="run RabbitMQ on at least 3 nodes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Iterable
 
 ERROR = "error"
@@ -153,7 +153,6 @@ __all__ = [
     "Span",
     "SpecError",
     "WARNING",
-    "asdict",
     "did_you_mean",
     "format_json",
     "format_text",

@@ -13,21 +13,13 @@ import re
 from .checks import placement
 from .model import (SERVICE_ORDER, Fencing, Galera, Keystone, LoadBalancer, Network, Node,
                     PacemakerCluster, RabbitMQ, Topology, Vip)
-from .resources import topology_schema
+from .resources import service_setting
 from .targets import TARGETS
 
 
 def natural_key(name: str) -> tuple:
     """controller2 sorts before controller10."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
-
-
-def _default(service: str, key: str):
-    return topology_schema()["properties"]["services"]["properties"][service]["properties"][key]["default"]
-
-
-def _setting(data: dict, service: str, key: str):
-    return data["services"][service].get(key, _default(service, key))
 
 
 def lower(data: dict) -> Topology:
@@ -53,15 +45,15 @@ def lower(data: dict) -> Topology:
         return tuple(sorted({nodes[name] for name, _ in placement(data, service)}, key=lambda n: natural_key(n.name)))
 
     rabbit_vip = data["services"]["rabbitmq"].get("vip")
-    galera = Galera(placed("galera"), vips[data["services"]["galera"]["vip"]], _setting(data, "galera", "port"),
-                    _setting(data, "galera", "clustercheck_port"), _setting(data, "galera", "sst_method"),
-                    _setting(data, "galera", "gcache_size"))
-    rabbitmq = RabbitMQ(placed("rabbitmq"), _setting(data, "rabbitmq", "port"),
-                        _setting(data, "rabbitmq", "queue_mode"), vips[rabbit_vip] if rabbit_vip else None,
-                        _setting(data, "rabbitmq", "clients"))
+    galera = Galera(placed("galera"), vips[data["services"]["galera"]["vip"]], service_setting(data, "galera", "port"),
+                    service_setting(data, "galera", "clustercheck_port"), service_setting(data, "galera", "sst_method"),
+                    service_setting(data, "galera", "gcache_size"))
+    rabbitmq = RabbitMQ(placed("rabbitmq"), service_setting(data, "rabbitmq", "port"),
+                        service_setting(data, "rabbitmq", "queue_mode"), vips[rabbit_vip] if rabbit_vip else None,
+                        service_setting(data, "rabbitmq", "clients"))
     keystone = Keystone(placed("keystone"), vips[data["services"]["keystone"]["vip"]],
-                        _setting(data, "keystone", "public_port"), _setting(data, "keystone", "region"))
-    loadbalancer = LoadBalancer(placed("loadbalancer"), _setting(data, "loadbalancer", "maxconn"))
+                        service_setting(data, "keystone", "public_port"), service_setting(data, "keystone", "region"))
+    loadbalancer = LoadBalancer(placed("loadbalancer"), service_setting(data, "loadbalancer", "maxconn"))
     placements = {"loadbalancer": loadbalancer.nodes, "galera": galera.nodes,
                   "rabbitmq": rabbitmq.nodes, "keystone": keystone.nodes}
     waiver = data["cluster"].get("fencing_waiver")

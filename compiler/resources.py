@@ -22,3 +22,9 @@ def data_dir(name: str) -> Path:
 @lru_cache(maxsize=None)
 def topology_schema() -> dict:
     return json.loads((data_dir("schemas") / "topology.schema.json").read_text(encoding="utf-8"))
+
+
+def service_setting(data: dict, service: str, key: str):
+    """A service's setting from the spec, or the schema's 'default': the one place defaults are written."""
+    props = topology_schema()["properties"]["services"]["properties"][service]["properties"]
+    return data["services"][service].get(key, props[key].get("default"))

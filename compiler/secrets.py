@@ -13,7 +13,7 @@ import secrets as _random
 import stat
 from dataclasses import dataclass
 
-from .diagnostics import Diagnostic, Span, SpecError
+from .diagnostics import Diagnostic, Span, SpecError, did_you_mean
 from .model import Topology
 
 # name -> what it is for. Fencing passwords are added per spec (nodes[].fencing.password_secret).
@@ -137,10 +137,6 @@ def load_secrets_file(path: str, needed: dict[str, str]) -> tuple[dict[str, str]
         values[name] = data[name]
     for name in sorted(set(data) - set(needed)):
         diagnostics.append(Diagnostic("H083", f"secret '{name}' is not used by this spec", shown,
-                                      doc.span((name,), key=True), hint=_near(name, needed)))
+                                      doc.span((name,), key=True), hint=did_you_mean(name, needed)))
     return values, diagnostics
 
-
-def _near(name: str, needed) -> str:
-    from .diagnostics import did_you_mean
-    return did_you_mean(name, needed)

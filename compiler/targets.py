@@ -42,7 +42,6 @@ class Target:
     rabbitmq_mirroring: str
     # Keystone under Apache mod_wsgi
     apache_unit: str
-    apache_user: str
     apache_log_dir: str
     keystone_site_path: str
     keystone_site_enable: tuple[str, ...]
@@ -50,7 +49,6 @@ class Target:
     keystone_packaged_unit: str  # a packaged keystone service to keep stopped ('' if none)
     memcached_config_path: str
     memcached_config_style: str  # 'debian' (-l lines) or 'sysconfig' (OPTIONS=)
-    sysconfig_dir: str
     corosync_logfile: str
 
 
@@ -78,7 +76,6 @@ DEBIAN12 = Target(
     rabbitmq_version="3.10",
     rabbitmq_mirroring="deprecated",
     apache_unit="apache2",
-    apache_user="www-data",
     apache_log_dir="/var/log/apache2",
     keystone_site_path="/etc/apache2/sites-available/keystone-wsgi.conf",
     keystone_site_enable=("a2ensite", "keystone-wsgi"),
@@ -86,7 +83,6 @@ DEBIAN12 = Target(
     keystone_packaged_unit="keystone",
     memcached_config_path="/etc/memcached.conf",
     memcached_config_style="debian",
-    sysconfig_dir="/etc/default",
     corosync_logfile="/var/log/corosync/corosync.log",
 )
 
@@ -113,7 +109,6 @@ EL9 = Target(
     rabbitmq_version="4.x (cloud SIG)",
     rabbitmq_mirroring="removed",
     apache_unit="httpd",
-    apache_user="apache",
     apache_log_dir="/var/log/httpd",
     keystone_site_path="/etc/httpd/conf.d/wsgi-keystone.conf",
     keystone_site_enable=(),
@@ -121,7 +116,6 @@ EL9 = Target(
     keystone_packaged_unit="",
     memcached_config_path="/etc/sysconfig/memcached",
     memcached_config_style="sysconfig",
-    sysconfig_dir="/etc/sysconfig",
     corosync_logfile="/var/log/cluster/corosync.log",
 )
 

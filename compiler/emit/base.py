@@ -15,15 +15,14 @@ from ..resources import data_dir
 
 @dataclass(frozen=True)
 class BundleFile:
-    """One file of the bundle: its path inside the bundle, text, and mode.
+    """One file of the bundle: its path inside the bundle, text (or bytes), and mode.
 
-    `install_path`/`owner`/`group` say where the node's setup script puts it.
+    For a node's files the path is also where setup.sh installs it ('/' + path), with `owner`/`group`.
     """
 
     path: str
-    content: str
+    content: str | bytes
     mode: int = 0o644
-    install_path: str | None = None
     owner: str = "root"
     group: str = "root"
 
