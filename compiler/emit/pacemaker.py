@@ -59,7 +59,7 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                 ("stonith", "create", device, "fence_ipmilan", f"ip={f.address}", f"username={f.username}",
                  f"password_script={FENCE_PASSWORD_SCRIPT} {node.name}", "lanplus=1", f"pcmk_host_list={node.name}",
                  "op", "monitor", "interval=60s"), creates=device))
-            steps.append(PcsStep(f"a node never runs its own fence device",
+            steps.append(PcsStep("a node never runs its own fence device",
                                  ("constraint", "location", "add", "--", f"loc-{device}-avoids-{node.name}",
                                   device, node.name, "-INFINITY"), creates=f"loc-{device}-avoids-{node.name}"))
     else:
