@@ -10,7 +10,7 @@ from ..secrets import PLACEHOLDER, SecretValues
 from . import bootstrap, cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq, readme, review
 from .base import BundleFile
 
-NODE_LIB = "usr/local/lib/hagen"
+NODE_LIB = bootstrap.NODE_LIB.lstrip("/")
 MARKER = ".hagen-bundle"
 
 

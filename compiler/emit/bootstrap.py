@@ -6,6 +6,9 @@ from ..model import Topology
 from .base import BundleFile, render
 from .keystone import RABBIT_USER, public_url
 
+# Where setup.sh lays the cluster-wide scripts on the node that runs them.
+NODE_LIB = "/usr/local/lib/hagen"
+
 
 def steps(topo: Topology) -> list[tuple[str, str, str]]:
     """(script name, node to run it on, what it does), in the order to run them."""
@@ -14,6 +17,18 @@ def steps(topo: Topology) -> list[tuple[str, str, str]]:
         ("rabbitmq-cluster.sh", topo.rabbitmq.nodes[0].name, "join RabbitMQ nodes, create the OpenStack user"),
         ("keystone-bootstrap.sh", topo.keystone.nodes[0].name, "db_sync, admin user, endpoints on the VIP"),
     ]
+
+
+def deploy_steps(topo: Topology) -> list[dict[str, str]]:
+    """The cluster-wide steps after every node ran its setup.sh, in order: each cluster's pcs setup,
+    then the bootstrap scripts. The bundle README tells them to people, topology.json to programs
+    (hagen lab runs exactly these)."""
+    out = [{"node": c.first.name, "run": f"{NODE_LIB}/cluster/{c.name}/pcs-setup.sh",
+            "what": f"cluster {c.name}: host auth, setup, start, then `pcs-resources.sh` builds the CIB "
+                    "offline and pushes it once"} for c in topo.clusters]
+    out += [{"node": node, "run": f"{NODE_LIB}/bootstrap/{script}", "what": what}
+            for script, node, what in steps(topo)]
+    return out
 
 
 def emit(topo: Topology) -> list[BundleFile]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import __version__
 from ..model import Topology
 from .base import BundleFile, render
-from .bootstrap import steps
+from .bootstrap import deploy_steps
 from .haproxy import frontends
 from .review import TOPOLOGY_JSON, constraint_sentences, mermaid, resources
 
@@ -49,7 +49,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
     fencing = (f"**waived** ({topo.fencing_waiver}); stonith-enabled=false." if topo.fencing_waiver
                else "fence_ipmilan per node, stonith-enabled=true.")
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
-                  frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=steps(topo),
+                  frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=deploy_steps(topo),
                   sizes=size_rows, secret_files=_per_node(secret_files), corrections=CORRECTIONS,
                   diagram=mermaid(topo), topology_json=TOPOLOGY_JSON)
     return BundleFile("README.md", text, 0o644)

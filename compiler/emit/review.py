@@ -8,7 +8,9 @@ import json
 
 from ..model import Topology
 from .base import BundleFile
+from .bootstrap import deploy_steps
 from .haproxy import frontends
+from .host import packages
 from .pacemaker import pcs_steps
 
 TOPOLOGY_JSON = "topology.json"
@@ -38,8 +40,10 @@ def topology_summary(topo: Topology) -> dict:
         "name": topo.name,
         "target": topo.target.name,
         "fencing": f"waived: {topo.fencing_waiver}" if topo.fencing_waiver else "fence_ipmilan per node",
-        "nodes": {n.name: {"address": n.address, "cluster": topo.cluster_of(n).name,
-                           "roles": list(topo.services_of(n))} for n in topo.nodes},
+        "nodes": {n.name: {"address": n.address, "network": str(n.network.cidr), "interface": n.interface,
+                           "cluster": topo.cluster_of(n).name,
+                           "roles": list(topo.services_of(n)),
+                           "packages": packages(topo, n)} for n in topo.nodes},
         "vips": {v.name: {"address": v.address, "hostname": v.hostname} for v in topo.vips},
         "frontends": {fe.name: {"vip": fe.vip.name, "port": fe.port, "mode": fe.mode,
                                 "backends": {s.name: {"address": s.address, "port": s.port,
@@ -53,6 +57,7 @@ def topology_summary(topo: Topology) -> dict:
                      "queue_mode": topo.rabbitmq.queue_mode, "clients": topo.rabbitmq.clients},
         "keystone": {"nodes": [n.name for n in topo.keystone.nodes], "vip": topo.keystone.vip.name,
                      "public_port": topo.keystone.public_port, "region": topo.keystone.region},
+        "deploy_steps": deploy_steps(topo),
         "clusters": {c.name: {"nodes": [n.name for n in c.nodes], "resources": resources(topo, c),
                               "constraints": constraint_sentences(topo, c)} for c in topo.clusters},
     }
