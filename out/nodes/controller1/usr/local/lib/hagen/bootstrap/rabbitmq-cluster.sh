@@ -12,7 +12,21 @@ fi
 . /etc/hagen/secrets.env
 
 readonly first='rabbit@controller1'
-rabbitmqctl -n "$first" await_startup
+
+# pcs-setup.sh returns once the CIB is pushed, before Pacemaker has started every
+# node: wait for each one (await_startup alone fails at once on a node not yet running).
+await_node() {
+    for _ in $(seq 1 60); do
+        if rabbitmqctl -n "$1" -q -t 10 ping >/dev/null 2>&1; then
+            rabbitmqctl -n "$1" await_startup
+            return 0
+        fi
+        sleep 5
+    done
+    echo "rabbitmq-cluster.sh: $1 is not running after 5 minutes; see 'pcs status'" >&2
+    return 1
+}
+await_node "$first"
 
 in_cluster() {
     rabbitmqctl -n "$first" -q cluster_status --formatter json | grep -q "\"$1\""
@@ -20,7 +34,7 @@ in_cluster() {
 
 node='rabbit@controller2'
 if ! in_cluster "$node"; then
-    rabbitmqctl -n "$node" await_startup
+    await_node "$node"
     rabbitmqctl -n "$node" stop_app
     rabbitmqctl -n "$node" join_cluster "$first"
     rabbitmqctl -n "$node" start_app
@@ -28,7 +42,7 @@ fi
 
 node='rabbit@controller3'
 if ! in_cluster "$node"; then
-    rabbitmqctl -n "$node" await_startup
+    await_node "$node"
     rabbitmqctl -n "$node" stop_app
     rabbitmqctl -n "$node" join_cluster "$first"
     rabbitmqctl -n "$node" start_app
