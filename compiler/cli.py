@@ -20,6 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Compile a highly available OpenStack control plane from a topology spec.")
 secrets_app = typer.Typer(no_args_is_help=True, help="Create and check secrets files.")
 app.add_typer(secrets_app, name="secrets")
+lab_app = typer.Typer(no_args_is_help=True, help="Try a deploy bundle on three booted Debian hosts (root required).")
+app.add_typer(lab_app, name="lab")
 
 
 class Format(str, enum.Enum):
@@ -264,6 +266,65 @@ def secrets_check(
         problems = err.diagnostics
     _report(problems, fmt, {})
     raise typer.Exit(1 if has_errors(problems) else 0)
+
+
+LAB_ROOT_HELP = "Folder for the lab's disks, logs and state."
+
+
+def _lab_call(action):
+    from .lab.hosts import LabError
+
+    try:
+        return action()
+    except LabError as err:
+        typer.echo(f"hagen lab: {err}", err=True)
+        raise typer.Exit(1)
+
+
+@lab_app.command("up")
+def lab_up(
+    bundle: Path = typer.Argument(..., help="A deploy bundle ('hagen build --secrets') of a debian12 spec."),
+    root: Path = typer.Option(Path("/var/tmp/hagen-lab"), "--root", help=LAB_ROOT_HELP),
+    base: Optional[Path] = typer.Option(None, "--base", help="Keep the debootstrapped base root here and reuse "
+                                        "it on later runs (default: inside --root, removed by 'down')."),
+) -> None:
+    """Boot every node from its own user-data (systemd-nspawn, cloud-init NoCloud), then run the
+    bundle README's cluster-wide steps. Needs root, systemd-container and debootstrap."""
+    import json
+
+    from .lab import run
+
+    result = _lab_call(lambda: run.up(bundle, root, base))
+    typer.echo(json.dumps(result, indent=2))
+
+
+@lab_app.command("test")
+def lab_test(
+    bundle: Path = typer.Argument(..., help="The deploy bundle the lab is up with."),
+    root: Path = typer.Option(Path("/var/tmp/hagen-lab"), "--root", help=LAB_ROOT_HELP),
+) -> None:
+    """Traffic through the VIPs, then crash and reboot each node in turn; print the report table
+    and write ROOT/report.json. Exit 1 if a row or message was lost or a node did not rejoin."""
+    from .lab import report, run
+
+    result = _lab_call(lambda: run.test(bundle, root))
+    typer.echo(report.table(result), nl=False)
+    typer.echo("lab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]), nl=False)
+    failures = run.problems(result)
+    for line in failures:
+        typer.echo(f"FAIL: {line}", err=True)
+    raise typer.Exit(1 if failures else 0)
+
+
+@lab_app.command("down")
+def lab_down(
+    root: Path = typer.Option(Path("/var/tmp/hagen-lab"), "--root", help=LAB_ROOT_HELP),
+) -> None:
+    """Remove every host, mount, cgroup, namespace and process the lab created (safe to rerun)."""
+    from .lab import run
+
+    for line in _lab_call(lambda: run.down(root)):
+        typer.echo(f"removed {line}")
 
 
 def main() -> None:

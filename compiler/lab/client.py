@@ -1,0 +1,206 @@
+"""The lab's client: runs inside the lab's network namespace and talks to the control plane only
+as OpenStack services would, through the VIPs (and RabbitMQ's node URLs, as oslo.messaging does).
+
+    python -m compiler.lab.client setup  CONFIG        create the write table
+    python -m compiler.lab.client load   CONFIG EVENTS write, issue tokens, publish and probe until SIGTERM
+    python -m compiler.lab.client verify CONFIG        rows present and messages delivered, as JSON
+
+CONFIG is a 0600 JSON file with the addresses and credentials (see run.client_config). Every
+event is one JSON line with a CLOCK_MONOTONIC timestamp, which the orchestrator shares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+WRITE_INTERVAL = 0.1
+TOKEN_INTERVAL = 0.5
+PUBLISH_INTERVAL = 0.2
+PROBE_INTERVAL = 0.25
+TABLE = "hagen_lab_writes"
+QUEUE = "hagen-lab"
+
+
+def _mysql(config: dict, sql: str, timeout: float = 10) -> subprocess.CompletedProcess:
+    db = config["db"]
+    # The password goes in a 0600 option file, never on the command line.
+    return subprocess.run(["mariadb", f"--defaults-extra-file={config['mysql_options']}", "-h", db["host"],
+                           "-P", str(db["port"]), "-N", "-B", "--connect-timeout=2", db["database"], "-e", sql],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def setup(config: dict) -> None:
+    proc = _mysql(config, f"CREATE TABLE IF NOT EXISTS {TABLE} (id BIGINT PRIMARY KEY, scenario VARCHAR(64))")
+    if proc.returncode != 0:
+        sys.exit(f"client: cannot create {TABLE}: {proc.stderr.strip()}")
+
+
+class Recorder:
+    def __init__(self, path: str):
+        self.handle = open(path, "a", encoding="utf-8")
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, ok: bool, **extra) -> None:
+        line = json.dumps({"k": kind, "t": time.monotonic(), "ok": ok, **extra}, sort_keys=True)
+        with self.lock:
+            self.handle.write(line + "\n")
+            self.handle.flush()
+
+
+def write_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    next_id = config["first_write_id"]
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            ok = _mysql(config, f"INSERT INTO {TABLE} (id, scenario) VALUES ({next_id}, "
+                                f"'{config['scenario']}')").returncode == 0
+        except subprocess.TimeoutExpired:
+            ok = False
+        record("write", ok, id=next_id)
+        next_id += 1
+        stop.wait(max(0.0, WRITE_INTERVAL - (time.monotonic() - started)))
+
+
+def token_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    ks = config["keystone"]
+    body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"name": "Default"}, "password": ks["password"]}}},
+        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}).encode()
+    while not stop.is_set():
+        started = time.monotonic()
+        request = urllib.request.Request(ks["url"] + "/auth/tokens", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                ok = response.status == 201 and bool(response.headers.get("X-Subject-Token"))
+        except (urllib.error.URLError, OSError, TimeoutError):
+            ok = False
+        record("token", ok)
+        stop.wait(max(0.0, TOKEN_INTERVAL - (time.monotonic() - started)))
+
+
+def probe_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        for vip in config["vips"]:
+            try:
+                with socket.create_connection((vip["address"], vip["port"]), timeout=0.5):
+                    ok = True
+            except OSError:
+                ok = False
+            record("vip", ok, vip=vip["name"])
+        stop.wait(max(0.0, PROBE_INTERVAL - (time.monotonic() - started)))
+
+
+def _amqp_connection(config: dict, index: int):
+    import pika  # the lab's one extra dependency (hagen[lab])
+
+    rabbit = config["rabbitmq"]
+    host, port = rabbit["nodes"][index % len(rabbit["nodes"])]
+    params = pika.ConnectionParameters(host=host, port=port, credentials=pika.PlainCredentials(
+        rabbit["user"], rabbit["password"]), socket_timeout=3, blocked_connection_timeout=10,
+        connection_attempts=1, heartbeat=10)
+    connection = pika.BlockingConnection(params)
+    channel = connection.channel()
+    channel.queue_declare(QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+    return connection, channel
+
+
+def publish_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Publish with confirms; on any failure move to the next node, as oslo.messaging does."""
+    import pika
+
+    node, connection, channel = 0, None, None
+    next_id = config["first_message_id"]
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            if channel is None:
+                connection, channel = _amqp_connection(config, node)
+                channel.confirm_delivery()
+            channel.basic_publish("", QUEUE, str(next_id).encode(),
+                                  pika.BasicProperties(delivery_mode=2), mandatory=True)
+            record("publish", True, id=next_id)
+        except Exception as exc:  # any broker or socket failure: count it and fail over
+            record("publish", False, id=next_id, error=type(exc).__name__)
+            try:
+                if connection is not None:
+                    connection.close()
+            except Exception:
+                pass
+            node, connection, channel = node + 1, None, None
+        next_id += 1
+        stop.wait(max(0.0, PUBLISH_INTERVAL - (time.monotonic() - started)))
+    if connection is not None:
+        try:
+            connection.close()
+        except Exception:
+            pass
+
+
+def load(config: dict, events: str) -> None:
+    record, stop = Recorder(events), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True)
+               for loop in (write_loop, token_loop, probe_loop, publish_loop)]
+    for thread in threads:
+        thread.start()
+    record("started", True)
+    while not stop.is_set():
+        stop.wait(0.5)
+    for thread in threads:
+        thread.join(timeout=15)
+    record("stopped", True)
+
+
+def verify(config: dict) -> dict:
+    """Which written rows are present, and every message the queue still holds (drained)."""
+    proc = _mysql(config, f"SELECT id FROM {TABLE}", timeout=60)
+    if proc.returncode != 0:
+        sys.exit(f"client: cannot read {TABLE}: {proc.stderr.strip()}")
+    rows = [int(x) for x in proc.stdout.split()]
+    messages, last_error = [], None
+    for attempt in range(len(config["rabbitmq"]["nodes"]) * 2):
+        try:
+            connection, channel = _amqp_connection(config, attempt)
+            while True:
+                method, _, body = channel.basic_get(QUEUE, auto_ack=False)
+                if method is None:
+                    break
+                messages.append(int(body))
+                channel.basic_ack(method.delivery_tag)
+            connection.close()
+            break
+        except Exception as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(2)
+    else:
+        sys.exit(f"client: cannot drain {QUEUE}: {last_error}")
+    return {"rows": rows, "messages": messages}
+
+
+def main(argv: list[str]) -> None:
+    command, config_path = argv[0], argv[1]
+    with open(config_path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    if command == "setup":
+        setup(config)
+    elif command == "load":
+        load(config, argv[2])
+    elif command == "verify":
+        sys.stdout.write(json.dumps(verify(config)) + "\n")
+    else:
+        sys.exit(f"client: unknown command {command}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,349 @@
+"""Whole Debian hosts for the lab: one debootstrapped root shared through overlayfs, each host
+booted by systemd-nspawn (systemd as PID 1, cloud-init on a NoCloud seed) on a bridge inside a
+network namespace of the lab's own. Everything created is recorded in a state file first, so
+`down` can remove it by PID and path even after an interrupted run.
+
+Facts this relies on (../shared/lab-notes.md, seen on this machine type): the machine has no
+systemd of its own, so nspawn runs with --register=no --keep-unit, each launcher first moves
+itself into its own cgroup (or several nspawn instances clash), and commands enter the lab
+namespace with `nsenter --net=` (`ip netns exec` remounts /sys and hides the cgroup mounts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NETNS = "hagenlab"
+BRIDGE = "br0"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# systemd and unified are where nspawn looks; memory gives the peak of every host together.
+CGROUP_CONTROLLERS = ("systemd", "unified", "memory")
+CGROUP_GROUP = "hagen-lab"
+# Named explicitly because debootstrap does not resolve virtual packages (seen here):
+# python3-cffi-backend for cloud-init, python3-ply, and python3-q-text-as-data, which provides
+# keystone's dependency q-text-as-data.
+BASE_EXTRA_PACKAGES = ("systemd", "systemd-sysv", "dbus", "cloud-init", "iproute2", "python3-cffi-backend",
+                       "python3-ply", "python3-q-text-as-data")
+PATH_IN_HOST = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class LabError(Exception):
+    """Something the lab could not do; the message says what and where to look."""
+
+
+@dataclass
+class LabState:
+    """What the lab created, saved before each step so that teardown finds it all."""
+    root: Path
+    netns: str = NETNS
+    base: str = ""
+    base_owned: bool = True
+    hosts: dict[str, dict] = field(default_factory=dict)
+    client_address: str = ""
+
+    @property
+    def path(self) -> Path:
+        return self.root / "state.json"
+
+    def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = {"netns": self.netns, "base": self.base, "base_owned": self.base_owned,
+                "hosts": self.hosts, "client_address": self.client_address}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(self.path)
+
+    @classmethod
+    def load(cls, root: Path) -> "LabState":
+        state = cls(root)
+        if state.path.is_file():
+            data = json.loads(state.path.read_text(encoding="utf-8"))
+            state.netns, state.base = data["netns"], data["base"]
+            state.base_owned, state.hosts = data["base_owned"], data["hosts"]
+            state.client_address = data["client_address"]
+        return state
+
+
+def run(argv: list[str], *, check: bool = True, timeout: float = 600, input: str | None = None,
+        quiet: bool = False) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+        raise LabError(f"{' '.join(argv[:6])} exited {proc.returncode}" + ("" if quiet else ":\n  " + "\n  ".join(tail)))
+    return proc
+
+
+def in_netns(argv: list[str], netns: str = NETNS) -> list[str]:
+    return ["nsenter", f"--net=/run/netns/{netns}", *argv]
+
+
+def preflight() -> str | None:
+    """Why the lab cannot run on this machine, or None."""
+    if os.geteuid() != 0:
+        return "the lab needs root (network namespaces, overlay mounts, cgroups, systemd-nspawn)"
+    for tool in ("systemd-nspawn", "debootstrap", "nsenter", "unshare", "ip"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install systemd-container debootstrap util-linux iproute2)"
+    for controller in CGROUP_CONTROLLERS:
+        if not (CGROUP_ROOT / controller).is_dir():
+            return f"no cgroup hierarchy {CGROUP_ROOT / controller}"
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True)
+    if probe.returncode != 0:
+        return "network namespaces are not available here"
+    return None
+
+
+# --- the base root ------------------------------------------------------------------------
+
+
+def debian_mirror() -> str:
+    """The machine's own Debian mirror (the registry this machine is allowed to reach)."""
+    sources = Path("/etc/apt/sources.list.d/debian.sources")
+    if sources.is_file():
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    return "http://deb.debian.org/debian"
+
+
+def build_base(base: Path, packages: list[str], log) -> float:
+    """Debootstrap the root every host shares; return the seconds it took (0 when reused).
+    The bundle's packages are preinstalled so each host's own install step is a no-op."""
+    wanted = sorted(set(BASE_EXTRA_PACKAGES) | set(packages))
+    marker = base / ".hagen-lab-base"
+    if marker.is_file() and marker.read_text().split() == wanted:
+        return 0.0
+    if base.exists():
+        shutil.rmtree(base)
+    started = time.monotonic()
+    log(f"lab: building the base root in {base} ({len(wanted)} packages named; a few minutes)")
+    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(wanted), "bookworm", str(base),
+         debian_mirror()], timeout=1800)
+    (base / "etc/cloud/cloud.cfg.d/99_lab.cfg").write_text(
+        "# hagen lab: the seed is in /var/lib/cloud/seed/nocloud; no locales package in the base\n"
+        "datasource_list: [ NoCloud, None ]\nlocale: false\n")
+    (base / "etc/machine-id").write_text("")  # each host makes its own at first boot
+    run(["chroot", str(base), "systemctl", "enable", "systemd-networkd"])
+    marker.write_text(" ".join(wanted) + "\n")
+    return time.monotonic() - started
+
+
+# --- the network --------------------------------------------------------------------------
+
+
+def create_network(state: LabState, client_cidr: str) -> None:
+    """The lab's network namespace with a bridge; the client's address sits on the bridge."""
+    if not Path(f"/run/netns/{state.netns}").exists():
+        run(["ip", "netns", "add", state.netns])
+    run(in_netns(["ip", "link", "add", BRIDGE, "type", "bridge"], state.netns), check=False)
+    run(in_netns(["ip", "link", "set", "lo", "up"], state.netns))
+    run(in_netns(["ip", "link", "set", BRIDGE, "up"], state.netns))
+    run(in_netns(["ip", "addr", "replace", client_cidr, "dev", BRIDGE], state.netns))
+
+
+# --- hosts --------------------------------------------------------------------------------
+
+
+def _cgroup_dirs(host: str) -> list[Path]:
+    return [CGROUP_ROOT / c / CGROUP_GROUP / host for c in CGROUP_CONTROLLERS]
+
+
+def prepare_host(state: LabState, name: str, user_data: bytes, network_config: str) -> None:
+    """The host's disk: an overlay on the base with the NoCloud seed in its upper layer."""
+    root = state.root / "hosts" / name
+    upper, work, merged = root / "upper", root / "work", root / "merged"
+    state.hosts[name] = {"upper": str(upper), "work": str(work), "merged": str(merged), "pid": 0}
+    state.save()
+    for d in (upper, work, merged):
+        d.mkdir(parents=True, exist_ok=True)
+    seed = upper / "var/lib/cloud/seed/nocloud"
+    seed.mkdir(parents=True, exist_ok=True)
+    (seed / "meta-data").write_text(f"instance-id: {name}\nlocal-hostname: {name}\n")
+    (seed / "user-data").write_bytes(user_data)
+    os.chmod(seed / "user-data", 0o600)
+    (seed / "network-config").write_text(network_config)
+    mount_overlay(state, name)
+
+
+def mount_overlay(state: LabState, name: str) -> None:
+    h = state.hosts[name]
+    if subprocess.run(["mountpoint", "-q", h["merged"]]).returncode != 0:
+        run(["mount", "-t", "overlay", "overlay", "-o",
+             f"lowerdir={state.base},upperdir={h['upper']},workdir={h['work']}", h["merged"]])
+
+
+def boot_host(state: LabState, name: str) -> int:
+    """Power the host on: systemd-nspawn in its own cgroup, mount namespace and the lab's network."""
+    h = state.hosts[name]
+    cgroups = _cgroup_dirs(name)
+    for d in cgroups:
+        d.mkdir(parents=True, exist_ok=True)
+
+    def join_cgroups() -> None:  # runs in the child before exec
+        for d in cgroups:
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    console = open(state.root / "hosts" / f"{name}.console", "ab")
+    argv = in_netns(["unshare", "--mount", "--propagation", "private",
+                     "systemd-nspawn", "-D", h["merged"], "-M", name, "--boot", "--register=no", "--keep-unit",
+                     f"--network-bridge={BRIDGE}", "--console=pipe"], state.netns)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+                            preexec_fn=join_cgroups, start_new_session=True)
+    console.close()
+    h["pid"] = proc.pid
+    state.save()
+    return proc.pid
+
+
+def host_pids(name: str) -> list[int]:
+    """Every process of the host, in every sub-cgroup nspawn and the host's systemd made."""
+    top = CGROUP_ROOT / "systemd" / CGROUP_GROUP / name
+    pids = []
+    if top.is_dir():
+        for procs in top.rglob("cgroup.procs"):
+            try:
+                pids += [int(p) for p in procs.read_text().split()]
+            except OSError:
+                pass
+    return pids
+
+
+def crash_host(name: str) -> None:
+    """A power cut: SIGKILL to every process of the host until none is left."""
+    for _ in range(50):
+        pids = host_pids(name)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    raise LabError(f"{name}: processes survive SIGKILL: {host_pids(name)}")
+
+
+def init_pid(name: str) -> int | None:
+    """The host's PID 1 (systemd), seen from here."""
+    for pid in host_pids(name):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("NSpid:") and line.split()[-1] == "1" and len(line.split()) > 2:
+                return pid
+    return None
+
+
+def host_command(name: str, script: str, *, timeout: float = 600, check: bool = True,
+                 input: str | None = None) -> subprocess.CompletedProcess:
+    """Run a bash script inside the host, as root, in all of its namespaces."""
+    pid = init_pid(name)
+    if pid is None:
+        raise LabError(f"{name} is not running")
+    argv = ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--",
+            "/usr/bin/env", "-i", f"PATH={PATH_IN_HOST}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb",
+            "/bin/bash", "-c", script]
+    return run(argv, timeout=timeout, check=check, input=input)
+
+
+def wait_booted(name: str, timeout: float = 120) -> float:
+    """Seconds until the host's systemd finished starting its units."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if init_pid(name) is not None:
+            proc = host_command(name, "systemctl is-system-running", check=False, timeout=30)
+            if proc.stdout.strip() in ("running", "degraded"):
+                return time.monotonic() - started
+        time.sleep(0.5)
+    raise LabError(f"{name} did not finish booting in {timeout:.0f} s; see its console log")
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+class MemoryPeak:
+    """The highest resident memory (RSS, page cache excluded) of all lab hosts together, sampled
+    each second from their memory cgroup; also the cgroup's own peak, which counts page cache."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.group = CGROUP_ROOT / "memory" / CGROUP_GROUP
+        self.rss_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                for line in (self.group / "memory.stat").read_text().splitlines():
+                    if line.startswith("total_rss "):
+                        self.rss_peak = max(self.rss_peak, int(line.split()[1]))
+            except OSError:
+                pass
+
+    def __enter__(self) -> "MemoryPeak":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self) -> dict:
+        try:
+            with_cache = int((self.group / "memory.max_usage_in_bytes").read_text())
+        except OSError:
+            with_cache = 0
+        return {"peak_rss_mb": round(self.rss_peak / 2**20), "peak_with_page_cache_mb": round(with_cache / 2**20)}
+
+
+# --- teardown -----------------------------------------------------------------------------
+
+
+def teardown(root: Path, log=print) -> list[str]:
+    """Remove everything the state file names, by PID and path; safe to run twice."""
+    state = LabState.load(root)
+    removed = []
+    for name, h in sorted(state.hosts.items()):
+        crash_host(name)
+        for d in _cgroup_dirs(name):
+            for sub in sorted(d.rglob("*"), key=lambda p: len(p.parts), reverse=True) if d.is_dir() else []:
+                if sub.is_dir():
+                    sub.rmdir()
+            if d.is_dir():
+                d.rmdir()
+        if subprocess.run(["mountpoint", "-q", h["merged"]]).returncode == 0:
+            run(["umount", h["merged"]], check=False)
+            if subprocess.run(["mountpoint", "-q", h["merged"]]).returncode == 0:
+                run(["umount", "-l", h["merged"]])
+        removed.append(f"host {name}")
+    for c in CGROUP_CONTROLLERS:
+        group = CGROUP_ROOT / c / CGROUP_GROUP
+        if group.is_dir():
+            group.rmdir()
+    if Path(f"/run/netns/{state.netns}").exists():
+        run(["ip", "netns", "del", state.netns], check=False)
+        removed.append(f"netns {state.netns}")
+    shutil.rmtree("/run/systemd/nspawn", ignore_errors=True)  # nspawn's leftovers (no machined here)
+    if state.base and state.base_owned and Path(state.base).exists():
+        shutil.rmtree(state.base)
+        removed.append("base root")
+    if (root / "hosts").exists():
+        shutil.rmtree(root / "hosts")
+    # The client's files hold credentials; the report, up.json and steps.log stay for the operator.
+    for pattern in ("client*.json", "client-mysql.cnf", "events-*.jsonl"):
+        for path in root.glob(pattern):
+            path.unlink()
+    if state.path.exists():
+        state.path.unlink()
+    return removed

@@ -1,0 +1,98 @@
+"""From the client's events to the figures the lab reports. Pure functions: no I/O."""
+
+from __future__ import annotations
+
+import re
+
+# A gap between two successful writes longer than this is an outage (the loop writes every 0.1 s
+# and one write through HAProxy takes a few tens of milliseconds).
+OUTAGE_GAP = 0.5
+
+
+def _times(events: list[dict], kind: str, ok: bool | None = None, **match) -> list[float]:
+    return sorted(e["t"] for e in events if e["k"] == kind and (ok is None or e["ok"] == ok)
+                  and all(e.get(k) == v for k, v in match.items()))
+
+
+def write_outage(events: list[dict], since: float) -> float:
+    """The longest stretch after `since` (the crash) in which no write succeeded, in seconds."""
+    good = _times(events, "write", True)
+    before = [t for t in good if t <= since]
+    after = [t for t in good if t > since]
+    if not after:
+        end = max((e["t"] for e in events), default=since)
+        return end - since
+    marks = ([before[-1]] if before else [since]) + after
+    longest = max(b - a for a, b in zip(marks, marks[1:])) if len(marks) > 1 else 0.0
+    return round(longest if longest > OUTAGE_GAP else 0.0, 2)
+
+
+def vip_recovery(events: list[dict], vip: str, since: float) -> float | None:
+    """Seconds from `since` until the VIP answered again after its last failed probe;
+    0 when it never failed; None when it never answered again."""
+    failed = [t for t in _times(events, "vip", False, vip=vip) if t >= since]
+    if not failed:
+        return 0.0
+    answered = [t for t in _times(events, "vip", True, vip=vip) if t > failed[-1]]
+    return round(answered[0] - since, 2) if answered else None
+
+
+def acknowledged(events: list[dict], kind: str) -> set[int]:
+    return {e["id"] for e in events if e["k"] == kind and e["ok"]}
+
+
+def count(events: list[dict], kind: str, ok: bool) -> int:
+    return sum(1 for e in events if e["k"] == kind and e["ok"] == ok)
+
+
+def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int], messages: list[int],
+                     vips: list[str]) -> dict:
+    """What the issue asks for, per scenario."""
+    acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
+    figures = {
+        "writes_acknowledged": len(acked_rows),
+        "writes_failed": count(events, "write", False),
+        "rows_lost": len(acked_rows - set(rows)),
+        "messages_confirmed": len(acked_messages),
+        "messages_lost": len(acked_messages - set(messages)),
+        "publish_failures": count(events, "publish", False),
+        "tokens_issued": count(events, "token", True),
+        "token_failures": count(events, "token", False),
+    }
+    if crash_at is not None:
+        figures["write_outage_s"] = write_outage(events, crash_at)
+        figures["vip_answers_again_s"] = {v: vip_recovery(events, v, crash_at) for v in vips}
+    return figures
+
+
+def galera_transfer_from_log(text: str) -> str:
+    """'IST', 'SST' or 'none', from a rejoining MariaDB's error log."""
+    local = re.search(r"Local state: [0-9a-f-]+:(-?\d+)", text)
+    received = re.search(r"SST received: [0-9a-f-]+:(-?\d+)", text)
+    if received and not (local and local.group(1) == received.group(1)):
+        return "SST"
+    if "IST received" in text:
+        return "IST"
+    return "none"
+
+
+def table(report: dict) -> str:
+    """The report as a plain-text table, one row per scenario."""
+    heads = ["scenario", "write outage s", "VIPs answer again s", "rows lost", "msgs lost/confirmed", "tokens ok/fail",
+             "writes ok/fail", "rejoin s", "state transfer"]
+    rows = []
+    for s in report["scenarios"]:
+        f = s["figures"]
+        vips = ", ".join(f"{k.removeprefix('vip-')} {'-' if v is None else v}"
+                         for k, v in sorted(f.get("vip_answers_again_s", {}).items())) or "-"
+        rejoin = s.get("rejoin", {})
+        rows.append([s["name"], str(f.get("write_outage_s", "-")), vips, str(f["rows_lost"]),
+                     f"{f['messages_lost']}/{f['messages_confirmed']}",
+                     f"{f['tokens_issued']}/{f['token_failures']}",
+                     f"{f['writes_acknowledged']}/{f['writes_failed']}",
+                     str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
+    widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    tail = [f"{k}: {v}" for k, v in sorted(report.get("totals", {}).items())]
+    return "\n".join(lines + [""] + tail) + "\n"

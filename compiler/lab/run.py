@@ -1,0 +1,355 @@
+"""The lab's three verbs. `up` boots every node of a deploy bundle from its own user-data and runs
+the bundle's cluster-wide steps exactly as its README lists them (topology.json's deploy_steps);
+`test` drives traffic through the VIPs, crashes each node in turn and measures; `down` removes
+everything. The only lab-only inputs are listed in DEVIATIONS and printed with every report.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from . import hosts, report
+from .hosts import LabError, LabState
+
+DEFAULT_ROOT = Path("/var/tmp/hagen-lab")
+DEVIATIONS = (
+    "NoCloud network-config per host with its static address (the datasource's job in a cloud, not the bundle's)",
+    "no fencing: the lab spec waives it (containers have no BMCs), so Pacemaker trusts corosync's view of a lost node",
+    "packages preinstalled in the shared base root, so each host's own apt-get install step finds them installed",
+    "the client sits on the lab bridge inside the lab's network namespace; it reaches the VIPs and RabbitMQ node "
+    "addresses only",
+)
+REJOIN_TIMEOUT = 420
+RECOVER_TIMEOUT = 120
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def read_topology(bundle: Path) -> dict:
+    path = bundle / "topology.json"
+    if not path.is_file():
+        raise LabError(f"{bundle} is not a hagen bundle (no topology.json)")
+    topo = json.loads(path.read_text(encoding="utf-8"))
+    if topo["target"] != "debian12":
+        raise LabError(f"the lab boots Debian 12 hosts; this bundle targets {topo['target']}")
+    for name, node in topo["nodes"].items():
+        if node["interface"] != "host0":
+            raise LabError(f"node {name} uses interface {node['interface']!r}; systemd-nspawn names it host0: "
+                           "set 'interface: host0' on every node of the lab spec")
+    if "__SECRET_" in (bundle / "nodes" / next(iter(topo["nodes"])) / "etc/hagen/secrets.env").read_text():
+        raise LabError("this is a review bundle (secret placeholders); build it with "
+                       "'hagen build SPEC -o DIR --secrets FILE' for the lab")
+    return topo
+
+
+def _secrets_env(bundle: Path, node: str) -> dict[str, str]:
+    values = {}
+    for line in (bundle / "nodes" / node / "etc/hagen/secrets.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key] = shlex.split(value)[0]
+    return values
+
+
+def client_address(topo: dict) -> str:
+    """The highest free address of the nodes' network, with its prefix."""
+    network = ipaddress.ip_network(next(iter(topo["nodes"].values()))["network"])
+    used = {n["address"] for n in topo["nodes"].values()} | {v["address"] for v in topo["vips"].values()}
+    for candidate in reversed(list(network.hosts())):
+        if str(candidate) not in used:
+            return f"{candidate}/{network.prefixlen}"
+    raise LabError(f"no free address left in {network} for the lab's client")
+
+
+def client_config(bundle: Path, topo: dict, state: LabState) -> Path:
+    """Addresses and credentials for the client, read from the deploy bundle (0600)."""
+    first = next(iter(topo["nodes"]))
+    env = _secrets_env(bundle, first)
+    keystone_conf = (bundle / "nodes" / topo["keystone"]["nodes"][0] / "etc/keystone/keystone.conf").read_text()
+    url = urllib.parse.urlsplit(re.search(r"^connection = (\S+)", keystone_conf, re.M).group(1))
+    galera = topo["frontends"]["galera"]
+    keystone_fe = topo["frontends"]["keystone-public"]
+    options = state.root / "client-mysql.cnf"
+    fd = os.open(options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"[client]\nuser={url.username}\npassword={urllib.parse.unquote(url.password)}\n")
+    config = {
+        "db": {"host": topo["vips"][galera["vip"]]["address"], "port": galera["port"],
+               "database": url.path.lstrip("/")},
+        "mysql_options": str(options),
+        "keystone": {"url": f"http://{topo['vips'][keystone_fe['vip']]['address']}:{keystone_fe['port']}/v3",
+                     "password": env["KEYSTONE_ADMIN_PASSWORD"]},
+        "rabbitmq": {"nodes": [[topo["nodes"][n]["address"], topo["rabbitmq"]["port"]]
+                               for n in topo["rabbitmq"]["nodes"]],
+                     "user": "openstack", "password": env["RABBITMQ_PASSWORD"]},
+        "vips": [{"name": fe["vip"], "address": topo["vips"][fe["vip"]]["address"], "port": fe["port"]}
+                 for _, fe in sorted(topo["frontends"].items())],
+    }
+    path = state.root / "client.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(config, handle)
+    return path
+
+
+def _network_config(node: dict) -> str:
+    prefix = ipaddress.ip_network(node["network"]).prefixlen
+    return f"version: 2\nethernets:\n  host0:\n    addresses: [{node['address']}/{prefix}]\n"
+
+
+def wait_cloud_init(name: str, timeout: float = 900) -> None:
+    """cloud-init ran the bundle's user-data: its files laid down and setup.sh run without error."""
+    proc = hosts.host_command(name, "cloud-init status --wait --long", timeout=timeout, check=False)
+    result = hosts.host_command(name, "cat /var/lib/cloud/data/result.json", check=False).stdout
+    errors = json.loads(result)["v1"]["errors"] if result.strip() else ["no result.json"]
+    if errors or "status: done" not in proc.stdout:
+        log = hosts.host_command(name, "tail -n 40 /var/log/cloud-init-output.log", check=False).stdout
+        raise LabError(f"{name}: cloud-init did not finish cleanly: {errors or proc.stdout.strip()}\n{log}")
+
+
+def boot_all(state: LabState, bundle: Path, topo: dict) -> dict:
+    """Every host on its own overlay with its own user-data; returns the boot timings."""
+    for name, node in topo["nodes"].items():
+        hosts.prepare_host(state, name, (bundle / "nodes" / name / "user-data").read_bytes(), _network_config(node))
+    boot_at = time.monotonic()
+    for name in topo["nodes"]:
+        hosts.boot_host(state, name)
+    for name in topo["nodes"]:
+        hosts.wait_booted(name)
+    timings = {"boot_s": round(time.monotonic() - boot_at, 1)}
+    for name in topo["nodes"]:
+        wait_cloud_init(name)
+    timings["cloud_init_and_setup_s"] = round(time.monotonic() - boot_at, 1)
+    _log(f"lab: {len(topo['nodes'])} hosts booted and set up by cloud-init in {timings['cloud_init_and_setup_s']} s")
+    return timings
+
+
+def run_step(root: Path, step: dict) -> dict:
+    """One of the README's cluster-wide steps, run as written on the node it names."""
+    at = time.monotonic()
+    _log(f"lab: on {step['node']}: {step['run']}")
+    proc = hosts.host_command(step["node"], shlex.quote(step["run"]), timeout=900, check=False)
+    with (root / "steps.log").open("a") as log:
+        log.write(f"### {step['node']}: {step['run']} (exit {proc.returncode})\n{proc.stdout}{proc.stderr}\n")
+    if proc.returncode != 0:
+        raise LabError(f"{step['run']} on {step['node']} exited {proc.returncode} (run as the README says; a bug in "
+                       "the bundle):\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-25:]))
+    return {"node": step["node"], "run": step["run"], "seconds": round(time.monotonic() - at, 1)}
+
+
+def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None) -> dict:
+    """Boot every node from its user-data and deploy the control plane as the README says."""
+    why = hosts.preflight()
+    if why:
+        raise LabError(why)
+    topo = read_topology(bundle)
+    if LabState.load(root).path.exists():
+        _log("lab: removing what an earlier run left")
+        hosts.teardown(root)
+    started = time.monotonic()
+    state = LabState(root, base=str(base or root / "base"), base_owned=base is None)
+    state.client_address = client_address(topo)
+    state.save()
+    packages = sorted({p for n in topo["nodes"].values() for p in n["packages"]})
+    timings = {"base_build_s": round(hosts.build_base(Path(state.base), packages, _log), 1)}
+    hosts.create_network(state, state.client_address)
+    with hosts.MemoryPeak() as memory:
+        timings.update(boot_all(state, bundle, topo))
+        steps = [run_step(root, step) for step in topo["deploy_steps"]]
+    timings["up_s"] = round(time.monotonic() - started, 1)
+    timings.update({f"up_{k}": v for k, v in memory.figures().items()})
+    result = {"timings": timings, "steps": steps}
+    (root / "up.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+# --- test ---------------------------------------------------------------------------------
+
+
+def _client(argv: list[str], config: Path, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
+    command = hosts.in_netns([sys.executable, "-m", "compiler.lab.client", argv[0], str(config), *argv[1:]])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    if kwargs.pop("background", False):
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, **kwargs)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def member_status(topo: dict, name: str) -> dict[str, bool]:
+    """Is `name` back in Pacemaker, Galera (Synced, full size) and RabbitMQ (running)?"""
+    status = {}
+    crm = hosts.host_command(name, "crm_mon -1 --output-as=xml", check=False, timeout=30)
+    try:
+        nodes = {n.get("name"): n.get("online") == "true" for n in ET.fromstring(crm.stdout).findall("nodes/node")}
+        status["pacemaker"] = all(nodes.get(n, False) for n in topo["nodes"])
+    except ET.ParseError:
+        status["pacemaker"] = False
+    if name in topo["galera"]["wsrep_cluster_address"].removeprefix("gcomm://").split(","):
+        size = len(topo["galera"]["wsrep_cluster_address"].split(","))
+        out = hosts.host_command(name, "mysql -N -B -e \"SHOW GLOBAL STATUS WHERE Variable_name IN "
+                                       "('wsrep_cluster_size','wsrep_local_state')\"", check=False, timeout=30).stdout
+        values = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
+        status["galera"] = values.get("wsrep_cluster_size") == str(size) and values.get("wsrep_local_state") == "4"
+    if name in topo["rabbitmq"]["nodes"]:
+        out = hosts.host_command(name, "rabbitmqctl -q cluster_status --formatter json", check=False,
+                                 timeout=60).stdout
+        try:
+            running = set(json.loads(out).get("running_nodes", []))
+        except json.JSONDecodeError:
+            running = set()
+        status["rabbitmq"] = running >= {f"rabbit@{n}" for n in topo["rabbitmq"]["nodes"]}
+    return status
+
+
+def _galera_log_size(name: str) -> int:
+    out = hosts.host_command(name, "stat -c %s /var/log/mysql/error.log 2>/dev/null || echo 0", check=False).stdout
+    return int(out.strip() or 0)
+
+
+def _galera_transfer(name: str, offset: int) -> str:
+    """IST or SST, from what the rejoined node's MariaDB logged since the crash. With mariabackup
+    the SST script runs either way; a transfer that only bridges the node's own position
+    ("SST received" at its local seqno, then "IST received") is an IST."""
+    return report.galera_transfer_from_log(hosts.host_command(name, f"tail -c +{offset + 1} /var/log/mysql/error.log",
+                                                       check=False).stdout)
+
+
+def run_scenario(state: LabState, topo: dict, config: Path, name: str, index: int,
+                 crash: str | None) -> dict:
+    _log(f"lab: scenario {name}")
+    cfg = json.loads(config.read_text())
+    # Ids unique across runs on the same lab (a rerun finds the earlier rows and messages' ids taken).
+    first_id = int(time.time()) * 100_000
+    cfg.update(scenario=name, first_write_id=first_id, first_message_id=first_id)
+    scenario_config = state.root / f"client-{index}.json"
+    fd = os.open(scenario_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(cfg, handle)
+    events_path = state.root / f"events-{index}.jsonl"
+    events_path.unlink(missing_ok=True)
+    load = _client(["load", str(events_path)], scenario_config, background=True)
+    result: dict = {"name": name}
+    try:
+        time.sleep(8)  # steady state before anything happens
+        crash_at = None
+        if crash:
+            survivor = next(n for n in topo["nodes"] if n != crash)
+            log_offset = _galera_log_size(crash)
+            crash_at = time.monotonic()
+            hosts.crash_host(crash)
+            _wait_recovered(events_path, cfg, crash_at)
+            time.sleep(5)
+            boot_at = time.monotonic()
+            hosts.boot_host(state, crash)
+            hosts.wait_booted(crash)
+            rejoin = _wait_rejoined(topo, crash, boot_at)
+            rejoin["galera_transfer"] = _galera_transfer(crash, log_offset) if "galera_s" in rejoin else "-"
+            rejoin["checked_from"] = f"{crash} and {survivor}"
+            result["rejoin"] = rejoin
+            time.sleep(5)  # traffic on the healed cluster
+        else:
+            time.sleep(10)
+    finally:
+        load.terminate()
+        load.wait(timeout=60)
+    verified = _client(["verify"], scenario_config)
+    if verified.returncode != 0:
+        raise LabError(f"client verify failed: {verified.stderr.strip()}")
+    found = json.loads(verified.stdout)
+    events = _events(events_path)
+    result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
+                                                [v["name"] for v in cfg["vips"]])
+    return result
+
+
+def _wait_recovered(events_path: Path, cfg: dict, crash_at: float) -> None:
+    """Until writes succeed and every VIP answers again after the crash (or the timeout)."""
+    while time.monotonic() - crash_at < RECOVER_TIMEOUT:
+        time.sleep(1)
+        events = _events(events_path)
+        recent = [e for e in events if e["t"] > crash_at + 1]
+        writes_back = any(e["k"] == "write" and e["ok"] for e in recent[-40:])
+        vips_back = all(report.vip_recovery(events, v["name"], crash_at) is not None for v in cfg["vips"])
+        if writes_back and vips_back and recent and recent[-1]["t"] - crash_at > 10:
+            return
+    _log(f"lab: writes or VIPs did not recover within {RECOVER_TIMEOUT} s")
+
+
+def _wait_rejoined(topo: dict, name: str, boot_at: float) -> dict:
+    seen: dict[str, float] = {}
+    status: dict[str, bool] = {}
+    while time.monotonic() - boot_at < REJOIN_TIMEOUT:
+        status = member_status(topo, name)
+        for cluster, ok in status.items():
+            if ok and cluster not in seen:
+                seen[cluster] = round(time.monotonic() - boot_at, 1)
+        if status and all(status.values()):
+            break
+        time.sleep(2)
+    rejoin = {f"{c}_s": seen.get(c) for c in status}
+    rejoin["all_s"] = max(seen.values()) if status and len(seen) == len(status) else None
+    return rejoin
+
+
+def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
+    """Traffic through the VIPs, then each node crashed and rebooted in turn."""
+    started = time.monotonic()
+    topo = read_topology(bundle)
+    state = LabState.load(root)
+    if not state.hosts:
+        raise LabError(f"no lab is up in {root}; run 'hagen lab up BUNDLE' first")
+    config = client_config(bundle, topo, state)
+    setup = _client(["setup"], config)
+    if setup.returncode != 0:
+        raise LabError(setup.stderr.strip())
+    with hosts.MemoryPeak() as memory:
+        scenarios = [run_scenario(state, topo, config, "steady", 1, None)]
+        for i, name in enumerate(topo["nodes"], start=2):
+            scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name))
+    up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
+    totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
+    result = {"scenarios": scenarios, "steps": up_info.get("steps", []), "totals": totals,
+              "deviations": list(DEVIATIONS)}
+    (root / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return result
+
+
+def problems(result: dict) -> list[str]:
+    """What the report says went wrong (empty when the control plane passed)."""
+    found = []
+    for s in result["scenarios"]:
+        f = s["figures"]
+        for key in ("rows_lost", "messages_lost"):
+            if f[key]:
+                found.append(f"{s['name']}: {key} = {f[key]}")
+        if not f["tokens_issued"]:
+            found.append(f"{s['name']}: no Keystone token issued")
+        if not f["writes_acknowledged"] or not f["messages_confirmed"]:
+            found.append(f"{s['name']}: no write or no message went through")
+        for vip, seconds in f.get("vip_answers_again_s", {}).items():
+            if seconds is None:
+                found.append(f"{s['name']}: {vip} never answered again")
+        rejoin = s.get("rejoin")
+        if rejoin is not None and rejoin.get("all_s") is None:
+            found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
+    return found
+
+
+def down(root: Path = DEFAULT_ROOT) -> list[str]:
+    return hosts.teardown(root, _log)

@@ -1,0 +1,150 @@
+"""The lab: three Debian 12 hosts booted from the bundle's own user-data deploy the control plane,
+then each is crashed and rebooted while a client writes, issues tokens and publishes through the
+VIPs. Runs as root with systemd-nspawn; skips loudly elsewhere, and fails instead in CI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.lab import hosts, report, run
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB_SPEC = ROOT / "lab" / "lab-spec.yaml"
+
+
+def _events(*items):
+    return [{"k": k, "t": t, "ok": ok, **extra} for k, t, ok, extra in items]
+
+
+# --- the figures, from events (no root needed) ---------------------------------------------
+
+def test_write_outage_is_the_longest_gap_after_the_crash():
+    events = _events(*[("write", t / 10, True, {"id": t}) for t in range(0, 50)],
+                     ("write", 5.5, False, {"id": 99}),
+                     *[("write", 9.0 + t / 10, True, {"id": 100 + t}) for t in range(10)])
+    assert report.write_outage(events, since=4.95) == pytest.approx(4.1)
+    assert report.write_outage(events[:50], since=2.0) == 0.0  # no gap: no outage
+
+
+def test_vip_recovery_counts_from_the_crash_to_the_first_answer_after_the_last_failure():
+    events = _events(("vip", 1.0, True, {"vip": "a"}), ("vip", 2.0, False, {"vip": "a"}),
+                     ("vip", 3.0, True, {"vip": "a"}), ("vip", 4.0, False, {"vip": "a"}),
+                     ("vip", 6.5, True, {"vip": "a"}), ("vip", 2.0, True, {"vip": "b"}))
+    assert report.vip_recovery(events, "a", since=1.5) == 5.0
+    assert report.vip_recovery(events, "b", since=1.5) == 0.0
+    assert report.vip_recovery(events[:4], "a", since=1.5) is None
+
+
+def test_lost_rows_and_messages_are_acknowledged_ones_missing_afterwards():
+    events = _events(("write", 1, True, {"id": 1}), ("write", 2, True, {"id": 2}), ("write", 3, False, {"id": 3}),
+                     ("publish", 1, True, {"id": 7}), ("publish", 2, True, {"id": 8}), ("token", 1, False, {}))
+    figures = report.scenario_figures(events, None, rows=[1, 3], messages=[7, 8], vips=[])
+    assert (figures["rows_lost"], figures["messages_lost"], figures["token_failures"]) == (1, 0, 1)
+    assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
+        "x: rows_lost = 1", "x: no Keystone token issued"]
+
+
+# Lines as MariaDB 10.11 with mariabackup logged them in the lab: the SST script runs for an IST too.
+REJOIN_BY_IST = """WSREP: State transfer required:
+\tGroup state: 8bd69f20-eb36-11f1-b754-1e3869686c9b:681
+\tLocal state: 8bd69f20-eb36-11f1-b754-1e3869686c9b:351
+WSREP: Running: 'wsrep_sst_mariabackup --role 'joiner' --address '10.99.0.11'
+WSREP: SST received: 8bd69f20-eb36-11f1-b754-1e3869686c9b:351
+WSREP: Receiving IST: 330 writesets, seqnos 352-681
+WSREP: IST received: 8bd69f20-eb36-11f1-b754-1e3869686c9b:681
+"""
+
+
+def test_galera_transfer_tells_ist_from_a_full_sst():
+    assert report.galera_transfer_from_log(REJOIN_BY_IST) == "IST"
+    full = REJOIN_BY_IST.replace("SST received: 8bd69f20-eb36-11f1-b754-1e3869686c9b:351",
+                                 "SST received: 8bd69f20-eb36-11f1-b754-1e3869686c9b:670")
+    assert report.galera_transfer_from_log(full) == "SST"
+    assert report.galera_transfer_from_log("WSREP: Synchronized with group, ready for connections") == "none"
+
+
+def test_client_address_avoids_nodes_and_vips():
+    topo = {"nodes": {"a": {"address": "10.0.0.254", "network": "10.0.0.0/24"}},
+            "vips": {"v": {"address": "10.0.0.253"}}}
+    assert run.client_address(topo) == "10.0.0.252/24"
+
+
+def test_lab_refuses_review_bundles_and_other_interfaces(tmp_path, hagen):
+    assert hagen("build", LAB_SPEC, "-o", tmp_path / "review").returncode == 0
+    with pytest.raises(hosts.LabError, match="review bundle"):
+        run.read_topology(tmp_path / "review")
+    assert hagen("build", ROOT / "examples" / "seed.yaml", "-o", tmp_path / "seed").returncode == 0
+    with pytest.raises(hosts.LabError, match="interface 'eth0'"):
+        run.read_topology(tmp_path / "seed")
+
+
+# --- the lab itself ------------------------------------------------------------------------
+
+def _skip_or_fail(why: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"the lab must run in CI, but: {why}")
+    pytest.skip(f"LAB SKIPPED: {why}")
+
+
+def _leftovers(root: Path) -> list[str]:
+    left = []
+    if Path(f"/run/netns/{hosts.NETNS}").exists():
+        left.append("netns")
+    left += [str(p) for c in hosts.CGROUP_CONTROLLERS if (p := hosts.CGROUP_ROOT / c / hosts.CGROUP_GROUP).exists()]
+    mounts = Path("/proc/mounts").read_text()
+    left += [line.split()[1] for line in mounts.splitlines() if str(root) in line]
+    return left
+
+
+@pytest.mark.lab
+def test_teardown_removes_a_half_started_lab_by_pid(tmp_path):
+    """An interrupted run leaves processes in the lab's cgroups and a namespace: down removes them."""
+    why = hosts.preflight()
+    if why:
+        _skip_or_fail(why)
+    root = tmp_path / "lab"
+    state = hosts.LabState(root, base="", base_owned=False)
+    state.hosts["ghost"] = {"upper": "", "work": "", "merged": str(root / "merged"), "pid": 0}
+    state.save()
+    hosts.create_network(state, "10.123.0.1/24")
+    cgroup = hosts.CGROUP_ROOT / "systemd" / hosts.CGROUP_GROUP / "ghost"
+    cgroup.mkdir(parents=True, exist_ok=True)
+    sleeper = subprocess.Popen(["sleep", "600"], preexec_fn=lambda: (cgroup / "cgroup.procs").write_text(
+        str(os.getpid())))
+    assert hosts.host_pids("ghost") == [sleeper.pid]
+    hosts.teardown(root)
+    assert sleeper.wait(timeout=10) == -9
+    assert _leftovers(root) == []
+    assert hosts.teardown(root) == []  # a second teardown finds nothing and fails on nothing
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen, capsys):
+    why = hosts.preflight()
+    if why:
+        _skip_or_fail(why)
+    work = tmp_path_factory.mktemp("lab")
+    secrets, bundle = work / "lab-secrets.yaml", work / "deploy"
+    assert hagen("secrets", "init", secrets, "--spec", LAB_SPEC).returncode == 0
+    built = hagen("build", LAB_SPEC, "-o", bundle, "--secrets", secrets)
+    assert built.returncode == 0, built.stderr
+    root = Path(os.environ.get("HAGEN_LAB_ROOT", "/var/tmp/hagen-lab-test"))
+    base = Path(os.environ["HAGEN_LAB_BASE"]) if os.environ.get("HAGEN_LAB_BASE") else None
+    try:
+        up = run.up(bundle, root, base)
+        result = run.test(bundle, root)
+        with capsys.disabled():
+            sys.stdout.write("\n\nLab report (hagen lab test):\n" + report.table(result)
+                             + "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"])
+                             + "\nlab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
+        assert [s["run"] for s in up["steps"]] == [s["run"] for s in run.read_topology(bundle)["deploy_steps"]]
+        assert [s["name"] for s in result["scenarios"]] == ["steady"] + [
+            f"crash controller{i}" for i in (1, 2, 3)]
+        assert run.problems(result) == []
+    finally:
+        run.down(root)
+    assert _leftovers(root) == []
