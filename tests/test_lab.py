@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from compiler.lab import hosts, report, run
 
@@ -79,6 +80,24 @@ def test_lab_refuses_review_bundles_and_other_interfaces(tmp_path, hagen):
     assert hagen("build", ROOT / "examples" / "seed.yaml", "-o", tmp_path / "seed").returncode == 0
     with pytest.raises(hosts.LabError, match="interface 'eth0'"):
         run.read_topology(tmp_path / "seed")
+
+
+def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen):
+    secrets, bundle = tmp_path / "s.yaml", tmp_path / "deploy"
+    assert hagen("secrets", "init", secrets, "--spec", LAB_SPEC).returncode == 0
+    assert hagen("build", LAB_SPEC, "-o", bundle, "--secrets", secrets).returncode == 0
+    values = YAML(typ="safe").load(secrets.read_text())
+    state = hosts.LabState(tmp_path / "lab")
+    state.root.mkdir()
+    config = run.client_config(bundle, run.read_topology(bundle), state)
+    assert config["rabbitmq"]["nodes"] == [["10.99.0.11", 5672], ["10.99.0.12", 5672], ["10.99.0.13", 5672]]
+    assert (config["rabbitmq"]["user"], config["rabbitmq"]["password"]) == ("openstack", values["rabbitmq_password"])
+    assert config["keystone"] == {"url": "http://10.99.0.202:5000/v3", "password": values["keystone_admin_password"]}
+    assert config["db"] == {"host": "10.99.0.200", "port": 3306, "database": "keystone"}
+    options = Path(config["mysql_options"])
+    assert options.stat().st_mode & 0o777 == 0o600
+    assert f"password={values['keystone_db_password']}\n" in options.read_text()
+    assert {v["name"] for v in config["vips"]} == {"vip-db", "vip-keystone", "vip-rabbitmq"}
 
 
 # --- the lab itself ------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def topology_summary(topo: Topology) -> dict:
                       for fe in frontends(topo)},
         "galera": {"wsrep_cluster_address": "gcomm://" + ",".join(n.name for n in topo.galera.nodes),
                    "port": topo.galera.port, "clustercheck_port": topo.galera.clustercheck_port,
-                   "sst_method": topo.galera.sst_method},
+                   "sst_method": topo.galera.sst_method, "log_file": topo.target.galera_log_file},
         "rabbitmq": {"nodes": [n.name for n in topo.rabbitmq.nodes], "port": topo.rabbitmq.port,
                      "queue_mode": topo.rabbitmq.queue_mode, "clients": topo.rabbitmq.clients},
         "keystone": {"nodes": [n.name for n in topo.keystone.nodes], "vip": topo.keystone.vip.name,

@@ -74,35 +74,38 @@ def client_address(topo: dict) -> str:
     raise LabError(f"no free address left in {network} for the lab's client")
 
 
-def client_config(bundle: Path, topo: dict, state: LabState) -> Path:
-    """Addresses and credentials for the client, read from the deploy bundle (0600)."""
-    first = next(iter(topo["nodes"]))
-    env = _secrets_env(bundle, first)
-    keystone_conf = (bundle / "nodes" / topo["keystone"]["nodes"][0] / "etc/keystone/keystone.conf").read_text()
-    url = urllib.parse.urlsplit(re.search(r"^connection = (\S+)", keystone_conf, re.M).group(1))
-    galera = topo["frontends"]["galera"]
-    keystone_fe = topo["frontends"]["keystone-public"]
-    options = state.root / "client-mysql.cnf"
-    fd = os.open(options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"[client]\nuser={url.username}\npassword={urllib.parse.unquote(url.password)}\n")
-    config = {
+def write_private(path: Path, text: str) -> Path:
+    """A file only root can read: the client's files hold credentials."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
+    """Addresses and credentials for the client, taken from what Keystone itself is configured
+    with in the deploy bundle: its database URL and its oslo.messaging transport_url."""
+    keystone_node = topo["keystone"]["nodes"][0]
+    keystone_conf = (bundle / "nodes" / keystone_node / "etc/keystone/keystone.conf").read_text()
+    db_url = urllib.parse.urlsplit(re.search(r"^connection = (\S+)", keystone_conf, re.M).group(1))
+    transport = re.search(r"^transport_url = rabbit://(\S+)/$", keystone_conf, re.M).group(1)
+    brokers = [urllib.parse.urlsplit(f"rabbit://{part}") for part in transport.split(",")]
+    galera, keystone_fe = topo["frontends"]["galera"], topo["frontends"]["keystone-public"]
+    options = write_private(state.root / "client-mysql.cnf", f"[client]\nuser={db_url.username}\n"
+                            f"password={urllib.parse.unquote(db_url.password)}\n")
+    return {
         "db": {"host": topo["vips"][galera["vip"]]["address"], "port": galera["port"],
-               "database": url.path.lstrip("/")},
+               "database": db_url.path.lstrip("/")},
         "mysql_options": str(options),
         "keystone": {"url": f"http://{topo['vips'][keystone_fe['vip']]['address']}:{keystone_fe['port']}/v3",
-                     "password": env["KEYSTONE_ADMIN_PASSWORD"]},
-        "rabbitmq": {"nodes": [[topo["nodes"][n]["address"], topo["rabbitmq"]["port"]]
-                               for n in topo["rabbitmq"]["nodes"]],
-                     "user": "openstack", "password": env["RABBITMQ_PASSWORD"]},
+                     "password": _secrets_env(bundle, keystone_node)["KEYSTONE_ADMIN_PASSWORD"]},
+        # The node names of transport_url, resolved as the bundle's hosts file does.
+        "rabbitmq": {"nodes": [[topo["nodes"][b.hostname]["address"], b.port] for b in brokers],
+                     "user": urllib.parse.unquote(brokers[0].username),
+                     "password": urllib.parse.unquote(brokers[0].password)},
         "vips": [{"name": fe["vip"], "address": topo["vips"][fe["vip"]]["address"], "port": fe["port"]}
                  for _, fe in sorted(topo["frontends"].items())],
     }
-    path = state.root / "client.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(config, handle)
-    return path
 
 
 def _network_config(node: dict) -> str:
@@ -217,30 +220,26 @@ def member_status(topo: dict, name: str) -> dict[str, bool]:
     return status
 
 
-def _galera_log_size(name: str) -> int:
-    out = hosts.host_command(name, "stat -c %s /var/log/mysql/error.log 2>/dev/null || echo 0", check=False).stdout
+def _galera_log_size(name: str, log_file: str) -> int:
+    out = hosts.host_command(name, f"stat -c %s {shlex.quote(log_file)} 2>/dev/null || echo 0", check=False).stdout
     return int(out.strip() or 0)
 
 
-def _galera_transfer(name: str, offset: int) -> str:
+def _galera_transfer(name: str, log_file: str, offset: int) -> str:
     """IST or SST, from what the rejoined node's MariaDB logged since the crash. With mariabackup
     the SST script runs either way; a transfer that only bridges the node's own position
     ("SST received" at its local seqno, then "IST received") is an IST."""
-    return report.galera_transfer_from_log(hosts.host_command(name, f"tail -c +{offset + 1} /var/log/mysql/error.log",
-                                                       check=False).stdout)
+    text = hosts.host_command(name, f"tail -c +{offset + 1} {shlex.quote(log_file)}", check=False).stdout
+    return report.galera_transfer_from_log(text)
 
 
-def run_scenario(state: LabState, topo: dict, config: Path, name: str, index: int,
+def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: int,
                  crash: str | None) -> dict:
     _log(f"lab: scenario {name}")
-    cfg = json.loads(config.read_text())
     # Ids unique across runs on the same lab (a rerun finds the earlier rows and messages' ids taken).
     first_id = int(time.time()) * 100_000
-    cfg.update(scenario=name, first_write_id=first_id, first_message_id=first_id)
-    scenario_config = state.root / f"client-{index}.json"
-    fd = os.open(scenario_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(cfg, handle)
+    cfg = {**config, "scenario": name, "first_write_id": first_id, "first_message_id": first_id}
+    scenario_config = write_private(state.root / f"client-{index}.json", json.dumps(cfg))
     events_path = state.root / f"events-{index}.jsonl"
     events_path.unlink(missing_ok=True)
     load = _client(["load", str(events_path)], scenario_config, background=True)
@@ -249,8 +248,8 @@ def run_scenario(state: LabState, topo: dict, config: Path, name: str, index: in
         time.sleep(8)  # steady state before anything happens
         crash_at = None
         if crash:
-            survivor = next(n for n in topo["nodes"] if n != crash)
-            log_offset = _galera_log_size(crash)
+            log_file = topo["galera"]["log_file"]
+            log_offset = _galera_log_size(crash, log_file)
             crash_at = time.monotonic()
             hosts.crash_host(crash)
             _wait_recovered(events_path, cfg, crash_at)
@@ -259,8 +258,7 @@ def run_scenario(state: LabState, topo: dict, config: Path, name: str, index: in
             hosts.boot_host(state, crash)
             hosts.wait_booted(crash)
             rejoin = _wait_rejoined(topo, crash, boot_at)
-            rejoin["galera_transfer"] = _galera_transfer(crash, log_offset) if "galera_s" in rejoin else "-"
-            rejoin["checked_from"] = f"{crash} and {survivor}"
+            rejoin["galera_transfer"] = _galera_transfer(crash, log_file, log_offset) if "galera_s" in rejoin else "-"
             result["rejoin"] = rejoin
             time.sleep(5)  # traffic on the healed cluster
         else:
@@ -315,7 +313,7 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
     if not state.hosts:
         raise LabError(f"no lab is up in {root}; run 'hagen lab up BUNDLE' first")
     config = client_config(bundle, topo, state)
-    setup = _client(["setup"], config)
+    setup = _client(["setup"], write_private(root / "client.json", json.dumps(config)))
     if setup.returncode != 0:
         raise LabError(setup.stderr.strip())
     with hosts.MemoryPeak() as memory:
