@@ -3,6 +3,7 @@ then each is crashed and rebooted while a client writes, issues tokens and publi
 VIPs. Runs as root with systemd-nspawn; skips loudly elsewhere, and fails instead in CI."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,17 @@ def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen)
     assert options.stat().st_mode & 0o777 == 0o600
     assert f"password={values['keystone_db_password']}\n" in options.read_text()
     assert {v["name"] for v in config["vips"]} == {"vip-db", "vip-keystone", "vip-rabbitmq"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to nobody")
+@pytest.mark.parametrize("verb", [["down"], ["test", "deploy"], ["up", "deploy"]])
+def test_lab_verbs_say_they_need_root(tmp_path, verb):
+    """Root is checked first: no bundle is read, nothing is created."""
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "hagen", "lab", *verb,
+                           "--root", str(tmp_path / "lab")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "needs root" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "lab").exists()
 
 
 # --- the lab itself ------------------------------------------------------------------------

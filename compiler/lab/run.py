@@ -307,6 +307,7 @@ def _wait_rejoined(topo: dict, name: str, boot_at: float) -> dict:
 
 def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
     """Traffic through the VIPs, then each node crashed and rebooted in turn."""
+    _require_root()
     started = time.monotonic()
     topo = read_topology(bundle)
     state = LabState.load(root)
@@ -349,5 +350,11 @@ def problems(result: dict) -> list[str]:
     return found
 
 
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it created namespaces, mounts and cgroups as root)")
+
+
 def down(root: Path = DEFAULT_ROOT) -> list[str]:
+    _require_root()
     return hosts.teardown(root, _log)
