@@ -124,8 +124,14 @@ def build_base(base: Path, packages: list[str], log) -> float:
         shutil.rmtree(base)
     started = time.monotonic()
     log(f"lab: building the base root in {base} ({len(wanted)} packages named; a few minutes)")
-    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(wanted), "bookworm", str(base),
-         debian_mirror()], timeout=1800)
+    argv = ["debootstrap", "--variant=minbase", "--include=" + ",".join(wanted), "bookworm", str(base),
+            debian_mirror()]
+    try:
+        run(argv, timeout=1800)
+    except LabError as err:  # a download cut short by the mirror: once more from a clean folder
+        log(f"lab: debootstrap failed, retrying once: {str(err).splitlines()[0]}")
+        shutil.rmtree(base, ignore_errors=True)
+        run(argv, timeout=1800)
     (base / "etc/cloud/cloud.cfg.d/99_lab.cfg").write_text(
         "# hagen lab: the seed is in /var/lib/cloud/seed/nocloud; no locales package in the base\n"
         "datasource_list: [ NoCloud, None ]\nlocale: false\n")
