@@ -20,7 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Compile a highly available OpenStack control plane from a topology spec.")
 secrets_app = typer.Typer(no_args_is_help=True, help="Create and check secrets files.")
 app.add_typer(secrets_app, name="secrets")
-lab_app = typer.Typer(no_args_is_help=True, help="Try a deploy bundle on three booted Debian hosts (root required).")
+lab_app = typer.Typer(no_args_is_help=True,
+                      help="Try a deploy bundle on booted Debian hosts, one per node (root required).")
 app.add_typer(lab_app, name="lab")
 
 

@@ -43,7 +43,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
         fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode, "health": health, "backends": backends})
     nodes = [{"name": n.name, "address": n.address, "cluster": topo.cluster_of(n).name,
               "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
-    clusters = [{"name": c.name, "first": c.first.name, "nodes": ", ".join(n.name for n in c.nodes),
+    clusters = [{"name": c.name, "nodes": ", ".join(n.name for n in c.nodes),
                  "services": ", ".join(c.services), "resources": ", ".join(resources(topo, c)),
                  "constraints": constraint_sentences(topo, c)} for c in topo.clusters]
     fencing = (f"**waived** ({topo.fencing_waiver}); stonith-enabled=false." if topo.fencing_waiver
