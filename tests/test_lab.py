@@ -179,3 +179,7 @@ def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen,
     finally:
         run.down(root)
     assert _leftovers(root) == []
+    kept = {p.name: p.read_text() for p in root.iterdir() if p.is_file()}
+    assert set(kept) == {"report.json", "up.json", "steps.log"}  # the client's credential files are gone
+    for name, value in YAML(typ="safe").load(secrets.read_text()).items():
+        assert not [f for f, text in kept.items() if value in text], f"secret {name} left in the lab's files"
