@@ -101,6 +101,17 @@ def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen)
     assert {v["name"] for v in config["vips"]} == {"vip-db", "vip-keystone", "vip-rabbitmq"}
 
 
+def test_client_publishes_through_the_vip_when_the_spec_says_so(tmp_path, hagen):
+    spec, secrets, bundle = tmp_path / "spec.yaml", tmp_path / "s.yaml", tmp_path / "deploy"
+    spec.write_text(LAB_SPEC.read_text().replace("clients: direct", "clients: vip"))
+    assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
+    assert hagen("build", spec, "-o", bundle, "--secrets", secrets).returncode == 0
+    state = hosts.LabState(tmp_path / "lab")
+    state.root.mkdir()
+    config = run.client_config(bundle, run.read_topology(bundle), state)
+    assert config["rabbitmq"]["nodes"] == [["10.99.0.213", 5672]]
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to nobody")
 @pytest.mark.parametrize("verb", [["down"], ["test", "deploy"], ["up", "deploy"]])
 def test_lab_verbs_say_they_need_root(tmp_path, verb):

@@ -74,6 +74,13 @@ def client_address(topo: dict) -> str:
     raise LabError(f"no free address left in {network} for the lab's client")
 
 
+def _address_of(topo: dict, name: str) -> str:
+    names = {n: node["address"] for n, node in topo["nodes"].items()}
+    for vip_name, vip in topo["vips"].items():
+        names[vip_name] = names[vip["hostname"]] = vip["address"]
+    return names[name]
+
+
 def write_private(path: Path, text: str) -> Path:
     """A file only root can read: the client's files hold credentials."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -99,8 +106,9 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
         "mysql_options": str(options),
         "keystone": {"url": f"http://{topo['vips'][keystone_fe['vip']]['address']}:{keystone_fe['port']}/v3",
                      "password": _secrets_env(bundle, keystone_node)["KEYSTONE_ADMIN_PASSWORD"]},
-        # The node names of transport_url, resolved as the bundle's hosts file does.
-        "rabbitmq": {"nodes": [[topo["nodes"][b.hostname]["address"], b.port] for b in brokers],
+        # transport_url's hosts (every node, or the VIP if the spec says so), resolved as the
+        # bundle's hosts file does.
+        "rabbitmq": {"nodes": [[_address_of(topo, b.hostname), b.port] for b in brokers],
                      "user": urllib.parse.unquote(brokers[0].username),
                      "password": urllib.parse.unquote(brokers[0].password)},
         "vips": [{"name": fe["vip"], "address": topo["vips"][fe["vip"]]["address"], "port": fe["port"]}
