@@ -53,7 +53,7 @@ class LabState:
         return self.root / "state.json"
 
     def save(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # hosts' disks hold the deploy secrets
         data = {"netns": self.netns, "base": self.base, "base_owned": self.base_owned,
                 "hosts": self.hosts, "client_address": self.client_address}
         tmp = self.path.with_suffix(".tmp")
