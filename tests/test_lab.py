@@ -47,6 +47,10 @@ def test_lost_rows_and_messages_are_acknowledged_ones_missing_afterwards():
     assert (figures["rows_lost"], figures["messages_lost"], figures["token_failures"]) == (1, 0, 1)
     assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
         "x: rows_lost = 1", "x: no Keystone token issued"]
+    rerun = {"c1": {"exit": 0, "files_changed": []}, "c2": {"exit": 0, "files_changed": ["/etc/hosts"]}}
+    clean = {**figures, "rows_lost": 0, "tokens_issued": 1}
+    assert run.problems({"scenarios": [{"name": "r", "figures": clean, "setup_reruns": rerun}]}) == [
+        "r: setup.sh on c2 is not a no-op: {'exit': 0, 'files_changed': ['/etc/hosts']}"]
 
 
 # Lines as MariaDB 10.11 with mariabackup logged them in the lab: the SST script runs for an IST too.
@@ -184,7 +188,7 @@ def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen,
                              + "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"])
                              + "\nlab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
         assert [s["run"] for s in up["steps"]] == [s["run"] for s in run.read_topology(bundle)["deploy_steps"]]
-        assert [s["name"] for s in result["scenarios"]] == ["steady"] + [
+        assert [s["name"] for s in result["scenarios"]] == ["steady", "rerun setup.sh"] + [
             f"crash controller{i}" for i in (1, 2, 3)]
         assert run.problems(result) == []
     finally:

@@ -94,5 +94,8 @@ def table(report: dict) -> str:
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    tail = [f"{k}: {v}" for k, v in sorted(report.get("totals", {}).items())]
+    tail = [f"{s['name']}: " + "; ".join(f"{node} exit {r['exit']}, {len(r['files_changed'])} files changed"
+                                         for node, r in s["setup_reruns"].items())
+            for s in report["scenarios"] if "setup_reruns" in s]
+    tail += [f"{k}: {v}" for k, v in sorted(report.get("totals", {}).items())]
     return "\n".join(lines + [""] + tail) + "\n"

@@ -18,6 +18,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..emit import cloudinit
 from . import hosts, report
 from .hosts import LabError, LabState
 
@@ -241,8 +242,20 @@ def _galera_transfer(name: str, log_file: str, offset: int) -> str:
     return report.galera_transfer_from_log(text)
 
 
+def rerun_setup(topo: dict) -> dict:
+    """Every node runs its setup.sh again, as an operator applying the same bundle twice would:
+    it must succeed, change no file and leave the running services alone."""
+    rerun = {}
+    for name in topo["nodes"]:
+        proc = hosts.host_command(name, f"bash {shlex.quote(cloudinit.STAGING)}/setup.sh", check=False, timeout=600)
+        updated = [line.split("updated ", 1)[1] for line in proc.stdout.splitlines()
+                   if line.startswith("setup.sh: updated ")]
+        rerun[name] = {"exit": proc.returncode, "files_changed": updated}
+    return rerun
+
+
 def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: int,
-                 crash: str | None) -> dict:
+                 crash: str | None = None, action=None) -> dict:
     _log(f"lab: scenario {name}")
     # Ids unique across runs on the same lab (a rerun finds the earlier rows and messages' ids taken).
     first_id = int(time.time()) * 100_000
@@ -269,6 +282,9 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
             rejoin["galera_transfer"] = _galera_transfer(crash, log_file, log_offset) if "galera_s" in rejoin else "-"
             result["rejoin"] = rejoin
             time.sleep(5)  # traffic on the healed cluster
+        elif action is not None:
+            result["setup_reruns"] = action()
+            time.sleep(5)
         else:
             time.sleep(10)
     finally:
@@ -326,8 +342,9 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
     if setup.returncode != 0:
         raise LabError(setup.stderr.strip())
     with hosts.MemoryPeak() as memory:
-        scenarios = [run_scenario(state, topo, config, "steady", 1, None)]
-        for i, name in enumerate(topo["nodes"], start=2):
+        scenarios = [run_scenario(state, topo, config, "steady", 1),
+                     run_scenario(state, topo, config, "rerun setup.sh", 2, action=lambda: rerun_setup(topo))]
+        for i, name in enumerate(topo["nodes"], start=3):
             scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name))
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
@@ -352,6 +369,9 @@ def problems(result: dict) -> list[str]:
         for vip, seconds in f.get("vip_answers_again_s", {}).items():
             if seconds is None:
                 found.append(f"{s['name']}: {vip} never answered again")
+        for node, rerun in s.get("setup_reruns", {}).items():
+            if rerun["exit"] or rerun["files_changed"]:
+                found.append(f"{s['name']}: setup.sh on {node} is not a no-op: {rerun}")
         rejoin = s.get("rejoin")
         if rejoin is not None and rejoin.get("all_s") is None:
             found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
