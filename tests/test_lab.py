@@ -85,6 +85,15 @@ def test_lab_refuses_review_bundles_and_other_interfaces(tmp_path, hagen):
     assert hagen("build", ROOT / "examples" / "seed.yaml", "-o", tmp_path / "seed").returncode == 0
     with pytest.raises(hosts.LabError, match="interface 'eth0'"):
         run.read_topology(tmp_path / "seed")
+    topology = tmp_path / "seed" / "topology.json"
+    topology.write_text(topology.read_text().replace('"deploy_steps"', '"steps"'))
+    with pytest.raises(hosts.LabError, match=r"lacks what the lab reads \(deploy_steps\).*older hagen"):
+        run.read_topology(tmp_path / "seed")
+    topology.write_text("{")
+    with pytest.raises(hosts.LabError, match="not valid JSON"):
+        run.read_topology(tmp_path / "seed")
+    with pytest.raises(hosts.LabError, match="not a hagen bundle"):
+        run.read_topology(tmp_path / "nowhere")
 
 
 def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen):

@@ -43,7 +43,15 @@ def read_topology(bundle: Path) -> dict:
     path = bundle / "topology.json"
     if not path.is_file():
         raise LabError(f"{bundle} is not a hagen bundle (no topology.json)")
-    topo = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        topo = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise LabError(f"{path} is not valid JSON ({err}); rebuild the bundle with 'hagen build'")
+    missing = [key for key in ("target", "nodes", "vips", "frontends", "deploy_steps", "galera", "rabbitmq",
+                               "keystone") if key not in topo]
+    if missing or any("interface" not in n or "packages" not in n for n in topo["nodes"].values()):
+        raise LabError(f"{path} lacks what the lab reads ({', '.join(missing) or 'node details'}): the bundle "
+                       "was written by an older hagen; rebuild it")
     if topo["target"] != "debian12":
         raise LabError(f"the lab boots Debian 12 hosts; this bundle targets {topo['target']}")
     for name, node in topo["nodes"].items():
