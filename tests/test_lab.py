@@ -162,7 +162,7 @@ def test_teardown_removes_a_half_started_lab_by_pid(tmp_path):
         _skip_or_fail(why)
     root = tmp_path / "lab"
     state = hosts.LabState(root, base="", base_owned=False)
-    state.hosts["ghost"] = {"upper": "", "work": "", "merged": str(root / "merged"), "pid": 0}
+    state.hosts["ghost"] = {"upper": "", "work": "", "merged": str(root / "merged")}
     state.save()
     hosts.create_network(state, "10.123.0.1/24")
     cgroup = hosts.CGROUP_ROOT / "systemd" / hosts.CGROUP_GROUP / "ghost"

@@ -71,12 +71,11 @@ class LabState:
         return state
 
 
-def run(argv: list[str], *, check: bool = True, timeout: float = 600, input: str | None = None,
-        quiet: bool = False) -> subprocess.CompletedProcess:
-    proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+def run(argv: list[str], *, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
-        raise LabError(f"{' '.join(argv[:6])} exited {proc.returncode}" + ("" if quiet else ":\n  " + "\n  ".join(tail)))
+        raise LabError(f"{' '.join(argv[:6])} exited {proc.returncode}:\n  " + "\n  ".join(tail))
     return proc
 
 
@@ -165,7 +164,7 @@ def prepare_host(state: LabState, name: str, user_data: bytes, network_config: s
     """The host's disk: an overlay on the base with the NoCloud seed in its upper layer."""
     root = state.root / "hosts" / name
     upper, work, merged = root / "upper", root / "work", root / "merged"
-    state.hosts[name] = {"upper": str(upper), "work": str(work), "merged": str(merged), "pid": 0}
+    state.hosts[name] = {"upper": str(upper), "work": str(work), "merged": str(merged)}
     state.save()
     for d in (upper, work, merged):
         d.mkdir(parents=True, exist_ok=True)
@@ -185,7 +184,7 @@ def mount_overlay(state: LabState, name: str) -> None:
              f"lowerdir={state.base},upperdir={h['upper']},workdir={h['work']}", h["merged"]])
 
 
-def boot_host(state: LabState, name: str) -> int:
+def boot_host(state: LabState, name: str) -> None:
     """Power the host on: systemd-nspawn in its own cgroup, mount namespace and the lab's network."""
     h = state.hosts[name]
     cgroups = _cgroup_dirs(name)
@@ -200,12 +199,10 @@ def boot_host(state: LabState, name: str) -> int:
     argv = in_netns(["unshare", "--mount", "--propagation", "private",
                      "systemd-nspawn", "-D", h["merged"], "-M", name, "--boot", "--register=no", "--keep-unit",
                      f"--network-bridge={BRIDGE}", "--console=pipe"], state.netns)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                            preexec_fn=join_cgroups, start_new_session=True)
+    # Its processes are found again through the host's cgroup (host_pids), so no PID is kept here.
+    subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+                     preexec_fn=join_cgroups, start_new_session=True)
     console.close()
-    h["pid"] = proc.pid
-    state.save()
-    return proc.pid
 
 
 def host_pids(name: str) -> list[int]:
@@ -249,8 +246,7 @@ def init_pid(name: str) -> int | None:
     return None
 
 
-def host_command(name: str, script: str, *, timeout: float = 600, check: bool = True,
-                 input: str | None = None) -> subprocess.CompletedProcess:
+def host_command(name: str, script: str, *, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     """Run a bash script inside the host, as root, in all of its namespaces."""
     pid = init_pid(name)
     if pid is None:
@@ -258,7 +254,7 @@ def host_command(name: str, script: str, *, timeout: float = 600, check: bool = 
     argv = ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--",
             "/usr/bin/env", "-i", f"PATH={PATH_IN_HOST}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb",
             "/bin/bash", "-c", script]
-    return run(argv, timeout=timeout, check=check, input=input)
+    return run(argv, timeout=timeout, check=check)
 
 
 def wait_booted(name: str, timeout: float = 120) -> float:
@@ -316,7 +312,7 @@ class MemoryPeak:
 # --- teardown -----------------------------------------------------------------------------
 
 
-def teardown(root: Path, log=print) -> list[str]:
+def teardown(root: Path) -> list[str]:
     """Remove everything the state file names, by PID and path; safe to run twice."""
     state = LabState.load(root)
     removed = []

@@ -127,7 +127,7 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
 
 def _network_config(node: dict) -> str:
     prefix = ipaddress.ip_network(node["network"]).prefixlen
-    return f"version: 2\nethernets:\n  host0:\n    addresses: [{node['address']}/{prefix}]\n"
+    return f"version: 2\nethernets:\n  {node['interface']}:\n    addresses: [{node['address']}/{prefix}]\n"
 
 
 def wait_cloud_init(name: str, timeout: float = 900) -> None:
@@ -393,4 +393,4 @@ def _require_root() -> None:
 
 def down(root: Path = DEFAULT_ROOT) -> list[str]:
     _require_root()
-    return hosts.teardown(root, _log)
+    return hosts.teardown(root)
