@@ -125,6 +125,25 @@ def test_client_publishes_through_the_vip_when_the_spec_says_so(tmp_path, hagen)
     assert config["rabbitmq"]["nodes"] == [["10.99.0.213", 5672]]
 
 
+def test_host_pids_tolerate_a_unit_cgroup_that_vanishes_mid_walk(tmp_path, monkeypatch):
+    """The host's systemd removes a unit's cgroup while we walk (CI once failed on exactly this)."""
+    top = tmp_path / "systemd" / hosts.CGROUP_GROUP / "c1"
+    for d, pids in [(top, "11\n"), (top / "payload", "12\n"), (top / "payload" / "gone.service", "13\n")]:
+        d.mkdir(parents=True)
+        (d / "cgroup.procs").write_text(pids)
+    real_scandir = os.scandir
+
+    def scandir_after_removal(path):
+        if isinstance(path, (str, os.PathLike)) and Path(path).name == "gone.service":
+            shutil.rmtree(path)  # systemd stopped the unit between listing its parent and entering it
+        return real_scandir(path)
+
+    monkeypatch.setattr(hosts, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(os, "scandir", scandir_after_removal)
+    assert sorted(hosts.host_pids("c1")) == [11, 12]
+    assert hosts.host_pids("absent") == []
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to nobody")
 @pytest.mark.parametrize("verb", [["down"], ["test", "deploy"], ["up", "deploy"]])
 def test_lab_verbs_say_they_need_root(tmp_path, verb):

@@ -205,16 +205,22 @@ def boot_host(state: LabState, name: str) -> None:
     console.close()
 
 
+def _cgroup_tree(top: Path) -> list[Path]:
+    """Every cgroup folder under top, deepest first.
+
+    The host's systemd creates and removes sub-cgroups while we walk (units start and stop),
+    so a folder that vanishes mid-walk is skipped, never an error: os.walk ignores it."""
+    return [Path(d) for d, _, _ in os.walk(top, topdown=False)]
+
+
 def host_pids(name: str) -> list[int]:
     """Every process of the host, in every sub-cgroup nspawn and the host's systemd made."""
-    top = CGROUP_ROOT / "systemd" / CGROUP_GROUP / name
     pids = []
-    if top.is_dir():
-        for procs in top.rglob("cgroup.procs"):
-            try:
-                pids += [int(p) for p in procs.read_text().split()]
-            except OSError:
-                pass
+    for d in _cgroup_tree(CGROUP_ROOT / "systemd" / CGROUP_GROUP / name):
+        try:
+            pids += [int(p) for p in (d / "cgroup.procs").read_text().split()]
+        except OSError:
+            pass  # removed since the walk saw it
     return pids
 
 
@@ -319,11 +325,11 @@ def teardown(root: Path) -> list[str]:
     for name, h in sorted(state.hosts.items()):
         crash_host(name)
         for d in _cgroup_dirs(name):
-            for sub in sorted(d.rglob("*"), key=lambda p: len(p.parts), reverse=True) if d.is_dir() else []:
-                if sub.is_dir():
+            for sub in _cgroup_tree(d):  # deepest first, d itself last
+                try:
                     sub.rmdir()
-            if d.is_dir():
-                d.rmdir()
+                except FileNotFoundError:
+                    pass
         if subprocess.run(["mountpoint", "-q", h["merged"]]).returncode == 0:
             run(["umount", h["merged"]], check=False)
             if subprocess.run(["mountpoint", "-q", h["merged"]]).returncode == 0:
