@@ -212,14 +212,24 @@ def _events(path: Path) -> list[dict]:
 
 
 def member_status(topo: dict, name: str) -> dict[str, bool]:
-    """Is `name` back in Pacemaker, Galera (Synced, full size) and RabbitMQ (running)?"""
+    """Is `name` back in its Pacemaker cluster, Galera (Synced, full size), RabbitMQ (running),
+    and serving Keystone (systemd starts Apache at boot; /healthcheck answers 200)?"""
     status = {}
-    crm = hosts.host_command(name, "crm_mon -1 --output-as=xml", check=False, timeout=30)
-    try:
-        nodes = {n.get("name"): n.get("online") == "true" for n in ET.fromstring(crm.stdout).findall("nodes/node")}
-        status["pacemaker"] = all(nodes.get(n, False) for n in topo["nodes"])
-    except ET.ParseError:
-        status["pacemaker"] = False
+    cluster = topo["nodes"][name].get("cluster")
+    if cluster:
+        crm = hosts.host_command(name, "crm_mon -1 --output-as=xml", check=False, timeout=30)
+        try:
+            nodes = {n.get("name"): n.get("online") == "true"
+                     for n in ET.fromstring(crm.stdout).findall("nodes/node")}
+            status["pacemaker"] = all(nodes.get(n, False) for n in topo["clusters"][cluster]["nodes"])
+        except ET.ParseError:
+            status["pacemaker"] = False
+    if name in topo["keystone"]["nodes"]:
+        url = f"http://{topo['nodes'][name]['address']}:{topo['keystone']['public_port']}/healthcheck"
+        probe = hosts.host_command(name, f"python3 -c 'import sys, urllib.request; "
+                                         f"sys.exit(urllib.request.urlopen(sys.argv[1], timeout=5).status != 200)' "
+                                         f"{shlex.quote(url)}", check=False, timeout=30)
+        status["keystone"] = probe.returncode == 0
     if name in topo["galera"]["wsrep_cluster_address"].removeprefix("gcomm://").split(","):
         size = len(topo["galera"]["wsrep_cluster_address"].split(","))
         out = hosts.host_command(name, "mysql -N -B -e \"SHOW GLOBAL STATUS WHERE Variable_name IN "
