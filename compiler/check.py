@@ -414,7 +414,7 @@ def _placement_problems(xml: str, placed: dict, nodes: list[str], galera_nodes: 
         expected = {n for n in galera_nodes if n in survivors}
         if promoted != expected:
             problems.append(f"galera promoted on {sorted(promoted)}, expected {sorted(expected)}")
-    for clone in ("haproxy", "rabbitmq", "keystone"):
+    for clone in ("haproxy", "rabbitmq"):
         if f'<primitive id="{clone}"' in xml:
             allowed = [n for n in survivors if f"loc-{clone}-clone-avoids-{n}" not in xml]
             if sorted(placed.get(clone, [])) != sorted(allowed):

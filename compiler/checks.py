@@ -11,22 +11,29 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .model import SERVICE_ORDER, Galera, Keystone, RabbitMQ
+from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Keystone, RabbitMQ
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
 
 # Pacemaker ids hagen creates itself; a VIP may not take one of them.
-RESERVED_IDS = {"haproxy", "haproxy-clone", "galera", "galera-clone", "rabbitmq", "rabbitmq-clone",
-                "keystone", "keystone-clone"}
+RESERVED_IDS = {"haproxy", "haproxy-clone", "galera", "galera-clone", "rabbitmq", "rabbitmq-clone"}
 
 
-def placement(data: dict, service: str) -> list[tuple[str, tuple]]:
-    """(node name, path of the reference) for a service; default: every node."""
+def placement(data: dict, service: str, key: str = "nodes") -> list[tuple[str, tuple]]:
+    """(node name, path of the reference) for a service's node list (key), by default every
+    node; a narrower list such as keystone's memcached_nodes defaults to the service's nodes."""
     svc = data["services"][service]
-    if "nodes" in svc:
-        return [(name, ("services", service, "nodes", i)) for i, name in enumerate(svc["nodes"])]
+    if key in svc:
+        return [(name, ("services", service, key, i)) for i, name in enumerate(svc[key])]
+    if key != "nodes":
+        return placement(data, service)
     return [(n["name"], ("nodes", i, "name")) for i, n in enumerate(data["nodes"])]
+
+
+def clustered_node_names(data: dict) -> set[str]:
+    """Nodes in a Pacemaker cluster: those running a service of CLUSTERED_SERVICES."""
+    return {name for service in CLUSTERED_SERVICES for name, _ in placement(data, service)}
 
 
 def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
@@ -177,6 +184,20 @@ def _check_references(data, node_names, report) -> None:
                 report("H020", f"vip '{svc['vip']}' is not defined", ("services", service, "vip"),
                        hint=did_you_mean(svc["vip"], vip_names)
                        or f"defined vips: {', '.join(dict.fromkeys(vip_names))}")
+    keystone_nodes = {name for name, _ in placement(data, "keystone")}
+    listed = set()
+    explicit = "memcached_nodes" in data["services"]["keystone"]  # the default repeats keystone's nodes
+    for name, path in placement(data, "keystone", "memcached_nodes") if explicit else []:
+        if name not in node_names:
+            report("H020", f"node '{name}' in services.keystone.memcached_nodes is not defined", path,
+                   hint=did_you_mean(name, node_names))
+        elif name not in keystone_nodes:
+            report("H022", f"memcached node '{name}' does not run keystone", path,
+                   hint=did_you_mean(name, keystone_nodes)
+                   or "memcached runs beside Keystone: pick memcached_nodes among keystone's nodes")
+        elif name in listed:
+            report("H021", f"node '{name}' is listed twice in memcached_nodes", path)
+        listed.add(name)
     rabbit = data["services"]["rabbitmq"]
     if rabbit.get("clients") == "vip" and "vip" not in rabbit:
         report("H011", "rabbitmq.clients is 'vip' but rabbitmq has no vip", ("services", "rabbitmq", "clients"),
@@ -220,14 +241,18 @@ def _check_ports(data, node_names, report) -> None:
                    (Galera.GCOMM_PORT, "replication port"), (Galera.IST_PORT, "IST port"),
                    (Galera.SST_PORT, "SST port")],
         "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd port"), (r_port + 20000, "distribution port")],
-        "keystone": [(k_port, "public_port"), (Keystone.MEMCACHED_PORT, "memcached port")],
+        "keystone": [(k_port, "public_port")],
+        "memcached": [(Keystone.MEMCACHED_PORT, "memcached port")],
     }
+    placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone")}
+    placed["memcached"] = placement(data, "keystone", "memcached_nodes")
     per_node: dict[str, dict[int, str]] = defaultdict(dict)
-    for service in ("galera", "rabbitmq", "keystone"):
-        nodes = [n for n, _ in placement(data, service) if n in node_names]
+    for service in ("galera", "rabbitmq", "keystone", "memcached"):
+        nodes = [n for n, _ in placed[service] if n in node_names]
         for port, label in listeners[service]:
-            key = label if label in services[service] else None
-            path = ("services", service, key) if key else ("services", service)
+            owner = "keystone" if service == "memcached" else service
+            key = label if label in services[owner] else None
+            path = ("services", owner, key) if key else ("services", owner)
             for name in dict.fromkeys(nodes):
                 taken = per_node[name].get(port)
                 here = f"{service} {label} ({port})"
@@ -275,8 +300,9 @@ def _check_fencing(data, report) -> None:
         report("H071", f"fencing is waived: {waiver['reason']}", ("cluster", "fencing_waiver"),
                hint="without fencing Pacemaker cannot recover safely from a hung node", key=True)
         return
+    clustered = clustered_node_names(data)
     for i, node in enumerate(data["nodes"]):
-        if "fencing" not in node:
+        if "fencing" not in node and node["name"] in clustered:
             report("H070", f"node '{node['name']}' has no fencing device", ("nodes", i, "name"),
                    hint="add 'fencing: {address, username, password_secret}', or set "
                         "cluster.fencing_waiver with a reason")

@@ -27,6 +27,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H013": (ERROR, "invalid value", "cluster.target must be one of: debian12, el9"),
     "H020": (ERROR, "undefined name", "vip 'vip-mysql' is not defined"),
     "H021": (ERROR, "duplicate name", "node name 'controller1' is used twice"),
+    "H022": (ERROR, "node outside its service", "memcached node 'db1' does not run keystone"),
     "H030": (ERROR, "invalid address", "'192.168.16.300' is not an IPv4 address"),
     "H031": (ERROR, "duplicate address", "address 192.168.16.58 is used by controller1 and vip-db"),
     "H032": (ERROR, "address outside every network", "192.168.20.5 is in no declared network"),

@@ -11,7 +11,7 @@ import ipaddress
 import re
 
 from .checks import placement
-from .model import (SERVICE_ORDER, Fencing, Galera, Keystone, LoadBalancer, Network, Node,
+from .model import (CLUSTERED_SERVICES, Fencing, Galera, Keystone, LoadBalancer, Network, Node,
                     PacemakerCluster, RabbitMQ, Topology, Vip)
 from .resources import service_setting
 from .targets import TARGETS
@@ -41,8 +41,10 @@ def lower(data: dict) -> Topology:
         )
     vips = {v["name"]: Vip(v["name"], v["address"], v["hostname"], network_of(v["address"])) for v in data["vips"]}
 
-    def placed(service: str) -> tuple[Node, ...]:
-        return tuple(sorted({nodes[name] for name, _ in placement(data, service)}, key=lambda n: natural_key(n.name)))
+    def placed(service: str, key: str = "nodes") -> tuple[Node, ...]:
+        # dict, not set: nodes hash by identity, so a set's order would change from run to run.
+        return tuple(sorted(dict.fromkeys(nodes[name] for name, _ in placement(data, service, key)),
+                            key=lambda n: natural_key(n.name)))
 
     rabbit_vip = data["services"]["rabbitmq"].get("vip")
     galera = Galera(placed("galera"), vips[data["services"]["galera"]["vip"]], service_setting(data, "galera", "port"),
@@ -52,10 +54,10 @@ def lower(data: dict) -> Topology:
                         service_setting(data, "rabbitmq", "queue_mode"), vips[rabbit_vip] if rabbit_vip else None,
                         service_setting(data, "rabbitmq", "clients"))
     keystone = Keystone(placed("keystone"), vips[data["services"]["keystone"]["vip"]],
-                        service_setting(data, "keystone", "public_port"), service_setting(data, "keystone", "region"))
+                        service_setting(data, "keystone", "public_port"), service_setting(data, "keystone", "region"),
+                        placed("keystone", "memcached_nodes"))
     loadbalancer = LoadBalancer(placed("loadbalancer"), service_setting(data, "loadbalancer", "maxconn"))
-    placements = {"loadbalancer": loadbalancer.nodes, "galera": galera.nodes,
-                  "rabbitmq": rabbitmq.nodes, "keystone": keystone.nodes}
+    placements = {"loadbalancer": loadbalancer.nodes, "galera": galera.nodes, "rabbitmq": rabbitmq.nodes}
     waiver = data["cluster"].get("fencing_waiver")
     return Topology(
         name=data["cluster"]["name"],
@@ -73,11 +75,12 @@ def lower(data: dict) -> Topology:
 
 
 def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tuple[PacemakerCluster, ...]:
-    """One cluster per connected group of overlapping service placements.
+    """One cluster per connected group of overlapping placements of the clustered services.
 
     A node has one corosync.conf, so it can belong to one cluster only (the
     article's three clusters on the same nodes cannot work). Services that share
     any node share a cluster; disjoint node sets get clusters of their own.
+    Keystone is not among them (see CLUSTERED_SERVICES).
     """
     parent: dict[str, str] = {}
 
@@ -87,19 +90,19 @@ def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tu
             x = parent[x]
         return x
 
-    for service in SERVICE_ORDER:
+    for service in CLUSTERED_SERVICES:
         parent.setdefault(service, service)
         for node in placements[service]:
             key = "node:" + node.name
             parent.setdefault(key, key)
             parent[find(key)] = find(service)
     groups: dict[str, list[str]] = {}
-    for service in SERVICE_ORDER:
+    for service in CLUSTERED_SERVICES:
         groups.setdefault(find(service), []).append(service)
     clusters = []
     for services in groups.values():
-        members = {n for s in services for n in placements[s]}
+        members = dict.fromkeys(n for s in services for n in placements[s])
         cluster_name = name if len(groups) == 1 else f"{name}-{services[0]}"
         clusters.append(PacemakerCluster(cluster_name, tuple(sorted(members, key=lambda n: natural_key(n.name))),
                                          tuple(services)))
-    return tuple(sorted(clusters, key=lambda c: SERVICE_ORDER.index(c.services[0])))
+    return tuple(sorted(clusters, key=lambda c: CLUSTERED_SERVICES.index(c.services[0])))

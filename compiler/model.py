@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import cached_property
 
 from .targets import Target
 
 SERVICE_ORDER = ("loadbalancer", "galera", "rabbitmq", "keystone")
+
+# The services Pacemaker runs. Keystone is stateless: systemd keeps Apache running and
+# HAProxy's /healthcheck takes a failed node out of rotation, as TripleO (since Newton)
+# and Kolla run it. So a Keystone-only node needs no corosync, pcsd or fencing, and a
+# large API tier does not become one huge Pacemaker cluster (corosync supports 32 nodes).
+CLUSTERED_SERVICES = ("loadbalancer", "galera", "rabbitmq")
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,10 @@ class Fencing:
     password_secret: str
 
 
-@dataclass(frozen=True)
+# eq=False: a node is one object, made once by lower(), so identity is equality. Comparing
+# and hashing by every field made each `node in nodes` and set lookup cost O(fields), which
+# at a thousand nodes was most of the compile time.
+@dataclass(frozen=True, eq=False)
 class Node:
     name: str
     address: str
@@ -79,6 +89,7 @@ class Keystone:
     vip: Vip
     public_port: int
     region: str
+    memcached_nodes: tuple[Node, ...]  # a subset of nodes: the token cache every Keystone lists
 
     MEMCACHED_PORT = 11211
 
@@ -110,11 +121,31 @@ class Topology:
     keystone: Keystone
     clusters: tuple[PacemakerCluster, ...]
 
-    def services_of(self, node: Node) -> tuple[str, ...]:
-        return tuple(s for s in SERVICE_ORDER if node in getattr(self, s).nodes)
+    # Per-node lookups, built once: emitters ask them for every node, and a scan of every
+    # service's node list per question would make a build quadratic in the node count.
+    @cached_property
+    def _services_by_node(self) -> dict[Node, tuple[str, ...]]:
+        placed = {s: set(getattr(self, s).nodes) for s in SERVICE_ORDER}
+        return {n: tuple(s for s in SERVICE_ORDER if n in placed[s]) for n in self.nodes}
 
-    def cluster_of(self, node: Node) -> PacemakerCluster:
-        return next(c for c in self.clusters if node in c.nodes)
+    @cached_property
+    def _cluster_by_node(self) -> dict[Node, PacemakerCluster]:
+        return {n: c for c in self.clusters for n in c.nodes}
+
+    @cached_property
+    def _position(self) -> dict[Node, int]:
+        return {n: i for i, n in enumerate(self.nodes)}
+
+    def nodes_in_order(self, nodes) -> list[Node]:
+        """Some nodes, in the topology's (natural) order."""
+        return sorted(nodes, key=self._position.__getitem__)
+
+    def services_of(self, node: Node) -> tuple[str, ...]:
+        return self._services_by_node[node]
+
+    def cluster_of(self, node: Node) -> PacemakerCluster | None:
+        """The node's Pacemaker cluster; None for a node that runs only Keystone."""
+        return self._cluster_by_node.get(node)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)

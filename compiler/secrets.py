@@ -42,7 +42,8 @@ PLACEHOLDER = "__SECRET_{}__"
 def required_secrets(topo: Topology) -> dict[str, str]:
     needed = dict(FIXED_SECRETS)
     for node in topo.nodes:
-        if node.fencing and topo.fencing_waiver is None:
+        # Only cluster members are fenced; a Keystone-only node's BMC is not Pacemaker's.
+        if node.fencing and topo.fencing_waiver is None and topo.cluster_of(node):
             needed.setdefault(node.fencing.password_secret, f"BMC password of {node.name}")
     return dict(sorted(needed.items()))
 

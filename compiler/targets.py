@@ -18,7 +18,7 @@ class Target:
     install_command: tuple[str, ...]
     installed_check: tuple[str, ...]
     refresh_command: tuple[str, ...]
-    packages_base: tuple[str, ...]
+    packages_cluster: tuple[str, ...]  # on every node in a Pacemaker cluster
     packages_loadbalancer: tuple[str, ...]
     packages_galera: tuple[str, ...]
     packages_rabbitmq: tuple[str, ...]
@@ -58,8 +58,7 @@ DEBIAN12 = Target(
     install_command=("apt-get", "install", "-y", "--no-install-recommends"),
     installed_check=("dpkg", "-s"),
     refresh_command=("apt-get", "update"),
-    packages_base=("pacemaker", "pacemaker-cli-utils", "pcs", "corosync", "fence-agents",
-                   "resource-agents", "crudini"),
+    packages_cluster=("pacemaker", "pacemaker-cli-utils", "pcs", "corosync", "fence-agents", "resource-agents"),
     packages_loadbalancer=("haproxy",),
     packages_galera=("mariadb-server", "galera-4", "mariadb-backup", "socat", "rsync", "xinetd", "curl"),
     packages_rabbitmq=("rabbitmq-server",),
@@ -92,7 +91,7 @@ EL9 = Target(
     install_command=("dnf", "install", "-y"),
     installed_check=("rpm", "-q"),
     refresh_command=(),
-    packages_base=("pacemaker", "pcs", "corosync", "fence-agents-all", "resource-agents", "crudini"),
+    packages_cluster=("pacemaker", "pcs", "corosync", "fence-agents-all", "resource-agents"),
     packages_loadbalancer=("haproxy",),
     packages_galera=("mariadb-server-galera", "mariadb-backup", "socat", "rsync", "curl"),
     packages_rabbitmq=("rabbitmq-server",),

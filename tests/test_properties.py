@@ -50,6 +50,11 @@ def topologies(draw):
     lb, rabbit, keystone = subset(), subset(), subset()
     leftover = [n["name"] for n in nodes if n["name"] not in set(lb) | set(galera) | set(rabbit) | set(keystone)]
     keystone = keystone + leftover
+    clustered = set(lb) | set(galera) | set(rabbit)
+    if not waiver and draw(st.booleans()):  # Keystone-only nodes are in no cluster: fencing is optional there
+        for node in nodes:
+            if node["name"] not in clustered:
+                node.pop("fencing", None)
     ports = draw(st.lists(st.integers(1024, 40000).filter(lambda p: p not in RESERVED and p + 20000 not in RESERVED),
                           min_size=4, max_size=4, unique=True))
     if len(set(ports) | {p + 20000 for p in ports}) < 8:
@@ -73,6 +78,9 @@ def topologies(draw):
                      "rabbitmq": rabbit_spec,
                      "keystone": {"nodes": keystone, "vip": "vip-ks", "public_port": ks_port}},
     }
+    if draw(st.booleans()):
+        spec["services"]["keystone"]["memcached_nodes"] = draw(
+            st.lists(st.sampled_from(keystone), min_size=1, unique=True))
     if waiver:
         spec["cluster"]["fencing_waiver"] = {"reason": "generated test"}
     return spec
@@ -197,6 +205,10 @@ def test_keystone_reaches_db_rabbit_and_its_own_vip_consistently(spec):
     binds = {fe["bind"] for fe in frontends.values()}
     keystone_nodes = sorted(p.split("/")[1] for p in files if p.endswith("/etc/keystone/keystone.conf"))
     rabbit_nodes = sorted(p.split("/")[1] for p in files if p.endswith("/etc/rabbitmq/rabbitmq.conf"))
+    memcached_nodes = sorted(p.split("/")[1] for p in files
+                             if p.startswith("nodes/") and p.endswith(("/etc/memcached.conf", "/etc/sysconfig/memcached")))
+    assert set(memcached_nodes) <= set(keystone_nodes)
+    assert set(memcached_nodes) == set(spec["services"]["keystone"].get("memcached_nodes", keystone_nodes))
     for k in keystone_nodes:
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_string(text(files, f"nodes/{k}/etc/keystone/keystone.conf"))
@@ -211,6 +223,9 @@ def test_keystone_reaches_db_rabbit_and_its_own_vip_consistently(spec):
             assert targets == [f"{vips['vip-mq']['hostname']}:{rport}"]
         else:
             assert targets == sorted(f"{n}:{rport}" for n in rabbit_nodes)
+            assert {hosts[t.rsplit(":", 1)[0]] for t in targets} == {addresses[n] for n in rabbit_nodes}
+        cache = parser["cache"]["memcache_servers"].split(",")
+        assert sorted(cache) == sorted(f"{addresses[n]}:11211" for n in memcached_nodes)
         openrc = text(files, f"nodes/{k}/root/admin-openrc")
         url = urllib.parse.urlsplit(shlex.split(re.search(r"OS_AUTH_URL=(.*)", openrc).group(1))[0])
         assert hosts[url.hostname] == vips["vip-ks"]["address"] and f"{hosts[url.hostname]}:{url.port}" in binds
@@ -231,7 +246,19 @@ def test_vips_follow_haproxy_and_each_node_is_in_one_cluster(spec):
         if path.endswith("corosync.conf"):
             clusters[path.split("/")[1]] = re.findall(r"^\s+name: (\S+)$", f.content, flags=re.M)
     members = [n for c in clusters.values() for n in c]
-    assert sorted(members) == sorted(n["name"] for n in spec["nodes"])  # every node, exactly once
+    services = spec["services"]
+    clustered = {n for s in ("loadbalancer", "galera", "rabbitmq") for n in services[s]["nodes"]}
+    assert sorted(members) == sorted(clustered)  # every node of a Pacemaker-run service, exactly once
+    for node in (n["name"] for n in spec["nodes"]):
+        setup = text(files, f"nodes/{node}/setup.sh")
+        assert ("systemctl enable --now pcsd" in setup) == (node in clustered)
+        assert (f"nodes/{node}/etc/hagen/fencing.passwords" in files) == (
+            node in clustered and "fencing_waiver" not in spec["cluster"] and len(
+                next(c for c in clusters.values() if node in c)) > 1)
+    for names in clusters.values():  # corosync and pcs name the members: each resolves on each member
+        for member in names:
+            hosts = hosts_of(files, member)
+            assert all(name in hosts for name in names)
     commands = pcs_commands(files)
     vip_cluster = {c for c, a in commands if a[:2] == ["resource", "create"] and "ocf:heartbeat:IPaddr2" in a}
     haproxy_cluster = {c for c, a in commands if a[:3] == ["resource", "create", "haproxy"]}
@@ -291,7 +318,7 @@ def test_secret_values_round_trip_through_bash_and_never_leak_into_review(spec, 
         blob = f.content if isinstance(f.content, bytes) else f.content.encode()
         for value in secrets.values():
             assert value.encode() not in blob, f.path
-    node = spec["nodes"][0]["name"]
+    node = next(n.name for n in topo.nodes if topo.cluster_of(n))  # Keystone-only nodes have no hacluster
     env_file = deploy[f"nodes/{node}/etc/hagen/secrets.env"]
     assert env_file.mode == 0o600
     with tempfile.NamedTemporaryFile("w", suffix=".env", delete=False, encoding="utf-8") as handle:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import Phase, settings
 
 import test_properties as props
-from compiler.emit import cloudinit, haproxy, keystone, pacemaker
+from compiler.emit import cloudinit, haproxy, host, keystone, pacemaker
 from compiler.emit.base import environment
 from compiler import lower
 
@@ -55,6 +55,29 @@ def spec_order_kept(monkeypatch):
     monkeypatch.setattr(lower, "natural_key", lambda name: 0)
 
 
+def memcached_nodes_ignored(monkeypatch):
+    original = keystone.emit
+
+    def broken(topo, node, secrets):
+        everywhere = dataclasses.replace(topo.keystone, memcached_nodes=topo.keystone.nodes)
+        return original(dataclasses.replace(topo, keystone=everywhere), node, secrets)
+    monkeypatch.setattr(keystone, "emit", broken)
+
+
+def hosts_list_only_the_node_itself(monkeypatch):
+    monkeypatch.setattr(host, "names_used_by", lambda topo, node: {node})
+
+
+_QUICK: dict = {}
+
+
+def _quick(prop):
+    """hypothesis refuses to apply settings to a property twice; some guard two mutations."""
+    if prop not in _QUICK:
+        _QUICK[prop] = quick(prop)
+    return _QUICK[prop]
+
+
 MUTATIONS = [
     (vip_on_node_address, props.test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound),
     (every_galera_server_active, props.test_galera_backend_clustercheck_and_wsrep_agree),
@@ -63,12 +86,14 @@ MUTATIONS = [
     (trailing_newline_lost_in_transit, props.test_user_data_and_kickstart_carry_the_bundle_files),
     (double_quotes_in_shell, props.test_secret_values_round_trip_through_bash_and_never_leak_into_review),
     (spec_order_kept, props.test_order_of_the_spec_does_not_matter),
+    (memcached_nodes_ignored, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
+    (hosts_list_only_the_node_itself, props.test_vips_follow_haproxy_and_each_node_is_in_one_cluster),
 ]
 
 
 @pytest.mark.parametrize("mutate,prop", MUTATIONS, ids=[m.__name__ for m, _ in MUTATIONS])
 def test_property_catches_broken_emitter(mutate, prop, monkeypatch):
-    run = quick(prop)
+    run = _quick(prop)
     run()  # passes on the real emitters
     mutate(monkeypatch)
     # The property's own assertion must fire, not a crash somewhere in the build.

@@ -28,7 +28,7 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     laid += keystone.emit(topo, node, secrets)
     laid += pacemaker.node_files(topo, node, secrets)
     cluster = topo.cluster_of(node)
-    if node == cluster.first:
+    if cluster is not None and node == cluster.first:
         laid += [BundleFile(f"{NODE_LIB}/{f.path}", f.content, f.mode) for f in cluster_files
                  if f.path.startswith(f"cluster/{cluster.name}/") and f.path.endswith(".sh")]
     runs_here = {script for script, where, _ in bootstrap.steps(topo) if where == node.name}

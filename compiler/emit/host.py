@@ -6,11 +6,10 @@ from ..model import Node, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
 
-# Units Pacemaker manages, per service.
 def pacemaker_units(topo: Topology, node: Node) -> list[str]:
-    units = {"loadbalancer": ["haproxy"], "galera": [topo.target.mariadb_unit],
-             "rabbitmq": ["rabbitmq-server"], "keystone": [topo.target.apache_unit]}
-    return [u for s in topo.services_of(node) for u in units[s]]
+    """Units Pacemaker starts and stops on this node (Keystone's Apache is systemd's)."""
+    units = {"loadbalancer": ["haproxy"], "galera": [topo.target.mariadb_unit], "rabbitmq": ["rabbitmq-server"]}
+    return [u for s in topo.services_of(node) for u in units.get(s, [])]
 
 
 def masked_units(topo: Topology, node: Node) -> list[str]:
@@ -29,20 +28,37 @@ def packages(topo: Topology, node: Node) -> list[str]:
     t = topo.target
     per_service = {"loadbalancer": t.packages_loadbalancer, "galera": t.packages_galera,
                    "rabbitmq": t.packages_rabbitmq, "keystone": t.packages_keystone}
-    found = list(t.packages_base)
+    found = list(t.packages_cluster) if topo.cluster_of(node) else []
     for service in topo.services_of(node):
         found += [p for p in per_service[service] if p not in found]
     return found
 
 
-def hosts_entries(topo: Topology) -> list[dict]:
-    entries = [{"address": n.address, "names": [n.name]} for n in topo.nodes]
+def names_used_by(topo: Topology, node: Node) -> set[Node]:
+    """The nodes this node reaches by name: itself, its Pacemaker peers (corosync and pcs),
+    its Galera peers (gcomm://), its RabbitMQ peers (rabbit@name), and the RabbitMQ nodes
+    Keystone's transport_url lists. Everything else is reached by address or VIP, so a
+    large API tier does not copy every node's name onto every node."""
+    used = {node}
+    cluster = topo.cluster_of(node)
+    if cluster:
+        used.update(cluster.nodes)
+    if node in topo.galera.nodes:
+        used.update(topo.galera.nodes)
+    if node in topo.rabbitmq.nodes or (node in topo.keystone.nodes and topo.rabbitmq.clients == "direct"):
+        used.update(topo.rabbitmq.nodes)
+    return used
+
+
+def hosts_entries(topo: Topology, node: Node) -> list[dict]:
+    used = names_used_by(topo, node)
+    entries = [{"address": n.address, "names": [n.name]} for n in topo.nodes_in_order(used)]
     entries += [{"address": v.address, "names": sorted({v.hostname, v.name})} for v in topo.vips]
     return entries
 
 
 def secret_env(topo: Topology, node: Node, secrets: SecretValues) -> list[tuple[str, str]]:
-    wanted = ["hacluster_password"]
+    wanted = ["hacluster_password"] if topo.cluster_of(node) else []
     if node in topo.rabbitmq.nodes:
         wanted.append("rabbitmq_password")
     if node in topo.keystone.nodes:
@@ -52,7 +68,7 @@ def secret_env(topo: Topology, node: Node, secrets: SecretValues) -> list[tuple[
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     return [
-        BundleFile("etc/hosts", render("host/hosts.j2", name=topo.name, entries=hosts_entries(topo)), 0o644),
+        BundleFile("etc/hosts", render("host/hosts.j2", node=node, entries=hosts_entries(topo, node)), 0o644),
         BundleFile("etc/hagen/secrets.env",
                    render("host/secrets.env.j2", node=node, values=secret_env(topo, node, secrets)), 0o600),
     ]
@@ -60,10 +76,12 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
 
 def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> BundleFile:
     services = {s: s in topo.services_of(node) for s in ("loadbalancer", "galera", "rabbitmq", "keystone")}
+    services["memcached"] = node in topo.keystone.memcached_nodes
     target = topo.target
+    cluster = topo.cluster_of(node)
     text = render(
         "host/setup.sh.j2", node=node, target=target, roles=list(topo.services_of(node)),
-        cluster_name=topo.cluster_of(node).name,
+        cluster_name=cluster.name if cluster else None,
         packages=packages(topo, node), pacemaker_units=pacemaker_units(topo, node),
         masked_units=masked_units(topo, node),
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,

@@ -36,18 +36,20 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     conf = render("keystone/keystone.conf.j2", node=node, db_host=topo.galera.vip.hostname,
                   rabbit_via_vip=topo.rabbitmq.clients == "vip",
                   transport_url=transport_url(topo, secrets), database_url=database_url(topo, secrets),
-                  memcache_servers=[f"{n.address}:{Keystone.MEMCACHED_PORT}" for n in k.nodes],
+                  memcache_servers=[f"{n.address}:{Keystone.MEMCACHED_PORT}" for n in k.memcached_nodes],
                   quorum=topo.rabbitmq.queue_mode == "quorum")
     files = [
         BundleFile("etc/keystone/keystone.conf", conf, 0o600, owner="keystone", group="keystone"),
         BundleFile(target.keystone_site_path.lstrip("/"),
                    render("keystone/keystone-wsgi.conf.j2", node=node, port=k.public_port, target=target), 0o644),
-        BundleFile(target.memcached_config_path.lstrip("/"),
-                   render("keystone/memcached.j2", node=node, port=Keystone.MEMCACHED_PORT, target=target), 0o644),
         BundleFile("root/admin-openrc",
                    render("keystone/admin-openrc.j2", vip=k.vip, auth_url=public_url(topo),
                           password=secrets.get("keystone_admin_password"), region=k.region), 0o600),
     ]
+    if node in k.memcached_nodes:
+        files.append(BundleFile(target.memcached_config_path.lstrip("/"),
+                                render("keystone/memcached.j2", node=node, port=Keystone.MEMCACHED_PORT,
+                                       target=target), 0o644))
     # The same keys on every node, from the secrets file: a token issued by one
     # node validates on all of them, with no copying step.
     for repo, prefix in (("fernet-keys", "keystone_fernet_key_"), ("credential-keys", "keystone_credential_key_")):

@@ -112,13 +112,6 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                               *_clone(topo, "clone", interleave="true")), creates="rabbitmq", systemd=True))
         steps += _avoid("rabbitmq-clone", r.nodes, cluster)
 
-    if "keystone" in cluster.services:
-        k = topo.keystone
-        steps.append(PcsStep("Keystone under Apache mod_wsgi, active on every Keystone node",
-                             ("resource", "create", "keystone", f"systemd:{topo.target.apache_unit}", "op",
-                              "monitor", "interval=10s", *_clone(topo, "clone", interleave="true")),
-                             creates="keystone", systemd=True))
-        steps += _avoid("keystone-clone", k.nodes, cluster)
     return steps
 
 
@@ -139,9 +132,10 @@ def emit(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
 def node_files(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     """What a node needs to fence its peers: their BMC passwords in one 0600 file, and the
     script fence_ipmilan runs to read one of them (its password_script)."""
-    if topo.fencing_waiver is not None:
+    cluster = topo.cluster_of(node)
+    if topo.fencing_waiver is not None or cluster is None:
         return []
-    peers = [peer for peer in topo.cluster_of(node).nodes if peer != node]
+    peers = [peer for peer in cluster.nodes if peer != node]
     if not peers:
         return []
     lines = "".join(f"{peer.name} {secrets.get(peer.fencing.password_secret)}\n" for peer in peers)

@@ -7,7 +7,7 @@ from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
 from .haproxy import frontends
-from .review import TOPOLOGY_JSON, constraint_sentences, mermaid, resources
+from .review import TOPOLOGY_JSON, cluster_name_of, constraint_sentences, mermaid, resources
 
 CORRECTIONS = (
     "One Pacemaker cluster per disjoint node set (the article built three clusters on the same three nodes).",
@@ -17,6 +17,8 @@ CORRECTIONS = (
     "`promoted-max` (not 0.9's `cluster auth`, `--name`, `--clone`, `--master`, `master-max`).",
     "Keystone v3 only on port 5000 with Fernet tokens and `/healthcheck`; no v2.0, PKI, admin port 35357 "
     "or admin_token.",
+    "Keystone is stateless, so systemd runs it, not Pacemaker (the article cloned it in the cluster): "
+    "HAProxy's `/healthcheck` takes a failed node out, and a Keystone-only node needs no corosync or fencing.",
     "Each VIP is colocated with the HAProxy clone and starts after it; VIPs are sticky.",
     "Fencing is configured per node (fence_ipmilan), or waived explicitly with a reason.",
     "Galera behind HAProxy has exactly one active server (the others are backup), checked by clustercheck; "
@@ -41,7 +43,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
         backends = ", ".join(f"{s.name}:{s.port}" + (" (backup)" if "backup" in s.options else "")
                              for s in fe.servers)
         fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode, "health": health, "backends": backends})
-    nodes = [{"name": n.name, "address": n.address, "cluster": topo.cluster_of(n).name,
+    nodes = [{"name": n.name, "address": n.address, "cluster": cluster_name_of(topo, n) or "none (Keystone only)",
               "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
     clusters = [{"name": c.name, "nodes": ", ".join(n.name for n in c.nodes),
                  "services": ", ".join(c.services), "resources": ", ".join(resources(topo, c)),

@@ -41,7 +41,7 @@ def topology_summary(topo: Topology) -> dict:
         "target": topo.target.name,
         "fencing": f"waived: {topo.fencing_waiver}" if topo.fencing_waiver else "fence_ipmilan per node",
         "nodes": {n.name: {"address": n.address, "network": str(n.network.cidr), "interface": n.interface,
-                           "cluster": topo.cluster_of(n).name,
+                           "cluster": cluster_name_of(topo, n),
                            "roles": list(topo.services_of(n)),
                            "packages": packages(topo, n)} for n in topo.nodes},
         "vips": {v.name: {"address": v.address, "hostname": v.hostname} for v in topo.vips},
@@ -63,6 +63,11 @@ def topology_summary(topo: Topology) -> dict:
     }
 
 
+def cluster_name_of(topo: Topology, node) -> str | None:
+    cluster = topo.cluster_of(node)
+    return cluster.name if cluster else None
+
+
 def emit(topo: Topology) -> BundleFile:
     return BundleFile(TOPOLOGY_JSON, json.dumps(topology_summary(topo), indent=2, sort_keys=True) + "\n", 0o644)
 
@@ -81,6 +86,10 @@ def mermaid(topo: Topology) -> str:
             roles = ", ".join(topo.services_of(node))
             lines.append(f'        n_{_id(node.name)}["{node.name}<br/>{node.address}<br/>{roles}"]')
         lines.append("    end")
+    for node in topo.nodes:
+        if topo.cluster_of(node) is None:  # Keystone-only: systemd runs it, no Pacemaker
+            roles = ", ".join(topo.services_of(node))
+            lines.append(f'    n_{_id(node.name)}["{node.name}<br/>{node.address}<br/>{roles}"]')
     for fe in frontends(topo):
         vip, front = f"v_{_id(fe.vip.name)}", f"f_{_id(fe.name)}"
         lines.append(f'    {vip}{{{{"{fe.vip.name}<br/>{fe.vip.address}"}}}}')

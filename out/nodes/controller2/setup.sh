@@ -24,9 +24,9 @@ fi
 # --- packages ---------------------------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 # Installed already (a rerun, or a prepared image): skip the package manager.
-if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents' 'resource-agents' 'crudini' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' >/dev/null 2>&1; then
+if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' >/dev/null 2>&1; then
     'apt-get' 'update'
-    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents' 'resource-agents' 'crudini' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient'
+    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient'
 fi
 
 # Is this node already running hagen's cluster? (Not just any Pacemaker: Debian's corosync
@@ -43,7 +43,7 @@ if [ "$pacemaker_running" = false ] && [ -e /etc/corosync/corosync.conf ] \
 fi
 
 # Pacemaker starts and stops these; systemd must not start them at boot.
-pacemaker_units=('haproxy' 'mariadb' 'rabbitmq-server' 'apache2')
+pacemaker_units=('haproxy' 'mariadb' 'rabbitmq-server')
 for unit in "${pacemaker_units[@]}"; do
     systemctl disable "$unit" 2>/dev/null || true
     if [ "$pacemaker_running" = false ]; then
@@ -145,8 +145,16 @@ fi
 
 # --- keystone ---------------------------------------------------------------
 'a2ensite' 'keystone-wsgi'
+# systemd runs Keystone, not Pacemaker: it is stateless, and HAProxy's /healthcheck
+# takes a failed node out. Restarted only when this run changed a file.
+systemctl enable 'apache2'
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'apache2'; then
+    systemctl restart 'apache2'
+fi
 systemctl enable 'memcached'
-systemctl restart memcached
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'memcached'; then
+    systemctl restart 'memcached'
+fi
 
 if [ ${#changed[@]} -gt 0 ]; then
     printf 'setup.sh: updated %s\n' "${changed[@]}"

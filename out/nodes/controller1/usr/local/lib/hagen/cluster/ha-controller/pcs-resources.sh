@@ -86,9 +86,6 @@ exists 'galera' || pcs -f "$cib" 'resource' 'create' 'galera' 'ocf:heartbeat:gal
 # RabbitMQ on every RabbitMQ node; its own clustering keeps the data (not rabbitmq-cluster, which wipes a node on join)
 exists 'rabbitmq' || pcs -f "$cib" 'resource' 'create' 'rabbitmq' 'systemd:rabbitmq-server' 'op' 'monitor' 'interval=10s' 'op' 'start' 'timeout=200s' 'clone' 'interleave=true' "${force[@]}"
 
-# Keystone under Apache mod_wsgi, active on every Keystone node
-exists 'keystone' || pcs -f "$cib" 'resource' 'create' 'keystone' 'systemd:apache2' 'op' 'monitor' 'interval=10s' 'clone' 'interleave=true' "${force[@]}"
-
 if [ "$live" = true ]; then
     pcs cluster cib-push "$cib" diff-against="$workdir/original.xml"
 fi
