@@ -51,6 +51,7 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
     _check_ports(data, node_names, report)
     if not names_broken:  # counts of duplicated or unknown nodes would only repeat the name errors
         _check_quorum(data, report)
+        _check_cluster_size(data, report)
     _check_target(data, report)
     _check_fencing(data, report)
     return sorted(found, key=lambda d: d.sort_key)
@@ -279,6 +280,32 @@ def _check_quorum(data, report) -> None:
         report("H052", f"quorum queues on {rabbit_count} node(s) cannot survive the loss of a node",
                ("services", "rabbitmq", "nodes") if "nodes" in rabbit else ("services", "rabbitmq"),
                hint="run RabbitMQ on at least 3 nodes")
+
+
+# corosync's tested and vendor-supported ceiling (RHEL 8/9 support clusters of up to 32 nodes);
+# beyond it, pacemaker_remote nodes are the supported way to grow.
+MAX_CLUSTER_NODES = 32
+
+
+def _check_cluster_size(data, report) -> None:
+    """Clustered services sharing any node share one cluster (as lower.pacemaker_clusters builds)."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for service in CLUSTERED_SERVICES:
+        members, services = {n for n, _ in placement(data, service)}, [service]
+        for group in [g for g in groups if g[0] & members]:
+            groups.remove(group)
+            members |= group[0]
+            services = group[1] + services
+        groups.append((members, services))
+    for members, services in groups:
+        if len(members) > MAX_CLUSTER_NODES:
+            service = services[0]
+            explicit = "nodes" in data["services"][service]
+            report("H055", f"the Pacemaker cluster of {', '.join(services)} has {len(members)} nodes; corosync "
+                   f"clusters are tested and supported up to {MAX_CLUSTER_NODES}",
+                   ("services", service, "nodes") if explicit else ("services", service),
+                   hint="place these services on fewer nodes; Keystone, being stateless, is not in any cluster",
+                   key=not explicit)
 
 
 def _check_target(data, report) -> None:

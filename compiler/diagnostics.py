@@ -38,6 +38,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H052": (WARNING, "quorum queues on too few nodes", "quorum queues need 3 nodes to survive a loss"),
     "H053": (ERROR, "VIP without a load balancer", "vip-db is not served by any load-balancer node"),
     "H054": (ERROR, "node runs no service", "node spare1 runs no service"),
+    "H055": (WARNING, "Pacemaker cluster too large", "the Pacemaker cluster of loadbalancer has 40 nodes"),
     "H060": (ERROR, "feature removed on target", "classic mirrored queues were removed in RabbitMQ 4"),
     "H061": (WARNING, "feature deprecated on target", "classic mirrored queues are deprecated"),
     "H070": (ERROR, "fencing missing", "node controller1 has no fencing device"),
@@ -113,6 +114,9 @@ def promote_warnings(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     ]
 
 
+SNIPPET_WIDTH = 100
+
+
 def format_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None = None) -> str:
     """Compiler-style text: location, severity, code, message, the source line, a caret."""
     sources = sources or {}
@@ -126,8 +130,13 @@ def format_text(diagnostics: Iterable[Diagnostic], sources: dict[str, str] | Non
         if d.span.line and d.span.line <= len(lines):
             text = lines[d.span.line - 1]
             gutter = f"{d.span.line:>5} | "
-            out.append(gutter + text)
             caret_at = max(d.span.column - 1, 0)
+            if len(text) > SNIPPET_WIDTH:  # a one-line (JSON) spec: show the part around the spot
+                start = max(0, min(caret_at - SNIPPET_WIDTH // 3, len(text) - SNIPPET_WIDTH))
+                text = ("…" if start else "") + text[start:start + SNIPPET_WIDTH] + (
+                    "…" if start + SNIPPET_WIDTH < len(text) else "")
+                caret_at -= start - (1 if start else 0)
+            out.append(gutter + text)
             width = max(1, min(d.span.length, max(len(text) - caret_at, 1)))
             out.append(" " * (len(gutter) - 2) + "| " + " " * caret_at + "^" * width)
         if d.hint:

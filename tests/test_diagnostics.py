@@ -153,3 +153,15 @@ def test_mutated_spec_gets_a_positioned_diagnostic_never_a_traceback(text):
         for d in errors:
             assert 1 <= d.span.line <= max(len(lines), 1)
             assert 1 <= d.span.column <= len(lines[d.span.line - 1]) + 1 if lines else True
+
+
+def test_a_long_one_line_spec_shows_the_part_around_the_error():
+    """A JSON spec is one long line: the snippet is cut around the spot and the caret still points at it."""
+    from compiler.diagnostics import SNIPPET_WIDTH, Diagnostic, Span, format_text
+
+    text = '{"a": "' + "x" * 5000 + '", "bad": 1, "b": "' + "y" * 5000 + '"}'
+    column = text.index('"bad"') + 1
+    shown = format_text([Diagnostic("H010", "unknown key 'bad'", "s.json", Span(1, column, 5))], {"s.json": text})
+    _, source, caret = shown.splitlines()[:3]
+    assert len(source) <= len("    1 | ") + SNIPPET_WIDTH + 2
+    assert source[caret.index("^"):].startswith('"bad"') and caret.count("^") == 5
