@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path, PurePosixPath
 
@@ -81,13 +82,44 @@ def _keep_valid_record(out: Path, staging: Path, files: list[BundleFile]) -> Non
         (staging / RECORD).write_text(text, encoding="utf-8")
 
 
-def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: bool) -> None:
-    """Write files into out_dir atomically. private: folders 0700 (deploy bundles)."""
+def _unchanged(files: list[BundleFile], out: Path, dir_mode: int) -> bool:
+    """Is out already exactly this bundle: the same files, bytes and modes, real folders with
+    the right mode, no symlink and nothing extra (the valid check record aside)?"""
+    if out.is_symlink() or not out.is_dir() or not is_bundle(out):
+        return False
+    wanted = {f.path: f for f in files}
+    seen = set()
+    for root, folders, names in os.walk(out):
+        if stat.S_IMODE(os.lstat(root).st_mode) != dir_mode or any(os.path.islink(os.path.join(root, d))
+                                                                    for d in folders):
+            return False
+        for name in names:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, out)
+            if rel == RECORD:
+                continue
+            f, info = wanted.get(rel), os.lstat(path)
+            if f is None or not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != f.mode:
+                return False
+            data = f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
+            if info.st_size != len(data) or Path(path).read_bytes() != data:
+                return False
+            seen.add(rel)
+    return seen == set(wanted)
+
+
+def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: bool) -> bool:
+    """Write files into out_dir atomically. private: folders 0700 (deploy bundles).
+
+    Returns False, having written nothing, when out_dir already holds exactly this bundle: a
+    rebuild of an unchanged spec (a pre-commit hook, CI) then costs reads, not a rewrite."""
     out = Path(out_dir)
     check_destination(out)
+    dir_mode = 0o700 if private else 0o755
+    if _unchanged(files, out, dir_mode):
+        return False
     parent = out.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
-    dir_mode = 0o700 if private else 0o755
     staging = Path(tempfile.mkdtemp(prefix=".hagen-new-", dir=parent))
     made: set[PurePosixPath] = set()
     try:
@@ -116,3 +148,4 @@ def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: b
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return True

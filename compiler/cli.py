@@ -93,7 +93,7 @@ def build(
         typer.echo(f"hagen: {output} is current", err=True)
         return
     try:
-        write_bundle(result.files, output, private=secrets is not None)
+        written = write_bundle(result.files, output, private=secrets is not None)
     except SpecError as err:
         _report(err.diagnostics, fmt, {})
         raise typer.Exit(1)
@@ -101,8 +101,12 @@ def build(
         typer.echo(f"hagen: cannot write {output}: {exc.strerror}", err=True)
         raise typer.Exit(1)
     if fmt is Format.text:
-        typer.echo(f"hagen: wrote {len(result.files)} files to {output}"
-                   + ("" if secrets else " (review bundle: secrets are placeholders)"), err=True)
+        review = "" if secrets else " (review bundle: secrets are placeholders)"
+        if written:
+            typer.echo(f"hagen: wrote {len(result.files)} files to {output}{review}", err=True)
+        else:
+            typer.echo(f"hagen: {output} already holds this bundle ({len(result.files)} files); nothing written{review}",
+                       err=True)
 
 
 @app.command()

@@ -64,6 +64,28 @@ def test_committed_out_is_current():
     assert compare_with_disk(result.files, ROOT / "out") == {"stale": [], "missing": [], "extra": []}
 
 
+def test_rebuilding_an_unchanged_spec_writes_nothing_but_any_drift_is_rewritten(tmp_path, hagen):
+    out = tmp_path / "b"
+    assert hagen("build", EXAMPLES / "seed.yaml", "-o", out).returncode == 0
+    hosts = out / "nodes/controller1/etc/hosts"
+    before = hosts.stat()
+    again = hagen("build", EXAMPLES / "seed.yaml", "-o", out)
+    assert again.returncode == 0 and "nothing written" in again.stderr
+    assert hosts.stat().st_ino == before.st_ino  # the same file: not replaced
+    drifts = [lambda: hosts.write_text(hosts.read_text() + "10.0.0.9 intruder\n"),
+              lambda: (out / "README.md").chmod(0o600),
+              lambda: (out / "nodes/controller1/stray").write_text("x"),
+              lambda: hosts.unlink() or hosts.symlink_to("/etc/hostname"),
+              lambda: (out / "nodes").chmod(0o777)]
+    for drift in drifts:
+        drift()
+        rebuilt = hagen("build", EXAMPLES / "seed.yaml", "-o", out)
+        assert rebuilt.returncode == 0 and "wrote 99 files" in rebuilt.stderr
+        assert hagen("build", EXAMPLES / "seed.yaml", "-o", out, "--check").returncode == 0
+        assert stat.S_IMODE((out / "README.md").stat().st_mode) == 0o644 and not hosts.is_symlink()
+        assert stat.S_IMODE((out / "nodes").stat().st_mode) == 0o755
+
+
 def test_modes_on_disk(tmp_path, hagen):
     assert hagen("build", EXAMPLES / "seed.yaml", "-o", tmp_path / "b").returncode == 0
     b = tmp_path / "b"
