@@ -1,6 +1,11 @@
 """Generated specs for the scaling benchmark: N nodes, the services spread the way a large
 control plane would be (3 load balancers, 3 or 5 Galera nodes, 3 RabbitMQ nodes on their own
-hosts, Keystone - the stateless API tier - on all the others), three VIPs."""
+hosts, Keystone - the stateless API tier - on all the others, with memcached on 3 of them),
+three VIPs.
+
+memcached_everywhere=True keeps the spec default instead (memcached on every Keystone node):
+every keystone.conf then lists every cache server, so that bundle grows with the square of
+the Keystone tier by its nature; the benchmark reports it on its own row."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import ipaddress
 import json
 
 
-def spec_for(n: int) -> str:
+def spec_for(n: int, memcached_everywhere: bool = False) -> str:
     net = ipaddress.IPv4Network("10.0.0.0/16" if n > 200 else "10.0.0.0/24")
     names = [f"node{i}" for i in range(1, n + 1)]
     nodes = [{"name": name, "address": str(net.network_address + 10 + i),
@@ -37,4 +42,6 @@ def spec_for(n: int) -> str:
             "keystone": {"nodes": placement["keystone"], "vip": "vip-keystone"},
         },
     }
+    if n >= 12 and not memcached_everywhere:
+        spec["services"]["keystone"]["memcached_nodes"] = placement["keystone"][:3]
     return json.dumps(spec, indent=1)
