@@ -12,6 +12,16 @@ def pacemaker_units(topo: Topology, node: Node) -> list[str]:
     return [u for s in topo.services_of(node) for u in units.get(s, [])]
 
 
+def systemd_units(topo: Topology, node: Node) -> tuple[list[str], list[str]]:
+    """(units systemd runs for Keystone here, packaged units to stop): Apache on every Keystone
+    node, memcached only on the memcached nodes."""
+    if node not in topo.keystone.nodes:
+        return [], []
+    if node in topo.keystone.memcached_nodes:
+        return [topo.target.apache_unit, "memcached"], []
+    return [topo.target.apache_unit], ["memcached"]
+
+
 def masked_units(topo: Topology, node: Node) -> list[str]:
     """Packaged units that must never run: they would hold a port or start a service that
     Pacemaker or Apache owns (Debian's mariadb.socket on *:3306, its uwsgi keystone on :5000)."""
@@ -76,14 +86,14 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
 
 def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> BundleFile:
     services = {s: s in topo.services_of(node) for s in ("loadbalancer", "galera", "rabbitmq", "keystone")}
-    services["memcached"] = node in topo.keystone.memcached_nodes
     target = topo.target
     cluster = topo.cluster_of(node)
+    running, stopped = systemd_units(topo, node)
     text = render(
         "host/setup.sh.j2", node=node, target=target, roles=list(topo.services_of(node)),
         cluster_name=cluster.name if cluster else None,
         packages=packages(topo, node), pacemaker_units=pacemaker_units(topo, node),
-        masked_units=masked_units(topo, node),
+        masked_units=masked_units(topo, node), systemd_units=running, stopped_units=stopped,
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
         site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],
     )
