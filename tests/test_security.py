@@ -185,8 +185,9 @@ def test_write_failure_midway_keeps_the_previous_bundle(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_open(path, flags, mode, **kw)
     monkeypatch.setattr(bundle_module.os, "open", failing_open)
+    changed = compile_path(str(EXAMPLES / "separate-hosts.yaml"))  # the same bundle would not be rewritten
     with pytest.raises(OSError):
-        bundle_module.write_bundle(result.files, out, private=False)
+        bundle_module.write_bundle(changed.files, out, private=False)
     assert (out / "SHA256SUMS").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
 
