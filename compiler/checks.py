@@ -11,7 +11,7 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Keystone, RabbitMQ
+from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Keystone, RabbitMQ, cluster_groups
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
@@ -288,16 +288,9 @@ MAX_CLUSTER_NODES = 32
 
 
 def _check_cluster_size(data, report) -> None:
-    """Clustered services sharing any node share one cluster (as lower.pacemaker_clusters builds)."""
-    groups: list[tuple[set[str], list[str]]] = []
-    for service in CLUSTERED_SERVICES:
-        members, services = {n for n, _ in placement(data, service)}, [service]
-        for group in [g for g in groups if g[0] & members]:
-            groups.remove(group)
-            members |= group[0]
-            services = group[1] + services
-        groups.append((members, services))
-    for members, services in groups:
+    placed = {s: [n for n, _ in placement(data, s)] for s in CLUSTERED_SERVICES}
+    for services in cluster_groups(placed):
+        members = {n for s in services for n in placed[s]}
         if len(members) > MAX_CLUSTER_NODES:
             service = services[0]
             explicit = "nodes" in data["services"][service]

@@ -11,8 +11,8 @@ import ipaddress
 import re
 
 from .checks import placement
-from .model import (CLUSTERED_SERVICES, Fencing, Galera, Keystone, LoadBalancer, Network, Node,
-                    PacemakerCluster, RabbitMQ, Topology, Vip)
+from .model import (Fencing, Galera, Keystone, LoadBalancer, Network, Node,
+                    PacemakerCluster, RabbitMQ, Topology, Vip, cluster_groups)
 from .resources import service_setting
 from .targets import TARGETS
 
@@ -75,34 +75,13 @@ def lower(data: dict) -> Topology:
 
 
 def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tuple[PacemakerCluster, ...]:
-    """One cluster per connected group of overlapping placements of the clustered services.
-
-    A node has one corosync.conf, so it can belong to one cluster only (the
-    article's three clusters on the same nodes cannot work). Services that share
-    any node share a cluster; disjoint node sets get clusters of their own.
-    Keystone is not among them (see CLUSTERED_SERVICES).
-    """
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for service in CLUSTERED_SERVICES:
-        parent.setdefault(service, service)
-        for node in placements[service]:
-            key = "node:" + node.name
-            parent.setdefault(key, key)
-            parent[find(key)] = find(service)
-    groups: dict[str, list[str]] = {}
-    for service in CLUSTERED_SERVICES:
-        groups.setdefault(find(service), []).append(service)
+    """One cluster per group of cluster_groups (Keystone is in none, see CLUSTERED_SERVICES),
+    named after the spec's cluster when there is only one."""
+    groups = cluster_groups({s: [n.name for n in nodes] for s, nodes in placements.items()})
     clusters = []
-    for services in groups.values():
+    for services in groups:
         members = dict.fromkeys(n for s in services for n in placements[s])
         cluster_name = name if len(groups) == 1 else f"{name}-{services[0]}"
         clusters.append(PacemakerCluster(cluster_name, tuple(sorted(members, key=lambda n: natural_key(n.name))),
-                                         tuple(services)))
-    return tuple(sorted(clusters, key=lambda c: CLUSTERED_SERVICES.index(c.services[0])))
+                                         services))
+    return tuple(clusters)

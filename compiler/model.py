@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -15,6 +16,24 @@ SERVICE_ORDER = ("loadbalancer", "galera", "rabbitmq", "keystone")
 # and Kolla run it. So a Keystone-only node needs no corosync, pcsd or fencing, and a
 # large API tier does not become one huge Pacemaker cluster (corosync supports 32 nodes).
 CLUSTERED_SERVICES = ("loadbalancer", "galera", "rabbitmq")
+
+
+def cluster_groups(placements: dict[str, Iterable[str]]) -> list[tuple[str, ...]]:
+    """The clustered services grouped into Pacemaker clusters, from their node names.
+
+    A node has one corosync.conf, so it can belong to one cluster only (the article's three
+    clusters on the same nodes cannot work): services that share any node share a cluster,
+    disjoint node sets get clusters of their own. Groups and the services in each keep
+    CLUSTERED_SERVICES order. The one rule, used by lower() and by the spec checks."""
+    groups: list[tuple[set[str], tuple[str, ...]]] = []
+    for service in CLUSTERED_SERVICES:
+        members, services = set(placements[service]), (service,)
+        for group in [g for g in groups if g[0] & members]:
+            groups.remove(group)
+            members |= group[0]
+            services = group[1] + services
+        groups.append((members, services))
+    return sorted((services for _, services in groups), key=lambda s: CLUSTERED_SERVICES.index(s[0]))
 
 
 @dataclass(frozen=True)
