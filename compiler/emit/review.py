@@ -76,20 +76,21 @@ def _id(name: str) -> str:
     return name.replace("-", "_")
 
 
+def _node_box(topo: Topology, node) -> str:
+    roles = ", ".join(topo.services_of(node))
+    return f'    n_{_id(node.name)}["{node.name}<br/>{node.address}<br/>{roles}"]'
+
+
 def mermaid(topo: Topology) -> str:
     """Clients -> VIP -> HAProxy frontend -> backend nodes (solid: active, dotted: backup),
     nodes grouped by Pacemaker cluster and labelled with their roles."""
     lines = ["flowchart LR", "    clients([clients])"]
     for cluster in topo.clusters:
         lines.append(f'    subgraph cl_{_id(cluster.name)}["Pacemaker cluster {cluster.name}"]')
-        for node in cluster.nodes:
-            roles = ", ".join(topo.services_of(node))
-            lines.append(f'        n_{_id(node.name)}["{node.name}<br/>{node.address}<br/>{roles}"]')
+        lines += ["    " + _node_box(topo, node) for node in cluster.nodes]
         lines.append("    end")
-    for node in topo.nodes:
-        if topo.cluster_of(node) is None:  # Keystone-only: systemd runs it, no Pacemaker
-            roles = ", ".join(topo.services_of(node))
-            lines.append(f'    n_{_id(node.name)}["{node.name}<br/>{node.address}<br/>{roles}"]')
+    # Keystone-only nodes: systemd runs Keystone there, they are in no cluster.
+    lines += [_node_box(topo, node) for node in topo.nodes if topo.cluster_of(node) is None]
     for fe in frontends(topo):
         vip, front = f"v_{_id(fe.vip.name)}", f"f_{_id(fe.name)}"
         lines.append(f'    {vip}{{{{"{fe.vip.name}<br/>{fe.vip.address}"}}}}')
