@@ -35,18 +35,35 @@ def record_digest(record_text: str) -> str:
     return ""
 
 
-def compare_with_disk(files: list[BundleFile], out_dir: str | os.PathLike) -> dict[str, list[str]]:
-    """What differs between compiled files and a bundle on disk (the record file aside)."""
+def compare_with_disk(files: list[BundleFile], out_dir: str | os.PathLike,
+                      dir_mode: int | None = None) -> dict[str, list[str]]:
+    """What differs between compiled files and a bundle on disk (the record file aside).
+
+    Only bytes count by default: a committed bundle keeps no modes (git records the executable
+    bit only). With dir_mode, the bundle must be as write_bundle leaves it: file modes and
+    folder modes match too. A symlink, file or folder, is always stale; none is followed."""
     out = Path(out_dir)
-    wanted = {f.path: (f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")) for f in files}
-    present = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() or p.is_symlink()} if out.is_dir() else set()
-    present.discard(RECORD)
-    return {
-        "stale": sorted(p for p in wanted if p in present
-                        and ((out / p).is_symlink() or (out / p).read_bytes() != wanted[p])),
-        "missing": sorted(set(wanted) - present),
-        "extra": sorted(present - set(wanted)),
-    }
+    wanted = {f.path: f for f in files}
+    stale, present = [], set()
+    for root, folders, names in os.walk(out) if out.is_dir() and not out.is_symlink() else []:
+        rel_root = os.path.relpath(root, out)
+        if dir_mode is not None and stat.S_IMODE(os.lstat(root).st_mode) != dir_mode:
+            stale.append(rel_root)
+        stale += [os.path.normpath(os.path.join(rel_root, d)) for d in folders if os.path.islink(os.path.join(root, d))]
+        for name in names:
+            rel = os.path.normpath(os.path.join(rel_root, name))
+            if rel == RECORD:
+                continue
+            present.add(rel)
+            f, info = wanted.get(rel), os.lstat(os.path.join(root, name))
+            if f is None:
+                continue
+            data = f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
+            if (not stat.S_ISREG(info.st_mode) or info.st_size != len(data)
+                    or (dir_mode is not None and stat.S_IMODE(info.st_mode) != f.mode)
+                    or Path(root, name).read_bytes() != data):
+                stale.append(rel)
+    return {"stale": sorted(stale), "missing": sorted(set(wanted) - present), "extra": sorted(present - set(wanted))}
 
 
 def _safe_relative(path: str) -> PurePosixPath:
@@ -82,32 +99,6 @@ def _keep_valid_record(out: Path, staging: Path, files: list[BundleFile]) -> Non
         (staging / RECORD).write_text(text, encoding="utf-8")
 
 
-def _unchanged(files: list[BundleFile], out: Path, dir_mode: int) -> bool:
-    """Is out already exactly this bundle: the same files, bytes and modes, real folders with
-    the right mode, no symlink and nothing extra (the valid check record aside)?"""
-    if out.is_symlink() or not out.is_dir() or not is_bundle(out):
-        return False
-    wanted = {f.path: f for f in files}
-    seen = set()
-    for root, folders, names in os.walk(out):
-        if stat.S_IMODE(os.lstat(root).st_mode) != dir_mode or any(os.path.islink(os.path.join(root, d))
-                                                                    for d in folders):
-            return False
-        for name in names:
-            path = os.path.join(root, name)
-            rel = os.path.relpath(path, out)
-            if rel == RECORD:
-                continue
-            f, info = wanted.get(rel), os.lstat(path)
-            if f is None or not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != f.mode:
-                return False
-            data = f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
-            if info.st_size != len(data) or Path(path).read_bytes() != data:
-                return False
-            seen.add(rel)
-    return seen == set(wanted)
-
-
 def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: bool) -> bool:
     """Write files into out_dir atomically. private: folders 0700 (deploy bundles).
 
@@ -116,7 +107,8 @@ def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: b
     out = Path(out_dir)
     check_destination(out)
     dir_mode = 0o700 if private else 0o755
-    if _unchanged(files, out, dir_mode):
+    # Already exactly this bundle: the same bytes and modes, nothing extra, no symlink.
+    if is_bundle(out) and not any(compare_with_disk(files, out, dir_mode).values()):
         return False
     parent = out.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
