@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from .diagnostics import Diagnostic, SpecError
-from .emit import MARKER
+from .emit import KIND_DEPLOY, KIND_REVIEW, MARKER
 from .emit.base import BundleFile
 
 # Written by 'hagen check --record', not by the compiler: kept across rebuilds only while the
@@ -89,6 +89,35 @@ def check_destination(out_dir: Path) -> None:
                                         str(out_dir), hint="choose an empty or new directory")])
 
 
+def existing_kind(out: Path) -> str:
+    """The kind of bundle in out: the marker's 'kind:' line; a marker from before that line was
+    written is a deploy bundle when its folder is private (0700), as write_bundle makes them."""
+    import re
+
+    found = re.search(r"^kind: (\S+)$", (out / MARKER).read_text(errors="replace"), flags=re.M)
+    if found:
+        return found.group(1)
+    return KIND_DEPLOY if not os.lstat(out).st_mode & (stat.S_IRWXG | stat.S_IRWXO) else KIND_REVIEW
+
+
+def check_kind(files: list[BundleFile], out: Path, kind: str) -> None:
+    """Replacing a deploy bundle by a review bundle (or back) must be asked for: a mistyped -o
+    would otherwise drop the deployed secrets, or put secrets where a review bundle was."""
+    if not is_bundle(out):
+        return
+    old = existing_kind(out)
+    if old == kind:
+        return
+    secret_files = sum(1 for f in files if f.mode & 0o077 == 0)
+    if old == KIND_DEPLOY:
+        change = (f"this review build would replace it, and the secret values in its {secret_files} private "
+                  "files would become placeholders")
+    else:
+        change = f"this deploy build would write secret values into {secret_files} files where placeholders were"
+    raise SpecError([Diagnostic("H091", f"output '{out}' holds a {old} bundle; {change}", str(out),
+                                hint="pass --replace-kind to replace it anyway, or choose another output folder")])
+
+
 def _keep_valid_record(out: Path, staging: Path, files: list[BundleFile]) -> None:
     record = out / RECORD
     if not record.is_file() or record.is_symlink():
@@ -99,13 +128,17 @@ def _keep_valid_record(out: Path, staging: Path, files: list[BundleFile]) -> Non
         (staging / RECORD).write_text(text, encoding="utf-8")
 
 
-def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: bool) -> bool:
-    """Write files into out_dir atomically. private: folders 0700 (deploy bundles).
+def write_bundle(files: list[BundleFile], out_dir: str | os.PathLike, private: bool,
+                 replace_kind: bool = False) -> bool:
+    """Write files into out_dir atomically. private: a deploy bundle, folders 0700.
+    replace_kind: a deploy bundle may replace a review bundle, or the other way round.
 
     Returns False, having written nothing, when out_dir already holds exactly this bundle: a
     rebuild of an unchanged spec (a pre-commit hook, CI) then costs reads, not a rewrite."""
     out = Path(out_dir)
     check_destination(out)
+    if not replace_kind:
+        check_kind(files, out, KIND_DEPLOY if private else KIND_REVIEW)
     dir_mode = 0o700 if private else 0o755
     # Already exactly this bundle: the same bytes and modes, nothing extra, no symlink.
     if is_bundle(out) and not any(compare_with_disk(files, out, dir_mode).values()):

@@ -68,6 +68,8 @@ def build(
     werror: bool = typer.Option(False, "--werror", help="Treat warnings as errors."),
     check_only: bool = typer.Option(False, "--check", help="Write nothing; exit 1 and list the files if OUTPUT "
                                     "is not what SPEC compiles to (a stale committed bundle)."),
+    replace_kind: bool = typer.Option(False, "--replace-kind", help="Let a review build replace a deploy bundle "
+                                      "(or a deploy build a review bundle)."),
 ) -> None:
     """Check SPEC and compile it into a bundle in OUTPUT."""
     from .bundle import compare_with_disk, write_bundle
@@ -93,7 +95,7 @@ def build(
         typer.echo(f"hagen: {output} is current", err=True)
         return
     try:
-        written = write_bundle(result.files, output, private=secrets is not None)
+        written = write_bundle(result.files, output, private=secrets is not None, replace_kind=replace_kind)
     except SpecError as err:
         _report(err.diagnostics, fmt, {})
         raise typer.Exit(1)

@@ -48,6 +48,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H082": (ERROR, "secrets file readable by others", "secrets.yaml is readable by group/others"),
     "H083": (WARNING, "secret unused", "secret 'old_password' is not used by this spec"),
     "H090": (ERROR, "output directory refused", "out/ is not empty and is not a hagen bundle"),
+    "H091": (ERROR, "bundle kind would change", "output 'deploy' holds a deploy bundle; this review build would "
+             "replace it"),
 }
 
 

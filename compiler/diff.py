@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .bundle import RECORD
-from .emit.review import TOPOLOGY_JSON
+from .emit import KIND_REVIEW, MARKER
+from .emit.review import TOPOLOGY_JSON, node_relative
 
 
 class DiffInputError(Exception):
@@ -22,20 +27,50 @@ class DiffInputError(Exception):
         self.diagnostics = list(diagnostics)
 
 
-def load_side(path: str) -> dict[str, bytes]:
-    """path -> bundle files (relative path -> bytes)."""
+@dataclass
+class Side:
+    """One side of a diff: its files, and what of it may hold secret values."""
+
+    files: dict[str, bytes]
+    holds_secrets: bool = False  # a deploy bundle (or one whose kind is unknown)
+    secret_paths: set[str] = field(default_factory=set)  # per-node paths, as topology.json lists them
+    private_files: set[str] = field(default_factory=set)  # mode 0600/0400 on disk
+
+    def secret(self, path: str) -> bool:
+        return self.holds_secrets and (node_relative(path) in self.secret_paths or path in self.private_files)
+
+
+def bundle_kind(folder: Path) -> str:
+    """'review', 'deploy', or '' when the marker predates the kind line."""
+    marker = folder / MARKER
+    found = re.search(r"^kind: (\S+)$", marker.read_text(errors="replace"), flags=re.M) if marker.is_file() else None
+    return found.group(1) if found else ""
+
+
+def load_side(path: str) -> Side:
     p = Path(path)
     if p.is_dir():
         if not (p / "SHA256SUMS").is_file():
             raise DiffInputError(f"{path} is a folder but not a hagen bundle (no SHA256SUMS)")
-        return {str(f.relative_to(p)): f.read_bytes() for f in sorted(p.rglob("*"))
-                if f.is_file() and f.name != RECORD}
+        files, private = {}, set()
+        for f in sorted(p.rglob("*")):
+            if f.is_file() and f.name != RECORD:
+                rel = str(f.relative_to(p))
+                files[rel] = f.read_bytes()
+                if not os.lstat(f).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                    private.add(rel)
+        try:
+            listed = set(json.loads(files.get(TOPOLOGY_JSON, b"{}")).get("secret_files", []))
+        except ValueError:
+            listed = set()
+        return Side(files, bundle_kind(p) != KIND_REVIEW, listed, private)
     from .pipeline import compile_path
 
     result = compile_path(path)
     if not result.ok:
         raise DiffInputError(f"{path} does not compile", result.diagnostics)
-    return {f.path: f.content if isinstance(f.content, bytes) else f.content.encode("utf-8") for f in result.files}
+    return Side({f.path: f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
+                 for f in result.files})
 
 
 def _names(text: str) -> list[str]:
@@ -140,11 +175,17 @@ def _changes(before: list, after: list, added: str, removed: str) -> list[str]:
     return [added.format(x) for x in after if x not in before] + [removed.format(x) for x in before if x not in after]
 
 
-def file_diff(old: dict[str, bytes], new: dict[str, bytes], old_label: str, new_label: str) -> str:
+def file_diff(old: Side, new: Side, old_label: str, new_label: str) -> str:
+    """Unified diff of two sides; a file that holds secrets on a deploy side is named, never shown:
+    diffs end up in scrollback and CI logs."""
     chunks = []
-    for path in sorted(set(old) | set(new)):
-        a, b = old.get(path), new.get(path)
+    for path in sorted(set(old.files) | set(new.files)):
+        a, b = old.files.get(path), new.files.get(path)
         if a == b:
+            continue
+        if old.secret(path) or new.secret(path):
+            chunks.append(f"Files {old_label}/{path} and {new_label}/{path} differ "
+                          "(it holds secret values: not shown)\n")
             continue
         try:
             a_lines = a.decode("utf-8").splitlines(keepends=True) if a is not None else []
@@ -163,7 +204,9 @@ def file_diff(old: dict[str, bytes], new: dict[str, bytes], old_label: str, new_
 def diff(old_path: str, new_path: str) -> tuple[list[str], str]:
     """(operator summary, unified diff); both empty when the two sides are equal."""
     old, new = load_side(old_path), load_side(new_path)
-    if old == new:
+    if old.files == new.files:
         return [], ""
-    summary = summarize(json.loads(old.get(TOPOLOGY_JSON, b"{}")), json.loads(new.get(TOPOLOGY_JSON, b"{}")))
+    summary = summarize(json.loads(old.files.get(TOPOLOGY_JSON, b"{}")), json.loads(new.files.get(TOPOLOGY_JSON, b"{}")))
+    if old.holds_secrets or new.holds_secrets:
+        summary.append("a side is a deploy bundle: files that hold secret values are named, not shown")
     return summary, file_diff(old, new, "a", "b")

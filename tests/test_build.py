@@ -180,3 +180,25 @@ def test_secrets_init_and_deploy_build(tmp_path, hagen):
     assert stat.S_IMODE(deploy.stat().st_mode) == 0o700
     text = "".join(p.read_text(errors="replace") for p in deploy.rglob("*") if p.is_file() and p.suffix != ".gz")
     assert "__SECRET_" not in text.replace("'__SECRET''_'", "")
+
+
+def test_a_build_never_silently_swaps_a_deploy_bundle_for_a_review_bundle(tmp_path, hagen):
+    spec = EXAMPLES / "seed.yaml"
+    assert hagen("secrets", "init", "s.yaml").returncode == 0
+    no_fencing = tmp_path / "lab.yaml"
+    no_fencing.write_text((ROOT / "lab" / "lab-spec.yaml").read_text())
+    assert hagen("build", no_fencing, "-o", "deploy", "--secrets", "s.yaml").returncode == 0, "setup"
+    before = {p: p.read_bytes() for p in (tmp_path / "deploy").rglob("*") if p.is_file()}
+    proc = hagen("build", no_fencing, "-o", "deploy")
+    assert proc.returncode == 1
+    assert "error[H091]: output 'deploy' holds a deploy bundle" in proc.stderr
+    assert "would become placeholders" in proc.stderr and "--replace-kind" in proc.stderr
+    assert {p: p.read_bytes() for p in (tmp_path / "deploy").rglob("*") if p.is_file()} == before
+    # ... and a deploy build does not silently fill secrets into a review bundle either.
+    assert hagen("build", no_fencing, "-o", "review").returncode == 0
+    proc = hagen("build", no_fencing, "-o", "review", "--secrets", "s.yaml")
+    assert proc.returncode == 1 and "holds a review bundle" in proc.stderr
+    # Asked for explicitly, the kind changes.
+    proc = hagen("build", no_fencing, "-o", "deploy", "--replace-kind")
+    assert proc.returncode == 0, proc.stderr
+    assert "kind: review" in (tmp_path / "deploy" / ".hagen-bundle").read_text()

@@ -252,3 +252,51 @@ def test_fence_password_script_returns_each_peer_password_exactly(tmp_path):
     own = subprocess.run(["bash", str(script), "controller1"], capture_output=True, text=True, env=env, timeout=10)
     assert own.returncode == 1  # a node never fences itself, so it holds no password of its own
     assert files[node + "etc/hagen/fencing.passwords"].mode == 0o600
+
+
+def _secret_forms(values) -> set[str]:
+    forms = set()
+    for value in values:
+        forms |= {value, base64.b64encode(value.encode()).decode(), urllib.parse.quote(value, safe="")}
+    return forms
+
+
+@pytest.mark.tools
+def test_no_command_prints_a_secret_value(tmp_path, hagen):
+    """Every command's stdout and stderr, over review and deploy bundles in every mix: diffs and
+    tool reports end up in scrollback and CI logs. (hagen diff once printed the hacluster password.)"""
+    spec = EXAMPLES / "seed.yaml"
+    values = _good_secrets()
+    secrets = _secrets_file(tmp_path, _yaml(values))
+    rotated = dict(values, hacluster_password=generate_value("hacluster_password"))
+    (tmp_path / "rotated.yaml").write_text(_yaml(rotated))
+    os.chmod(tmp_path / "rotated.yaml", 0o600)
+    weak = dict(values, rabbitmq_password="Qz7wk", unused_one="Unused-Kq8tZ3vP1mN5")
+    (tmp_path / "weak.yaml").write_text(_yaml(weak))
+    os.chmod(tmp_path / "weak.yaml", 0o600)
+    runs = [
+        ("build", spec, "-o", "out"),
+        ("build", spec, "-o", "deploy", "--secrets", secrets),
+        ("build", spec, "-o", "deploy2", "--secrets", tmp_path / "rotated.yaml"),
+        ("build", spec, "-o", "deploy"),  # refused: would replace a deploy bundle
+        ("build", "--check", spec, "-o", "deploy"),
+        ("diff", "out", "deploy"),
+        ("diff", "deploy", "out"),
+        ("diff", spec, "deploy"),
+        ("diff", "deploy", "deploy2"),
+        ("validate", spec),
+        ("secrets", "check", secrets, "--spec", spec),
+        ("secrets", "check", tmp_path / "weak.yaml", "--spec", spec),
+        ("check", "deploy"),
+        ("check", "--format", "json", "deploy"),
+    ]
+    forms = _secret_forms([*values.values(), *rotated.values(), *weak.values()])
+    for args in runs:
+        proc = hagen(*args, timeout=300)
+        assert "Traceback" not in proc.stderr, args
+        for form in forms:
+            assert form not in proc.stdout and form not in proc.stderr, f"hagen {' '.join(map(str, args))} printed a secret"
+    # The diff still names what differs, so the redaction hides values, not changes.
+    proc = hagen("diff", "deploy", "deploy2")
+    assert proc.returncode == 1 and "(it holds secret values: not shown)" in proc.stdout
+    assert "etc/hagen/secrets.env" in proc.stdout

@@ -12,6 +12,15 @@ from .base import BundleFile
 
 NODE_LIB = bootstrap.NODE_LIB.lstrip("/")
 MARKER = ".hagen-bundle"
+# The marker says which kind of bundle a folder holds, so that a build never silently swaps a
+# deploy bundle (secrets filled in) for a review bundle (placeholders), or the other way round,
+# and so that 'hagen diff' knows which side may carry secret values.
+KIND_REVIEW, KIND_DEPLOY = "review", "deploy"
+
+
+def marker_text(target: str, kind: str) -> str:
+    return ("This folder is a bundle written by hagen; 'hagen build' may replace it.\n"
+            f"target: {target}\nkind: {kind}\n")
 
 
 class InternalError(Exception):
@@ -53,9 +62,9 @@ def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic
     secret_files = sorted(f.path for f in files if _holds_secret(f, secrets))
     _check_invariants(files, secrets)
     files.append(readme.emit(topo, warnings, secret_files, size_rows, secrets.review))
-    files.append(review.emit(topo))
-    files.append(BundleFile(MARKER, "This folder is a bundle written by hagen; 'hagen build' may replace it.\n"
-                            f"target: {topo.target.name}\n", 0o644))
+    files.append(review.emit(topo, secret_files))
+    files.append(BundleFile(MARKER, marker_text(topo.target.name, KIND_REVIEW if secrets.review else KIND_DEPLOY),
+                            0o644))
     files.sort(key=lambda f: f.path)
     files.append(sha256sums(files))
     return files

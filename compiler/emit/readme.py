@@ -7,7 +7,7 @@ from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
 from .haproxy import frontends
-from .review import TOPOLOGY_JSON, cluster_name_of, constraint_sentences, mermaid, resources
+from .review import TOPOLOGY_JSON, cluster_name_of, constraint_sentences, mermaid, per_node_paths, resources
 
 CORRECTIONS = (
     "One Pacemaker cluster per disjoint node set (the article built three clusters on the same three nodes).",
@@ -30,11 +30,6 @@ CORRECTIONS = (
 )
 
 
-def _per_node(paths: list[str]) -> list[str]:
-    """nodes/<n>/etc/x for every n -> etc/x once: the list stays short on big clusters."""
-    return sorted({p.split("/", 2)[2] if p.startswith("nodes/") else p for p in paths})
-
-
 def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict], review: bool) -> BundleFile:
     fe_rows = []
     for fe in frontends(topo):
@@ -52,6 +47,6 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                else "fence_ipmilan per node, stonith-enabled=true.")
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
                   frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=deploy_steps(topo),
-                  sizes=size_rows, secret_files=_per_node(secret_files), corrections=CORRECTIONS,
+                  sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS,
                   diagram=mermaid(topo), topology_json=TOPOLOGY_JSON)
     return BundleFile("README.md", text, 0o644)

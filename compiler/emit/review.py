@@ -35,7 +35,19 @@ def resources(topo: Topology, cluster) -> list[str]:
                                                                                     ("stonith", "create"))]
 
 
-def topology_summary(topo: Topology) -> dict:
+def node_relative(path: str) -> str:
+    """nodes/<n>/etc/x -> etc/x; other bundle paths unchanged."""
+    return path.split("/", 2)[2] if path.startswith("nodes/") and path.count("/") >= 2 else path
+
+
+def per_node_paths(paths) -> list[str]:
+    """nodes/<n>/etc/x for every n -> etc/x once: the list stays short on big clusters."""
+    return sorted({node_relative(p) for p in paths})
+
+
+def topology_summary(topo: Topology, secret_files=()) -> dict:
+    """secret_files: the bundle paths that hold secret values (placeholders in a review build);
+    listed per node (etc/hagen/secrets.env), as the bundle README lists them."""
     return {
         "name": topo.name,
         "target": topo.target.name,
@@ -58,6 +70,7 @@ def topology_summary(topo: Topology) -> dict:
         "keystone": {"nodes": [n.name for n in topo.keystone.nodes], "vip": topo.keystone.vip.name,
                      "public_port": topo.keystone.public_port, "region": topo.keystone.region},
         "deploy_steps": deploy_steps(topo),
+        "secret_files": per_node_paths(secret_files),
         "clusters": {c.name: {"nodes": [n.name for n in c.nodes], "resources": resources(topo, c),
                               "constraints": constraint_sentences(topo, c)} for c in topo.clusters},
     }
@@ -68,8 +81,9 @@ def cluster_name_of(topo: Topology, node) -> str | None:
     return cluster.name if cluster else None
 
 
-def emit(topo: Topology) -> BundleFile:
-    return BundleFile(TOPOLOGY_JSON, json.dumps(topology_summary(topo), indent=2, sort_keys=True) + "\n", 0o644)
+def emit(topo: Topology, secret_files: list[str]) -> BundleFile:
+    return BundleFile(TOPOLOGY_JSON, json.dumps(topology_summary(topo, secret_files), indent=2, sort_keys=True) + "\n",
+                      0o644)
 
 
 def _id(name: str) -> str:
