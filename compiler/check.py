@@ -192,8 +192,10 @@ def check_corosync(bundle: Path, conf: Path) -> list[CheckResult]:
         mine = re.sub(r"^(\s+)logfile: .*$", r"\1logfile: -", text, flags=re.M).rstrip("\n")
         theirs = re.sub(r"^(\s+)logfile: .*$", r"\1logfile: -", theirs, flags=re.M).rstrip("\n")
         same = proc.returncode == 0 and mine == theirs
-        results.append(CheckResult(rel, "pcs cluster setup --corosync_conf", PASS if same else FAIL,
-                                   "" if same else _first_difference(mine, theirs) or _tail(proc.stderr)))
+        # When pcs refuses the setup, its own words say why; a comparison with nothing would not.
+        reason = ("" if same else f"pcs refused the setup: {_tail(proc.stdout + proc.stderr)}" if proc.returncode
+                  else _first_difference(mine, theirs))
+        results.append(CheckResult(rel, "pcs cluster setup --corosync_conf", PASS if same else FAIL, reason))
     else:
         results.append(skip)
     if skip := _missing(rel, "corosync", "unshare"):

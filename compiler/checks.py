@@ -11,13 +11,44 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Keystone, RabbitMQ, cluster_groups
+from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Keystone, RabbitMQ, cluster_groups, cluster_name
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
 
 # Pacemaker ids hagen creates itself; a VIP may not take one of them.
 RESERVED_IDS = {"haproxy", "haproxy-clone", "galera", "galera-clone", "rabbitmq", "rabbitmq-clone"}
+
+# Names every /etc/hosts already maps to the loopback (Debian's and EL's defaults): a node or VIP
+# called so would resolve to itself on every host (gcomm:// peers reaching themselves), and
+# RFC 6761 reserves the whole .localhost domain for the loopback.
+RESERVED_HOSTNAMES = {"localhost", "localhost.localdomain", "localhost4", "localhost4.localdomain4", "localhost6",
+                      "localhost6.localdomain6", "ip6-localhost", "ip6-loopback", "ip6-localnet",
+                      "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters"}
+
+# Address blocks no node, VIP or BMC can have: what each one is, for the message.
+RESERVED_BLOCKS = [
+    (ipaddress.IPv4Network("0.0.0.0/8"), "'this network' (RFC 1122), never a host's address"),
+    (ipaddress.IPv4Network("127.0.0.0/8"), "loopback: every host answers it itself"),
+    (ipaddress.IPv4Network("169.254.0.0/16"), "link-local: not routed, assigned by the host itself"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "multicast, not a host address"),
+    (ipaddress.IPv4Network("240.0.0.0/4"), "reserved (class E and the broadcast address)"),
+]
+
+# pcs refuses a longer cluster name (it would prevent mounting GFS2 volumes).
+PCS_CLUSTER_NAME_MAX = 32
+
+
+def reserved_name(name: str) -> bool:
+    return name in RESERVED_HOSTNAMES or name.endswith(".localhost")
+
+
+def reserved_block(address: ipaddress.IPv4Address | ipaddress.IPv4Network) -> str:
+    """What reserved block the address (or network) falls in or overlaps, or ''."""
+    for block, what in RESERVED_BLOCKS:
+        if (address in block) if isinstance(address, ipaddress.IPv4Address) else address.overlaps(block):
+            return f"{block} is {what}"
+    return ""
 
 
 def placement(data: dict, service: str, key: str = "nodes") -> list[tuple[str, tuple]]:
@@ -61,6 +92,9 @@ def _check_names(data, report) -> set[str]:
     seen: dict[str, tuple] = {}
     for i, node in enumerate(data["nodes"]):
         name = node["name"]
+        if reserved_name(name):
+            report("H023", f"node name '{name}' is reserved for the loopback", ("nodes", i, "name"),
+                   hint="every /etc/hosts maps it to 127.0.0.1 or ::1: give the node its real host name")
         if name in seen:
             report("H021", f"node name '{name}' is used twice", ("nodes", i, "name"),
                    hint=f"first used at nodes[{seen[name][1]}]")
@@ -81,6 +115,10 @@ def _check_names(data, report) -> set[str]:
                    hint="use a name such as 'vip-" + name.removeprefix("fence-") + "'")
         vip_seen.setdefault(name, i)
         host = vip["hostname"]
+        for what, value, key in (("name", name, "name"), ("hostname", host, "hostname")):
+            if reserved_name(value):
+                report("H023", f"vip {what} '{value}' is reserved for the loopback", ("vips", i, key),
+                       hint="clients would reach their own host, not the VIP: use a name such as 'vip-keystone'")
         if host in hostnames and hostnames[host] != f"vip {name}":
             report("H021", f"hostname '{host}' of vip '{name}' is already the name of {hostnames[host]}",
                    ("vips", i, "hostname"), hint="each name in /etc/hosts must resolve to one address")
@@ -105,6 +143,10 @@ def _check_networks(data, report) -> list[tuple[ipaddress.IPv4Network, int]]:
                 pass
             report("H030", f"'{net['cidr']}' is not a valid IPv4 network ({exc})", ("networks", i, "cidr"), hint)
             continue
+        if reserved_block(cidr):
+            report("H034", f"network {cidr} overlaps a reserved block: {reserved_block(cidr)}", ("networks", i, "cidr"),
+                   hint="declare the management network the nodes really use")
+            continue
         if cidr.prefixlen > 30:
             report("H030", f"network {cidr} is too small for nodes and VIPs", ("networks", i, "cidr"),
                    hint="use a prefix of /30 or shorter")
@@ -128,6 +170,10 @@ def _check_addresses(data, networks, report) -> None:
         except ValueError:
             report("H030", f"'{text}' is not an IPv4 address", path)
             continue
+        if reserved_block(address):
+            report("H034", f"{owner} address {text} is reserved: {reserved_block(address)}", path,
+                   hint="use the address on the management network")
+            continue
         if text in owners:
             report("H031", f"address {text} of {owner} is already used by {owners[text]}", path,
                    hint="every node and VIP needs its own address")
@@ -142,6 +188,32 @@ def _check_addresses(data, networks, report) -> None:
         elif net is not None and address in (net.network_address, net.broadcast_address):
             report("H030", f"{owner} address {text} is the network or broadcast address of {net}", path)
     _check_vip_networks(data, nets_by_name, report)
+    _check_bmc_addresses(data, owners, report)
+
+
+def _check_bmc_addresses(data, owners: dict[str, str], report) -> None:
+    """Each node's BMC is its own: a BMC address shared by two nodes, or equal to a node's or a
+    VIP's address, would let a node fence (power off) the wrong peer, or none."""
+    bmcs: dict[str, str] = {}
+    for i, node in enumerate(data["nodes"]):
+        if "fencing" not in node:
+            continue
+        text, path = node["fencing"]["address"], ("nodes", i, "fencing", "address")
+        try:
+            address = ipaddress.IPv4Address(text)
+        except ValueError:
+            report("H030", f"'{text}' is not an IPv4 address", path)
+            continue
+        if reserved_block(address):
+            report("H034", f"BMC address {text} of node {node['name']} is reserved: {reserved_block(address)}", path,
+                   hint="give the address of the node's BMC (IPMI) on the management network")
+        elif text in bmcs:
+            report("H031", f"BMC address {text} of node {node['name']} is already the BMC of node {bmcs[text]}", path,
+                   hint="fencing one node would power off the other: each node needs its own BMC address")
+        elif text in owners:
+            report("H031", f"BMC address {text} of node {node['name']} is the address of {owners[text]}", path,
+                   hint="a BMC has an address of its own, distinct from every node and VIP")
+        bmcs.setdefault(text, node["name"])
 
 
 def _check_vip_networks(data, nets_by_name, report) -> None:
@@ -264,22 +336,30 @@ def _check_ports(data, node_names, report) -> None:
                 per_node[name][port] = here
 
 
+def _node_list_cause(data, service: str, hint: str) -> tuple[tuple, str]:
+    """Where a node count comes from: the service's own 'nodes:' key, or, when it has none, the
+    service's key (it runs on every node by default), with a hint that says so."""
+    if "nodes" in data["services"][service]:
+        return ("services", service, "nodes"), hint
+    return ("services", service), f"{service} runs on every node by default; {hint} in services.{service}.nodes"
+
+
 def _check_quorum(data, report) -> None:
     galera_nodes = {n for n, _ in placement(data, "galera")}
     count = len(galera_nodes)
-    path = ("services", "galera", "nodes") if "nodes" in data["services"]["galera"] else ("nodes",)
     if count == 2:
+        path, hint = _node_list_cause(data, "galera", "list 3 nodes (or 1 for a non-HA test)")
         report("H050", "galera has 2 nodes: losing either one loses quorum, so 2 is no better than 1",
-               path, hint="use 3 nodes (or 1 for a non-HA test)")
+               path, hint=hint, key=True)
     elif count >= 4 and count % 2 == 0:
+        path, hint = _node_list_cause(data, "galera", f"list {count - 1} or {count + 1} nodes")
         report("H051", f"galera has {count} nodes: an even count can split into two halves without quorum",
-               path, hint=f"use {count - 1} or {count + 1} nodes")
-    rabbit = data["services"]["rabbitmq"]
+               path, hint=hint, key=True)
     rabbit_count = len({n for n, _ in placement(data, "rabbitmq")})
     if service_setting(data, "rabbitmq", "queue_mode") == "quorum" and rabbit_count < 3:
+        path, hint = _node_list_cause(data, "rabbitmq", "list at least 3 nodes")
         report("H052", f"quorum queues on {rabbit_count} node(s) cannot survive the loss of a node",
-               ("services", "rabbitmq", "nodes") if "nodes" in rabbit else ("services", "rabbitmq"),
-               hint="run RabbitMQ on at least 3 nodes")
+               path, hint=hint, key=True)
 
 
 # corosync's tested and vendor-supported ceiling (RHEL 8/9 support clusters of up to 32 nodes);
@@ -289,7 +369,15 @@ MAX_CLUSTER_NODES = 32
 
 def _check_cluster_size(data, report) -> None:
     placed = {s: [n for n, _ in placement(data, s)] for s in CLUSTERED_SERVICES}
-    for services in cluster_groups(placed):
+    groups = cluster_groups(placed)
+    base = data["cluster"]["name"]
+    longest = max((cluster_name(base, services, len(groups)) for services in groups), key=len)
+    if len(longest) > PCS_CLUSTER_NAME_MAX:  # one report: the fix (a shorter cluster.name) is one
+        report("H024", f"Pacemaker cluster name '{longest}' (cluster.name and a service suffix) is {len(longest)} "
+               f"characters long; pcs refuses more than {PCS_CLUSTER_NAME_MAX}", ("cluster", "name"),
+               hint=f"shorten cluster.name to at most {PCS_CLUSTER_NAME_MAX - len(longest) + len(base)} characters: "
+                    "these services live on disjoint node sets, so each of their clusters gets a suffix")
+    for services in groups:
         members = {n for s in services for n in placed[s]}
         if len(members) > MAX_CLUSTER_NODES:
             service = services[0]

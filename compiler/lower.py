@@ -12,7 +12,7 @@ import re
 
 from .checks import placement
 from .model import (Fencing, Galera, Keystone, LoadBalancer, Network, Node,
-                    PacemakerCluster, RabbitMQ, Topology, Vip, cluster_groups)
+                    PacemakerCluster, RabbitMQ, Topology, Vip, cluster_groups, cluster_name)
 from .resources import service_setting
 from .targets import TARGETS
 
@@ -81,7 +81,7 @@ def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tu
     clusters = []
     for services in groups:
         members = dict.fromkeys(n for s in services for n in placements[s])
-        cluster_name = name if len(groups) == 1 else f"{name}-{services[0]}"
-        clusters.append(PacemakerCluster(cluster_name, tuple(sorted(members, key=lambda n: natural_key(n.name))),
+        clusters.append(PacemakerCluster(cluster_name(name, services, len(groups)),
+                                         tuple(sorted(members, key=lambda n: natural_key(n.name))),
                                          services))
     return tuple(clusters)

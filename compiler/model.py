@@ -36,6 +36,12 @@ def cluster_groups(placements: dict[str, Iterable[str]]) -> list[tuple[str, ...]
     return sorted((services for _, services in groups), key=lambda s: CLUSTERED_SERVICES.index(s[0]))
 
 
+def cluster_name(base: str, services: tuple[str, ...], cluster_count: int) -> str:
+    """A Pacemaker cluster's name: the spec's cluster.name when there is one cluster, else that
+    name suffixed with the cluster's first service. The one rule, for lower() and the checks."""
+    return base if cluster_count == 1 else f"{base}-{services[0]}"
+
+
 @dataclass(frozen=True)
 class Network:
     name: str

@@ -68,12 +68,17 @@ def _to_diagnostics(doc: SourceDoc, error: jsonschema.ValidationError) -> list[D
                            doc.file, doc.span(path))]
     if kind == "pattern":
         return [Diagnostic("H013", f"{where} {_show(error.instance)} is not valid here", doc.file, doc.span(path),
-                           hint=_describe(schema))]
+                           hint=_rule(schema))]
     if kind in ("minimum", "maximum"):
         return [Diagnostic("H013", f"{where} {_show(error.instance)} is out of range "
                            f"({schema.get('minimum', '-inf')}..{schema.get('maximum', 'inf')})",
                            doc.file, doc.span(path))]
-    if kind in ("minItems", "minLength", "maxLength", "maxItems"):
+    if kind in ("minLength", "maxLength") and isinstance(error.instance, str):
+        limit = schema.get(kind)
+        bound = "at most" if kind == "maxLength" else "at least"
+        return [Diagnostic("H013", f"{where} is {len(error.instance)} characters long; {bound} {limit} are allowed",
+                           doc.file, doc.span(path), hint=_rule(schema))]
+    if kind in ("minItems", "maxItems"):
         return [Diagnostic("H013", f"{where}: {error.message}", doc.file, doc.span(path))]
     return [Diagnostic("H013", f"{where}: {error.message}", doc.file, doc.span(path))]
 
@@ -81,6 +86,15 @@ def _to_diagnostics(doc: SourceDoc, error: jsonschema.ValidationError) -> list[D
 def _show(value) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _rule(schema: dict) -> str:
+    """What a valid value looks like: the schema's 'x-rule' (the rule, with its limits and why),
+    else the first sentence of the description."""
+    rule = schema.get("x-rule")
+    if not rule and "$ref" in schema:
+        rule = topology_schema()["$defs"].get(schema["$ref"].rsplit("/", 1)[-1], {}).get("x-rule")
+    return f"expected {rule}" if rule else _describe(schema)
 
 
 def _describe(schema: dict) -> str:

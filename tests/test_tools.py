@@ -84,6 +84,11 @@ BREAKAGES = {
                              check.check_rabbitmq, N1 + "etc/rabbitmq/rabbitmq.conf", "queue_mode_default"),
     "bad corosync value": ("debian12", lambda b: _edit(b / "cluster/ha-controller/corosync.conf", "crypto_cipher: aes256", "crypto_cipher: rot13"),
                            check.check_corosync, "cluster/ha-controller/corosync.conf", "cipher"),
+    # pcs's own refusal must reach the report (it once said only "length differs").
+    "cluster name pcs refuses": ("debian12", lambda b: _edit(b / "cluster/ha-controller/corosync.conf",
+                                                             "cluster_name: ha-controller",
+                                                             "cluster_name: openstack-production-eu1-loadbalancer"),
+                                 check.check_corosync, "cluster/ha-controller/corosync.conf", "GFS2"),
     "bad unit file": ("el9", lambda b: _edit(b / N1 / "etc/systemd/system/hagen-clustercheck.socket", "Accept=yes", "Accept=perhaps"),
                       check.check_units, None, "perhaps"),
     "xinetd listener": ("debian12", lambda b: _edit(b / N1 / "etc/xinetd.d/galera-clustercheck", "socket_type     = stream", "socket_type     = streem"),
@@ -111,3 +116,41 @@ def test_breakage_is_caught_by_the_right_check(name, seed_bundle, tmp_path):
     failures = [r for r in after if r.status == FAIL]
     assert failures, f"{name} was not caught"
     assert any(mention in r.reason for r in failures), [r.reason for r in failures]
+
+
+def test_a_63_character_node_name_is_accepted_by_every_consumer(tmp_path, hagen):
+    """A hostname label may have 63 characters; hagen allowed 32. pcs, corosync, Pacemaker (crm_simulate),
+    HAProxy, MariaDB, RabbitMQ and cloud-init must all take the longest name the schema accepts."""
+    long_name = "controller-" + "x" * 50 + "01"
+    assert len(long_name) == 63
+    spec = tmp_path / "spec.yaml"
+    seed = re.sub(r"(?<!ipmi_)controller1", long_name, (EXAMPLES / "seed.yaml").read_text())
+    spec.write_text(seed)
+    proc = hagen("build", spec, "-o", tmp_path / "b")
+    assert proc.returncode == 0, proc.stderr
+    results = check_bundle(tmp_path / "b")
+    bad = [(r.artifact, r.tool, r.reason) for r in results if r.status in (FAIL, SKIP)]
+    assert not bad
+    assert any(r.tool.startswith("crm_simulate: " + long_name) for r in results)
+    too_long = tmp_path / "too-long.yaml"
+    too_long.write_text(seed.replace(long_name, long_name + "x"))
+    proc = hagen("validate", too_long)
+    assert proc.returncode == 1 and "is 64 characters long; at most 63 are allowed" in proc.stderr
+    assert "hint: expected 1 to 63 lower-case letters" in proc.stderr
+
+
+def test_a_derived_cluster_name_pcs_would_refuse_is_caught_by_validate(tmp_path, hagen):
+    """cluster.name 'openstack-production-eu1' (24) with services on disjoint node sets became
+    'openstack-production-eu1-loadbalancer' (37): pcs cluster setup refused it on the first step."""
+    path = Path(__file__).parent / "invalid" / "059-derived-cluster-name-too-long.yaml"
+    proc = hagen("validate", path)
+    assert proc.returncode == 1 and "error[H024]" in proc.stderr and "at most 19 characters" in proc.stderr
+    # What pcs itself says about that name, so the check stays honest about the limit.
+    pcs = check.find_tool("pcs")
+    out = tmp_path / "corosync.conf"
+    refused = check.run([pcs, "cluster", "setup", "openstack-production-eu1-loadbalancer", "n1", "addr=10.0.0.1",
+                         "--corosync_conf", str(out), "--no-cluster-uuid", "--overwrite"])
+    assert refused.returncode != 0 and "GFS2" in refused.stdout + refused.stderr
+    accepted = check.run([pcs, "cluster", "setup", "a" * 32, "n1", "addr=10.0.0.1",
+                          "--corosync_conf", str(out), "--no-cluster-uuid", "--overwrite"])
+    assert accepted.returncode == 0, accepted.stderr
