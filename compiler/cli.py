@@ -225,12 +225,13 @@ def secrets_init(
     spec: Optional[Path] = typer.Option(None, "--spec", help="Spec whose fencing passwords to include too."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Generate every secret with strong random values."""
+    """Generate every secret with strong random values; the BMC passwords, which only the operator
+    knows, are left empty to fill in."""
     import os
 
-    from .secrets import FIXED_SECRETS, generate_value, required_secrets
+    from .secrets import FIXED_SECRETS, generate_value, operator_supplied, required_secrets
 
-    needed = dict(FIXED_SECRETS)
+    needed, by_operator = dict(FIXED_SECRETS), set()
     if spec is not None:
         from .pipeline import compile_path
 
@@ -238,18 +239,25 @@ def secrets_init(
         if not result.ok:
             _report(result.diagnostics, Format.text, _sources(result))
             raise typer.Exit(1)
-        needed = required_secrets(result.topology)
+        needed, by_operator = required_secrets(result.topology), operator_supplied(result.topology)
     if path.exists() and not force:
         typer.echo(f"hagen: {path} exists; use --force to replace it", err=True)
         raise typer.Exit(1)
     lines = ["# hagen secrets: keep this file out of git (mode 0600).\n"]
-    lines += [f"{name}: '{generate_value(name)}'  # {why}\n" for name, why in sorted(needed.items())]
+    for name, why in sorted(needed.items()):
+        if name in by_operator:  # left empty on purpose: a random value would only fail at the first fencing
+            lines.append(f"{name}: ''  # FILL IN: {why} (the BMC's real password; hagen cannot generate it)\n")
+        else:
+            lines.append(f"{name}: '{generate_value(name)}'  # {why}\n")
     if path.exists():
         path.unlink()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.writelines(lines)
     typer.echo(f"hagen: wrote {len(needed)} secrets to {path}", err=True)
+    if by_operator:
+        typer.echo(f"hagen: fill in {len(by_operator)} left empty: {', '.join(sorted(by_operator))} "
+                   "(BMC passwords only the operator knows); a deploy build refuses them empty", err=True)
 
 
 @secrets_app.command("check")
@@ -261,14 +269,14 @@ def secrets_check(
     """Report missing, weak and unused secrets (values are never printed)."""
     from .diagnostics import SpecError, has_errors
     from .pipeline import compile_path
-    from .secrets import load_secrets_file, required_secrets
+    from .secrets import load_secrets_file, operator_supplied, required_secrets
 
     result = compile_path(str(spec))
     if not result.ok:
         _report(result.diagnostics, fmt, _sources(result))
         raise typer.Exit(1)
     try:
-        _, problems = load_secrets_file(str(path), required_secrets(result.topology))
+        _, problems = load_secrets_file(str(path), required_secrets(result.topology), operator_supplied(result.topology))
     except SpecError as err:
         problems = err.diagnostics
     _report(problems, fmt, {})

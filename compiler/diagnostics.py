@@ -50,6 +50,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H081": (ERROR, "secret weak", "secret 'hacluster_password' is too short (min 16)"),
     "H082": (ERROR, "secrets file readable by others", "secrets.yaml is readable by group/others"),
     "H083": (WARNING, "secret unused", "secret 'old_password' is not used by this spec"),
+    "H084": (ERROR, "secret not filled in", "secret 'ipmi_controller1' (BMC password of controller1) is not filled in"),
     "H090": (ERROR, "output directory refused", "out/ is not empty and is not a hagen bundle"),
     "H091": (ERROR, "bundle kind would change", "output 'deploy' holds a deploy bundle; this review build would "
              "replace it"),

@@ -11,7 +11,7 @@ from .emit.base import BundleFile
 from .lower import lower
 from .model import Topology
 from .schema import validate_shape
-from .secrets import SecretValues, load_secrets_file, required_secrets
+from .secrets import SecretValues, load_secrets_file, operator_supplied, required_secrets
 from .spec import SourceDoc, load_spec, load_spec_text
 
 
@@ -50,7 +50,8 @@ def compile_doc(doc: SourceDoc, secrets_path: str | None = None, werror: bool = 
     secrets = SecretValues()
     if secrets_path is not None:
         try:
-            values, problems = load_secrets_file(secrets_path, required_secrets(result.topology))
+            values, problems = load_secrets_file(secrets_path, required_secrets(result.topology),
+                                                 operator_supplied(result.topology))
         except SpecError as err:
             result.diagnostics += err.diagnostics
             return result

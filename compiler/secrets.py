@@ -44,8 +44,17 @@ def required_secrets(topo: Topology) -> dict[str, str]:
     for node in topo.nodes:
         # Only cluster members are fenced; a Keystone-only node's BMC is not Pacemaker's.
         if node.fencing and topo.fencing_waiver is None and topo.cluster_of(node):
-            needed.setdefault(node.fencing.password_secret, f"BMC password of {node.name}")
+            needed.setdefault(node.fencing.password_secret, f"{BMC_PASSWORD}{node.name}")
     return dict(sorted(needed.items()))
+
+
+def operator_supplied(topo: Topology) -> set[str]:
+    """Secrets hagen cannot make up: the BMC passwords are the BMCs' own, set by whoever runs them.
+    'hagen secrets init' leaves them empty, and a deploy build refuses until they are filled in."""
+    return {name for name, why in required_secrets(topo).items() if why.startswith(BMC_PASSWORD)}
+
+
+BMC_PASSWORD = "BMC password of "
 
 
 def generate_value(name: str) -> str:
@@ -100,8 +109,10 @@ def weakness(name: str, value: object) -> str:
     return ""
 
 
-def load_secrets_file(path: str, needed: dict[str, str]) -> tuple[dict[str, str], list[Diagnostic]]:
-    """Read a secrets file (YAML mapping name -> value) and judge it. Values never appear in messages."""
+def load_secrets_file(path: str, needed: dict[str, str], supplied_by_operator: set[str] = frozenset()
+                      ) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Read a secrets file (YAML mapping name -> value) and judge it. Values never appear in messages.
+    supplied_by_operator: names whose value only the operator knows (an empty one is reported)."""
     from .spec import load_spec_text, read_spec_file  # the same hardened YAML loader as specs
 
     diagnostics: list[Diagnostic] = []
@@ -129,6 +140,11 @@ def load_secrets_file(path: str, needed: dict[str, str]) -> tuple[dict[str, str]
         if name not in data:
             diagnostics.append(Diagnostic("H080", f"secret '{name}' ({needed[name]}) is missing", shown, Span(1, 1),
                                           hint="'hagen secrets init' generates every secret"))
+            continue
+        if name in supplied_by_operator and data[name] in ("", None):
+            diagnostics.append(Diagnostic("H084", f"secret '{name}' ({needed[name]}) is not filled in", shown,
+                                          doc.span((name,)), hint="set it to the BMC's real password: hagen cannot "
+                                          "generate it, and fencing fails without it"))
             continue
         problem = weakness(name, data[name])
         if problem:

@@ -171,8 +171,20 @@ def test_error_points_at_the_spot(tmp_path, hagen):
 
 def test_secrets_init_and_deploy_build(tmp_path, hagen):
     spec = EXAMPLES / "seed.yaml"
-    assert hagen("secrets", "init", "s.yaml", "--spec", spec).returncode == 0
+    proc = hagen("secrets", "init", "s.yaml", "--spec", spec)
+    assert proc.returncode == 0 and "fill in 3 left empty: ipmi_controller1, ipmi_controller2" in proc.stderr
     assert stat.S_IMODE((tmp_path / "s.yaml").stat().st_mode) == 0o600
+    # The BMC passwords are the BMCs' own: left empty, reported, and a deploy build refuses them.
+    text = (tmp_path / "s.yaml").read_text()
+    assert "ipmi_controller1: ''  # FILL IN: BMC password of controller1" in text
+    proc = hagen("secrets", "check", "s.yaml", "--spec", spec)
+    assert proc.returncode == 1 and proc.stderr.count("error[H084]") == 3
+    proc = hagen("build", spec, "-o", "deploy", "--secrets", "s.yaml")
+    assert proc.returncode == 1 and "secret 'ipmi_controller2' (BMC password of controller2) is not filled in" in proc.stderr
+    assert not (tmp_path / "deploy").exists()
+    for n in (1, 2, 3):
+        text = text.replace(f"ipmi_controller{n}: ''", f"ipmi_controller{n}: 'bmc-{n}-Kx7pQ2vLm9zR4tW'")
+    (tmp_path / "s.yaml").write_text(text)
     assert hagen("secrets", "check", "s.yaml", "--spec", spec).returncode == 0
     proc = hagen("build", spec, "-o", "deploy", "--secrets", "s.yaml")
     assert proc.returncode == 0, proc.stderr
