@@ -39,6 +39,14 @@ RESERVED_BLOCKS = [
 PCS_CLUSTER_NAME_MAX = 32
 
 
+IPV4_HINT = "expected four numbers from 0 to 255 separated by dots, such as 192.168.16.58"
+
+
+def _defined(what: str, names) -> str:
+    shown = sorted(names)
+    return f"defined {what}: {', '.join(shown[:8])}" + (", ..." if len(shown) > 8 else "") if shown else ""
+
+
 def reserved_name(name: str) -> bool:
     return name in RESERVED_HOSTNAMES or name.endswith(".localhost")
 
@@ -168,7 +176,7 @@ def _check_addresses(data, networks, report) -> None:
         try:
             address = ipaddress.IPv4Address(text)
         except ValueError:
-            report("H030", f"'{text}' is not an IPv4 address", path)
+            report("H030", f"'{text}' is not an IPv4 address", path, hint=IPV4_HINT)
             continue
         if reserved_block(address):
             report("H034", f"{owner} address {text} is reserved: {reserved_block(address)}", path,
@@ -186,7 +194,8 @@ def _check_addresses(data, networks, report) -> None:
             report("H032", f"{owner} address {text} is in no declared network", path,
                    hint=f"declared networks: {known}")
         elif net is not None and address in (net.network_address, net.broadcast_address):
-            report("H030", f"{owner} address {text} is the network or broadcast address of {net}", path)
+            report("H030", f"{owner} address {text} is the network or broadcast address of {net}", path,
+                   hint="the first and last addresses of a network are not host addresses: pick one in between")
     _check_vip_networks(data, nets_by_name, report)
     _check_bmc_addresses(data, owners, report)
 
@@ -202,7 +211,7 @@ def _check_bmc_addresses(data, owners: dict[str, str], report) -> None:
         try:
             address = ipaddress.IPv4Address(text)
         except ValueError:
-            report("H030", f"'{text}' is not an IPv4 address", path)
+            report("H030", f"'{text}' is not an IPv4 address", path, hint=IPV4_HINT)
             continue
         if reserved_block(address):
             report("H034", f"BMC address {text} of node {node['name']} is reserved: {reserved_block(address)}", path,
@@ -245,7 +254,7 @@ def _check_references(data, node_names, report) -> None:
         for name, path in placement(data, service):
             if name not in node_names:
                 report("H020", f"node '{name}' in services.{service}.nodes is not defined", path,
-                       hint=did_you_mean(name, node_names))
+                       hint=did_you_mean(name, node_names) or _defined("nodes", node_names))
             elif name in listed and "nodes" in svc:
                 report("H021", f"node '{name}' is listed twice for {service}", path)
             listed.add(name)

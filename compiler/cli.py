@@ -56,7 +56,7 @@ def _report(diagnostics, fmt: Format, sources: dict[str, str]) -> None:
 
 def _sources(result) -> dict[str, str]:
     # Only the spec's own text is quoted in messages; never a secrets file.
-    return {result.doc.file: result.doc.text} if result.doc else {}
+    return {result.doc.file: result.doc.text} if result.doc else result.sources
 
 
 @app.command()
@@ -128,6 +128,7 @@ def validate(
             doc = load_spec(str(spec))
         except SpecError as err:
             everything += err.diagnostics
+            sources.update(err.sources)
             continue
         sources[doc.file] = doc.text
         everything += analyse(doc, werror).diagnostics

@@ -100,6 +100,7 @@ class SpecError(Exception):
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = sorted(diagnostics, key=lambda d: d.sort_key)
+        self.sources: dict[str, str] = {}  # file -> text, for excerpts (set by the spec loader only)
         super().__init__(f"{len(self.diagnostics)} diagnostic(s)")
 
 

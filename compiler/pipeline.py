@@ -21,6 +21,7 @@ class Result:
     topology: Topology | None = None
     files: list[BundleFile] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # the spec's text, for excerpts in messages
 
     @property
     def ok(self) -> bool:
@@ -68,7 +69,7 @@ def compile_path(path: str, secrets_path: str | None = None, werror: bool = Fals
     try:
         doc = load_spec(path)
     except SpecError as err:
-        return Result(diagnostics=err.diagnostics)
+        return Result(diagnostics=err.diagnostics, sources=err.sources)
     return compile_doc(doc, secrets_path, werror)
 
 
@@ -76,5 +77,5 @@ def compile_text(text: str, name: str = "spec.yaml", secrets_path: str | None = 
     try:
         doc = load_spec_text(text, name)
     except SpecError as err:
-        return Result(diagnostics=err.diagnostics)
+        return Result(diagnostics=err.diagnostics, sources=err.sources)
     return compile_doc(doc, secrets_path)

@@ -56,31 +56,40 @@ def _to_diagnostics(doc: SourceDoc, error: jsonschema.ValidationError) -> list[D
                            hint=_describe(schema.get("properties", {}).get(name, {})))]
     if kind == "type":
         want = schema.get("type")
-        want_text = " or ".join(_JSON_TYPES.get(t, t) for t in ([want] if isinstance(want, str) else want))
+        wanted = [want] if isinstance(want, str) else want
+        want_text = " or ".join(_JSON_TYPES.get(t, t) for t in wanted)
         got = _TYPE_NAMES.get(type(error.instance), type(error.instance).__name__)
-        return [Diagnostic("H012", f"{where} must be {want_text}, not {got}", doc.file, doc.span(path))]
+        return [Diagnostic("H012", f"{where} must be {want_text}, not {got}", doc.file, doc.span(path),
+                           hint=ROOT_HINT if not path else _TYPE_HINTS.get(wanted[0], _rule(schema)))]
     if kind == "enum":
         choices = [str(c) for c in schema.get("enum", [])]
         return [Diagnostic("H013", f"{where} must be one of: {', '.join(choices)} (got {_show(error.instance)})",
                            doc.file, doc.span(path), hint=did_you_mean(str(error.instance), choices))]
     if kind == "const":
         return [Diagnostic("H013", f"{where} must be {schema.get('const')!r} (got {_show(error.instance)})",
-                           doc.file, doc.span(path))]
+                           doc.file, doc.span(path), hint=_describe(schema) or "this hagen reads no other value")]
     if kind == "pattern":
         return [Diagnostic("H013", f"{where} {_show(error.instance)} is not valid here", doc.file, doc.span(path),
                            hint=_rule(schema))]
     if kind in ("minimum", "maximum"):
         return [Diagnostic("H013", f"{where} {_show(error.instance)} is out of range "
                            f"({schema.get('minimum', '-inf')}..{schema.get('maximum', 'inf')})",
-                           doc.file, doc.span(path))]
+                           doc.file, doc.span(path),
+                           hint=f"use a value from {schema.get('minimum', '-inf')} to {schema.get('maximum', 'inf')}"
+                                + (f" ({_describe(schema)})" if _describe(schema) else ""))]
     if kind in ("minLength", "maxLength") and isinstance(error.instance, str):
         limit = schema.get(kind)
         bound = "at most" if kind == "maxLength" else "at least"
         return [Diagnostic("H013", f"{where} is {len(error.instance)} characters long; {bound} {limit} are allowed",
                            doc.file, doc.span(path), hint=_rule(schema))]
-    if kind in ("minItems", "maxItems"):
-        return [Diagnostic("H013", f"{where}: {error.message}", doc.file, doc.span(path))]
-    return [Diagnostic("H013", f"{where}: {error.message}", doc.file, doc.span(path))]
+    return [Diagnostic("H013", f"{where}: {error.message}", doc.file, doc.span(path), hint=_rule(schema))]
+
+
+ROOT_HINT = "a spec is a mapping of version, cluster, networks, nodes, vips and services; 'hagen init' prints one"
+_TYPE_HINTS = {"integer": "write a whole number without quotes", "array": "write a list: '- item' lines or [a, b]",
+               "object": "write 'key: value' lines indented under the key",
+               "string": "write text; quote it if it looks like a number or a boolean",
+               "boolean": "write true or false"}
 
 
 def _show(value) -> str:

@@ -22,6 +22,7 @@ from .diagnostics import Diagnostic, Span, SpecError
 MAX_SPEC_BYTES = 1024 * 1024
 # Real specs nest about five levels deep.
 MAX_DEPTH = 32
+NESTING_HINT = "a spec nests about five levels (services.galera.nodes); flatten what is nested here"
 
 # The tags plain YAML resolves to by itself; an explicit other tag (!!python/..., !custom) is refused.
 _PLAIN_TAGS = {None, "", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str",
@@ -72,25 +73,37 @@ def decode_spec_bytes(raw: bytes, shown: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError([Diagnostic("H004", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8", shown,
+        err = SpecError([Diagnostic("H004", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8", shown,
                                     Span(line, col), hint="save the spec as UTF-8")])
+        err.sources = {shown: raw.decode("utf-8", errors="replace")}  # the excerpt shows U+FFFD there
+        raise err
     return text
 
 
 def load_spec_text(text: str, shown: str = "<spec>") -> SourceDoc:
-    """Parse YAML text into a SourceDoc; raises SpecError on anything unusable."""
+    """Parse YAML text into a SourceDoc; raises SpecError on anything unusable, carrying the text
+    so that even a syntax error is shown with its line and a caret."""
     text = text.replace("\r\n", "\n")
     if text.startswith("\ufeff"):
         text = text[1:]
+    try:
+        return _parse(text, shown)
+    except SpecError as err:
+        err.sources = {shown: text}
+        raise
+
+
+def _parse(text: str, shown: str) -> SourceDoc:
     nul = text.find("\x00")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
         col = nul - (text.rfind("\n", 0, nul) + 1) + 1
-        raise SpecError([Diagnostic("H004", "the spec contains a NUL byte", shown, Span(line, col))])
+        raise SpecError([Diagnostic("H004", "the spec contains a NUL byte", shown, Span(line, col),
+                                    hint="save the spec as plain UTF-8 text")])
     deep = _bracket_depth_exceeded(text)
     if deep:
         raise SpecError([Diagnostic("H004", f"the spec is nested more than {MAX_DEPTH} levels deep", shown,
-                                    Span(*deep))])
+                                    Span(*deep), hint=NESTING_HINT)])
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -145,6 +158,8 @@ def _first_definition(text: str, key: str, mark) -> int:
 
 def _yaml_error(exc: MarkedYAMLError, shown: str, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    if mark and exc.context_mark and mark.line >= len(text.splitlines()):
+        mark = exc.context_mark  # 'end of stream': point where the unclosed quote or bracket opened
     span = Span(mark.line + 1, mark.column + 1) if mark else Span(1, 1)
     problem = (exc.problem or exc.context or "invalid YAML").strip()
     if "duplicate key" in problem or "found duplicate key" in str(exc):
@@ -152,7 +167,28 @@ def _yaml_error(exc: MarkedYAMLError, shown: str, text: str) -> Diagnostic:
         first = _first_definition(text, key.strip("'"), mark) if mark else 0
         return Diagnostic("H002", f"duplicate key {key}".rstrip() + (f" (first defined at line {first})" if first else ""),
                           shown, span, hint="each key may appear once per mapping; merge the two entries")
-    return Diagnostic("H001", f"YAML syntax error: {problem}", shown, span)
+    return Diagnostic("H001", f"YAML syntax error: {problem}", shown, span, hint=_syntax_hint(problem))
+
+
+# What usually causes each of the parser's complaints, in the operator's terms.
+_SYNTAX_HINTS = (
+    ("mapping values are not allowed", "a value that contains ': ' must be quoted, or this line is indented "
+                                       "deeper than the key above it expects"),
+    ("'\\t'", "YAML does not allow tabs for indentation: indent with spaces"),
+    ("could not find expected ':'", "a key needs ': ' after it; a value running over lines needs quotes"),
+    ("expected <block end>", "items of one mapping or list must start in the same column"),
+    ("did not find expected key", "items of one mapping or list must start in the same column"),
+    ("did not find expected '-'", "items of a list must all start with '- ' in the same column"),
+    ("found unexpected end of stream", "a quote or bracket opened here is never closed"),
+    ("found unknown escape character", "inside double quotes a backslash starts an escape: use single quotes"),
+)
+
+
+def _syntax_hint(problem: str) -> str:
+    for needle, hint in _SYNTAX_HINTS:
+        if needle in problem:
+            return hint
+    return "check the indentation and quoting of this line and the one before it"
 
 
 def _quoted_key(message: str) -> str:
@@ -195,7 +231,7 @@ def _plain(node, path, positions, seen, problems, shown, depth):
     """
     if depth > MAX_DEPTH:
         problems.append(Diagnostic("H004", f"the spec is nested more than {MAX_DEPTH} levels deep",
-                                   shown, positions.get(path, (Span(1, 1),) * 2)[1]))
+                                   shown, positions.get(path, (Span(1, 1),) * 2)[1], hint=NESTING_HINT))
         return None
     tag = getattr(node, "tag", None)
     tag_value = getattr(tag, "value", tag) if tag is not None else None

@@ -165,3 +165,42 @@ def test_a_long_one_line_spec_shows_the_part_around_the_error():
     _, source, caret = shown.splitlines()[:3]
     assert len(source) <= len("    1 | ") + SNIPPET_WIDTH + 2
     assert source[caret.index("^"):].startswith('"bad"') and caret.count("^") == 5
+
+
+SYNTAX_ERRORS = {
+    # A bad indent once printed only '22:15: error[H001]: ... mapping values are not allowed here'.
+    "bad indent": ("    address: 192.168.16.59\n", "    address: 192.168.16.59\n      bad: x: y\n", "must be quoted"),
+    "tab": ("  target: debian12\n", "\ttarget: debian12\n", "indent with spaces"),
+    "misaligned key": ("    interface: eth0\n", "   interface: eth0\n", "same column"),
+    "unclosed quote": ("  name: ha-controller\n", "  name: 'ha-controller\n", "never closed"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SYNTAX_ERRORS))
+def test_syntax_errors_show_the_line_a_caret_and_a_hint(case, tmp_path):
+    old, new, words = SYNTAX_ERRORS[case]
+    text = (EXAMPLES / "seed.yaml").read_text()
+    assert old in text
+    path = tmp_path / "spec.yaml"
+    path.write_text(text.replace(old, new, 1))
+    for argv in (["validate", str(path)], ["build", str(path), "-o", str(tmp_path / "out")]):
+        proc = CliRunner().invoke(app, argv)
+        assert proc.exit_code == 1
+        lines = proc.output.splitlines()
+        head = next(i for i, l in enumerate(lines) if "error[H001]" in l)
+        line_no = int(lines[head].split(":")[1])
+        assert lines[head + 1].lstrip().startswith(f"{line_no} | ")
+        assert lines[head + 2].strip().startswith("|") and "^" in lines[head + 2]
+        assert lines[head + 3].startswith("  hint: ") and words in lines[head + 3]
+
+
+@pytest.mark.parametrize("path", CORPUS + sorted((ROOT / "tests" / "hostile").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_diagnostic_has_an_excerpt_a_caret_and_a_hint(path):
+    result = compile_path(str(path))
+    proc = CliRunner().invoke(app, ["validate", str(path)])
+    out = proc.output
+    assert all(d.hint for d in result.diagnostics), [d.message for d in result.diagnostics if not d.hint]
+    assert out.count("\n  hint: ") == len(result.diagnostics)
+    positioned = [d for d in result.diagnostics if d.span.line]
+    assert sum(1 for line in out.splitlines() if line.strip().startswith("|") and "^" in line) == len(positioned)
