@@ -11,6 +11,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class PackageRepository:
+    """A repository the packages come from that a fresh host does not have enabled."""
+    repo_id: str  # as `dnf repolist --enabled` names it once enabled
+    needed_by: tuple[str, ...]  # 'cluster' or a service name: the nodes that install from it
+    # On CentOS Stream setup.sh enables it itself; elsewhere (RHEL) the operator must,
+    # through their subscription, and setup.sh stops naming what to enable.
+    enable_on_centos: tuple[tuple[str, ...], ...]
+    operator_hint: str
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     title: str
@@ -18,6 +29,7 @@ class Target:
     install_command: tuple[str, ...]
     installed_check: tuple[str, ...]
     refresh_command: tuple[str, ...]
+    package_repositories: tuple[PackageRepository, ...]
     packages_cluster: tuple[str, ...]  # on every node in a Pacemaker cluster
     packages_loadbalancer: tuple[str, ...]
     packages_galera: tuple[str, ...]
@@ -58,6 +70,7 @@ DEBIAN12 = Target(
     install_command=("apt-get", "install", "-y", "--no-install-recommends"),
     installed_check=("dpkg", "-s"),
     refresh_command=("apt-get", "update"),
+    package_repositories=(),  # everything is in Debian's main archive
     packages_cluster=("pacemaker", "pacemaker-cli-utils", "pcs", "corosync", "fence-agents", "resource-agents"),
     packages_loadbalancer=("haproxy",),
     packages_galera=("mariadb-server", "galera-4", "mariadb-backup", "socat", "rsync", "xinetd", "curl"),
@@ -91,6 +104,23 @@ EL9 = Target(
     install_command=("dnf", "install", "-y"),
     installed_check=("rpm", "-q"),
     refresh_command=(),
+    # Pacemaker and pcs are in the HighAvailability repository; Keystone and RabbitMQ come from
+    # RDO (the CentOS Cloud SIG release package, which also brings the messaging SIG), whose
+    # dependencies need CRB. None of them is enabled on a fresh install.
+    package_repositories=(
+        PackageRepository("highavailability", ("cluster",),
+                          (("dnf", "install", "-y", "dnf-plugins-core"),
+                           ("dnf", "config-manager", "--set-enabled", "highavailability")),
+                          "subscription-manager repos --enable=rhel-9-for-x86_64-highavailability-rpms"),
+        PackageRepository("crb", ("keystone", "rabbitmq"),
+                          (("dnf", "install", "-y", "dnf-plugins-core"),
+                           ("dnf", "config-manager", "--set-enabled", "crb")),
+                          "subscription-manager repos --enable=codeready-builder-for-rhel-9-x86_64-rpms"),
+        PackageRepository("centos-openstack-epoxy", ("keystone", "rabbitmq"),
+                          (("dnf", "install", "-y", "centos-release-openstack-epoxy"),),
+                          "install RDO's release package for OpenStack 2025.1 (rdo-release) as"
+                          " https://www.rdoproject.org describes for RHEL 9"),
+    ),
     packages_cluster=("pacemaker", "pcs", "corosync", "fence-agents-all", "resource-agents"),
     packages_loadbalancer=("haproxy",),
     packages_galera=("mariadb-server-galera", "mariadb-backup", "socat", "rsync", "curl"),

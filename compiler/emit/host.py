@@ -44,6 +44,12 @@ def packages(topo: Topology, node: Node) -> list[str]:
     return found
 
 
+def repositories(topo: Topology, node: Node) -> list:
+    """The package repositories this node's packages need enabled first."""
+    needs = set(topo.services_of(node)) | ({"cluster"} if topo.cluster_of(node) else set())
+    return [r for r in topo.target.package_repositories if needs & set(r.needed_by)]
+
+
 def names_used_by(topo: Topology, node: Node) -> set[Node]:
     """The nodes this node reaches by name: itself, its Pacemaker peers (corosync and pcs),
     its Galera peers (gcomm://), its RabbitMQ peers (rabbit@name), and the RabbitMQ nodes
@@ -92,7 +98,7 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
     text = render(
         "host/setup.sh.j2", node=node, target=target, roles=list(topo.services_of(node)),
         cluster_name=cluster.name if cluster else None,
-        packages=packages(topo, node), pacemaker_units=pacemaker_units(topo, node),
+        packages=packages(topo, node), repositories=repositories(topo, node), pacemaker_units=pacemaker_units(topo, node),
         masked_units=masked_units(topo, node), systemd_units=running, stopped_units=stopped,
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
         site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],

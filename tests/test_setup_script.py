@@ -1,0 +1,91 @@
+"""setup.sh run for real, up to its package step, with the package manager replaced by a
+recorder: what would a fresh host do?"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from compiler.emit import emit_bundle
+from compiler.lower import lower
+from compiler.secrets import SecretValues, generate_value, required_secrets
+from compiler.spec import load_spec
+from conftest import EXAMPLES, retarget
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                                reason="bind-mounts a fake /etc/os-release in a private mount namespace")
+
+STUB = """#!/bin/bash
+echo "$(basename "$0") $*" >> "$HAGEN_TEST_LOG"
+case "$(basename "$0") $1" in
+    "hostname -s") echo "$HAGEN_TEST_NODE" ;;
+    "rpm -q") exit 1 ;;                     # nothing is installed yet
+    "dnf repolist") cat "$HAGEN_TEST_REPOS" ;;
+    "dnf install") case " $* " in *" pcs "*|*" openstack-keystone "*) exit 97 ;; esac ;;  # stop here
+esac
+"""
+
+
+def _node_bundle(tmp_path: Path, target: str, node: str) -> Path:
+    from compiler.spec import load_spec_text
+    text = retarget((EXAMPLES / "seed.yaml").read_text(), target)
+    topo = lower(load_spec_text(text, "seed.yaml").data)
+    values = SecretValues({n: generate_value(n) for n in required_secrets(topo)})
+    bundle = tmp_path / "bundle"
+    prefix = f"nodes/{node}/"
+    for f in emit_bundle(topo, values, []):
+        if f.path.startswith(prefix):
+            path = bundle / f.path[len(prefix):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f.content if isinstance(f.content, bytes) else f.content.encode())
+    return bundle
+
+
+def _run_setup(tmp_path: Path, target: str, os_id: str, enabled_repos: str):
+    bundle = _node_bundle(tmp_path, target, "controller1")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name in ("hostname", "hostnamectl", "rpm", "dnf", "dpkg", "apt-get"):
+        (stubs / name).write_text(STUB)
+        (stubs / name).chmod(0o755)
+    (tmp_path / "os-release").write_text(f'ID={os_id}\n')
+    (tmp_path / "repos").write_text(enabled_repos)
+    log = tmp_path / "log"
+    log.touch()
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "HAGEN_TEST_LOG": str(log), "HAGEN_TEST_NODE": "controller1",
+           "HAGEN_TEST_REPOS": str(tmp_path / "repos")}
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           'mount --bind "$1" /etc/os-release && exec bash "$2"', "sh",
+                           str(tmp_path / "os-release"), str(bundle / "setup.sh")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    return proc, log.read_text().splitlines()
+
+
+@needs_root
+def test_el9_setup_enables_the_repositories_on_centos_stream_before_installing(tmp_path):
+    proc, calls = _run_setup(tmp_path, "el9", "centos", "appstream\nbaseos\n")
+    dnf = [c for c in calls if c.startswith("dnf ") and not c.startswith("dnf repolist")]
+    assert proc.returncode == 97, proc.stderr  # reached the package install, which the stub stops
+    enables = ["dnf config-manager --set-enabled highavailability", "dnf config-manager --set-enabled crb",
+               "dnf install -y centos-release-openstack-epoxy"]
+    for command in enables:
+        assert command in dnf
+    install = next(i for i, c in enumerate(dnf) if " pcs " in f" {c} ")
+    assert all(dnf.index(c) < install for c in enables)
+
+
+@needs_root
+def test_el9_setup_on_rhel_stops_naming_the_repository_to_enable(tmp_path):
+    proc, calls = _run_setup(tmp_path, "el9", "rhel", "appstream\nbaseos\n")
+    assert proc.returncode == 1
+    assert "highavailability" in proc.stderr and "subscription-manager repos --enable" in proc.stderr
+    assert not [c for c in calls if c.startswith("dnf install")]  # nothing half-installed
+
+
+@needs_root
+def test_el9_setup_with_the_repositories_enabled_goes_straight_to_install(tmp_path):
+    proc, calls = _run_setup(tmp_path, "el9", "rhel", "highavailability\ncrb\ncentos-openstack-epoxy\n")
+    assert proc.returncode == 97, proc.stderr
+    assert [c for c in calls if c.startswith("dnf ") and "repolist" not in c][0].startswith("dnf install -y pacemaker")
