@@ -13,7 +13,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class PackageRepository:
     """A repository the packages come from that a fresh host does not have enabled."""
-    repo_id: str  # as `dnf repolist --enabled` names it once enabled
+    repo_id: str  # as `dnf repolist --enabled` names it once enabled on CentOS Stream
+    other_ids: tuple[str, ...]  # the same content under another id elsewhere (any one will do)
     needed_by: tuple[str, ...]  # 'cluster' or a service name: the nodes that install from it
     # On CentOS Stream setup.sh enables it itself; elsewhere (RHEL) the operator must,
     # through their subscription, and setup.sh stops naming what to enable.
@@ -108,15 +109,15 @@ EL9 = Target(
     # RDO (the CentOS Cloud SIG release package, which also brings the messaging SIG), whose
     # dependencies need CRB. None of them is enabled on a fresh install.
     package_repositories=(
-        PackageRepository("highavailability", ("cluster",),
+        PackageRepository("highavailability", ("rhel-9-for-x86_64-highavailability-rpms",), ("cluster",),
                           (("dnf", "install", "-y", "dnf-plugins-core"),
                            ("dnf", "config-manager", "--set-enabled", "highavailability")),
                           "subscription-manager repos --enable=rhel-9-for-x86_64-highavailability-rpms"),
-        PackageRepository("crb", ("keystone", "rabbitmq"),
+        PackageRepository("crb", ("codeready-builder-for-rhel-9-x86_64-rpms",), ("keystone", "rabbitmq"),
                           (("dnf", "install", "-y", "dnf-plugins-core"),
                            ("dnf", "config-manager", "--set-enabled", "crb")),
                           "subscription-manager repos --enable=codeready-builder-for-rhel-9-x86_64-rpms"),
-        PackageRepository("centos-openstack-epoxy", ("keystone", "rabbitmq"),
+        PackageRepository("centos-openstack-epoxy", ("openstack-epoxy",), ("keystone", "rabbitmq"),
                           (("dnf", "install", "-y", "centos-release-openstack-epoxy"),),
                           "install RDO's release package for OpenStack 2025.1 (rdo-release) as"
                           " https://www.rdoproject.org describes for RHEL 9"),

@@ -86,6 +86,6 @@ def test_el9_setup_on_rhel_stops_naming_the_repository_to_enable(tmp_path):
 
 @needs_root
 def test_el9_setup_with_the_repositories_enabled_goes_straight_to_install(tmp_path):
-    proc, calls = _run_setup(tmp_path, "el9", "rhel", "highavailability\ncrb\ncentos-openstack-epoxy\n")
+    proc, calls = _run_setup(tmp_path, "el9", "rhel", "rhel-9-for-x86_64-highavailability-rpms\ncodeready-builder-for-rhel-9-x86_64-rpms\nopenstack-epoxy\n")
     assert proc.returncode == 97, proc.stderr
     assert [c for c in calls if c.startswith("dnf ") and "repolist" not in c][0].startswith("dnf install -y pacemaker")
