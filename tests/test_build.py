@@ -214,3 +214,18 @@ def test_a_build_never_silently_swaps_a_deploy_bundle_for_a_review_bundle(tmp_pa
     proc = hagen("build", no_fencing, "-o", "deploy", "--replace-kind")
     assert proc.returncode == 0, proc.stderr
     assert "kind: review" in (tmp_path / "deploy" / ".hagen-bundle").read_text()
+
+
+@pytest.mark.parametrize("queue_mode", ["quorum", "mirrored"])
+def test_bundle_readme_says_what_the_rabbitmq_bootstrap_does_about_policies(queue_mode):
+    text = (EXAMPLES / "seed.yaml").read_text().replace("queue_mode: quorum", f"queue_mode: {queue_mode}")
+    result = compile_text(text)
+    files = {f.path: f.content for f in result.files}
+    script, readme = files["bootstrap/rabbitmq-cluster.sh"], files["README.md"]
+    sets_policy = "rabbitmqctl set_policy" in script
+    assert sets_policy == (queue_mode == "mirrored")
+    rabbit_line = next(line for line in readme.splitlines() if line.startswith("- RabbitMQ"))
+    assert ("sets no policy" in rabbit_line) == (not sets_policy)
+    if sets_policy:
+        assert "`ha-all` policy" in rabbit_line and "'ha-all'" in script
+    assert "policy step runs after all nodes joined" not in readme or sets_policy

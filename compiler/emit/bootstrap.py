@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..model import Topology
 from .base import BundleFile, render
 from .keystone import RABBIT_USER, public_url
+from .rabbitmq import queue_policies
 
 # Where setup.sh lays the cluster-wide scripts on the node that runs them.
 NODE_LIB = "/usr/local/lib/hagen"
@@ -38,7 +39,7 @@ def emit(topo: Topology) -> list[BundleFile]:
                    render("bootstrap/galera-ready.sh.j2", first=g.nodes[0], size=len(g.nodes)), 0o755),
         BundleFile("bootstrap/rabbitmq-cluster.sh",
                    render("bootstrap/rabbitmq-cluster.sh.j2", first=r.nodes[0], others=r.nodes[1:],
-                          user=RABBIT_USER, mirrored=r.queue_mode == "mirrored",
+                          user=RABBIT_USER, policies=queue_policies(topo),
                           version=topo.target.rabbitmq_version), 0o755),
         BundleFile("bootstrap/keystone-bootstrap.sh",
                    render("bootstrap/keystone-bootstrap.sh.j2", first=k.nodes[0], url=public_url(topo),

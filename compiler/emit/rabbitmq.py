@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..model import Node, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """A policy rabbitmq-cluster.sh sets once every node has joined."""
+    name: str
+    pattern: str
+    definition: str
+
+
+def queue_policies(topo: Topology) -> list[QueuePolicy]:
+    """Quorum queues need none: oslo.messaging declares them (rabbit_quorum_queue = true) and
+    they replicate by themselves. Classic mirroring is a policy: every queue but the exclusive,
+    server-named amq.* ones, on all nodes. The bootstrap script and the bundle README read this."""
+    if topo.rabbitmq.queue_mode != "mirrored":
+        return []
+    return [QueuePolicy("ha-all", r"^(?!amq\.).*", '{"ha-mode":"all","ha-sync-mode":"automatic"}')]
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:

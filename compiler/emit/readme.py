@@ -7,6 +7,7 @@ from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
 from .haproxy import frontends
+from .rabbitmq import queue_policies
 from .review import TOPOLOGY_JSON, cluster_name_of, constraint_sentences, mermaid, per_node_paths, resources
 
 CORRECTIONS = (
@@ -23,11 +24,22 @@ CORRECTIONS = (
     "Fencing is configured per node (fence_ipmilan), or waived explicitly with a reason.",
     "Galera behind HAProxy has exactly one active server (the others are backup), checked by clustercheck; "
     "obsolete options (`innodb_locks_unsafe_for_binlog`, `wsrep_causal_reads`) are gone and `wsrep_on=ON` is set.",
-    "RabbitMQ uses quorum queues (classic mirroring is deprecated, removed in 4.0); the Erlang cookie is "
-    "identical on every node before the first start; the policy step runs after all nodes joined.",
     "Files are replaced whole, never appended to, so every script can be rerun.",
     "Every password comes from the secrets file; none is `password`, none is on a command line.",
 )
+
+
+def rabbitmq_correction(topo: Topology) -> str:
+    """What the bootstrap really does about queue replication: from the same data as the script."""
+    policies = queue_policies(topo)
+    if policies:
+        how = ("classic queues are mirrored (deprecated, removed in RabbitMQ 4.0) by the "
+               + ", ".join(f"`{p.name}` policy ({p.definition})" for p in policies)
+               + ", which `rabbitmq-cluster.sh` sets after all nodes joined")
+    else:
+        how = ("quorum queues, which oslo.messaging declares (`rabbit_quorum_queue = true`), so "
+               "`rabbitmq-cluster.sh` sets no policy (classic mirroring is deprecated, removed in 4.0)")
+    return f"RabbitMQ replicates with {how}; the Erlang cookie is identical on every node before the first start."
 
 
 def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict], review: bool) -> BundleFile:
@@ -47,6 +59,6 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                else "fence_ipmilan per node, stonith-enabled=true.")
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
                   frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=deploy_steps(topo),
-                  sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS,
+                  sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS + (rabbitmq_correction(topo),),
                   diagram=mermaid(topo), topology_json=TOPOLOGY_JSON)
     return BundleFile("README.md", text, 0o644)
