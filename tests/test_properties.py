@@ -234,6 +234,14 @@ def test_keystone_reaches_db_rabbit_and_its_own_vip_consistently(spec):
         parts = urllib.parse.urlsplit(url)
         assert parts.hostname == vips["vip-ks"]["hostname"] and parts.port == spec["services"]["keystone"]["public_port"]
     ks_fe = next(fe for fe in frontends.values() if fe["bind"] == f"{vips['vip-ks']['address']}:{spec['services']['keystone']['public_port']}")
+    # Keystone trusts HAProxy's X-Forwarded-Proto, which must be the scheme of its registered endpoints.
+    schemes = {urllib.parse.urlsplit(u).scheme for u in re.findall(r"--bootstrap-\w+-url '([^']+)'", boot)}
+    forwarded = [line.split()[-1] for line in ks_fe["lines"] if line.startswith("http-request set-header X-Forwarded-Proto")]
+    assert forwarded == sorted(schemes)
+    for k in keystone_nodes:
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(text(files, f"nodes/{k}/etc/keystone/keystone.conf"))
+        assert parser["oslo_middleware"]["enable_proxy_headers_parsing"] == "true"
     assert sorted(s["addr"].rsplit(":", 1)[0] for s in backends[ks_fe["backend"]]["servers"]) == \
         sorted(addresses[n] for n in keystone_nodes)
 

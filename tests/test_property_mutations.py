@@ -68,6 +68,11 @@ def hosts_list_only_the_node_itself(monkeypatch):
     monkeypatch.setattr(host, "names_used_by", lambda topo, node: {node})
 
 
+def endpoint_scheme_not_what_haproxy_forwards(monkeypatch):
+    # haproxy.py read the scheme at import; the endpoints now say https while HAProxy says http.
+    monkeypatch.setattr(keystone, "PUBLIC_SCHEME", "https")
+
+
 _QUICK: dict = {}
 
 
@@ -88,6 +93,7 @@ MUTATIONS = [
     (spec_order_kept, props.test_order_of_the_spec_does_not_matter),
     (memcached_nodes_ignored, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
     (hosts_list_only_the_node_itself, props.test_vips_follow_haproxy_and_each_node_is_in_one_cluster),
+    (endpoint_scheme_not_what_haproxy_forwards, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
 ]
 
 

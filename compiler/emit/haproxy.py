@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..model import Node, Topology, Vip
 from .base import BundleFile, render
+from .keystone import PUBLIC_SCHEME
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,10 @@ def keystone_frontend(topo: Topology) -> Frontend:
     return Frontend(
         name="keystone-public", backend="keystone-nodes", vip=k.vip, port=k.public_port, mode="http",
         comment="Keystone v3 public API, balanced in http mode with its /healthcheck",
-        frontend_options=("option httplog", "option forwardfor"),
+        # Keystone builds its version-discovery links from these (enable_proxy_headers_parsing):
+        # they must name the VIP and scheme clients use, not the backend's own address.
+        frontend_options=("option httplog", "option forwardfor",
+                          f"http-request set-header X-Forwarded-Proto {PUBLIC_SCHEME}"),
         backend_options=("balance roundrobin", "option httpchk GET /healthcheck",
                          "http-check expect status 200", "default-server inter 2s rise 2 fall 5"),
         servers=tuple(Server(n.name, n.address, k.public_port, "check") for n in k.nodes),

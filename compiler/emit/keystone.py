@@ -8,6 +8,8 @@ from ..secrets import SecretValues
 from .base import BundleFile, render
 
 RABBIT_USER = "openstack"
+# HAProxy serves the public endpoint over plain HTTP; TLS would change this one fact.
+PUBLIC_SCHEME = "http"
 
 
 def database_url(topo: Topology, secrets: SecretValues) -> str:
@@ -25,7 +27,7 @@ def transport_url(topo: Topology, secrets: SecretValues) -> str:
 
 def public_url(topo: Topology) -> str:
     k = topo.keystone
-    return f"http://{k.vip.hostname}:{k.public_port}/v3"
+    return f"{PUBLIC_SCHEME}://{k.vip.hostname}:{k.public_port}/v3"
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
