@@ -9,9 +9,11 @@ is simulated from that one CIB.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
@@ -24,7 +26,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # cloud-init and pcs import only under the s
 
 # tool -> Debian package that provides it
 PACKAGES = {"haproxy": "haproxy", "shellcheck": "shellcheck", "cloud-init": "cloud-init",
-            "ksvalidator": "pykickstart (pip)", "pcs": "pcs", "crm_verify": "pacemaker-cli-utils",
+            "ksvalidator": "pykickstart (pip)", "debconf-set-selections": "debconf", "tar": "tar", "pcs": "pcs", "crm_verify": "pacemaker-cli-utils",
             "crm_simulate": "pacemaker-cli-utils", "mariadbd": "mariadb-server", "corosync": "corosync",
             "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux",
             "escript": "erlang-base (rabbitmq-server)"}
@@ -94,8 +96,13 @@ def check_shell(bundle: Path, script: Path) -> CheckResult:
                        _tail(proc.stdout.replace(str(bundle) + "/", "")) if proc.returncode else "")
 
 
-def kickstart_post_bodies(text: str) -> list[str]:
-    return re.findall(r"^%post[^\n]*\n(.*?)^%end\s*$", text, flags=re.S | re.M)
+def kickstart_post_sections(text: str) -> list[tuple[str, str]]:
+    """(interpreter, body) of each %post; Anaconda runs a body with /bin/sh unless told otherwise."""
+    sections = []
+    for header, body in re.findall(r"^%post([^\n]*)\n(.*?)^%end\s*$", text, flags=re.S | re.M):
+        found = re.search(r"--interpreter[= ](\S+)", header)
+        sections.append((found.group(1) if found else "/bin/sh", body))
+    return sections
 
 
 def check_kickstart(bundle: Path, ks: Path) -> list[CheckResult]:
@@ -109,18 +116,105 @@ def check_kickstart(bundle: Path, ks: Path) -> list[CheckResult]:
                                    "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr)))
     if skip := _missing(rel + " %post", "shellcheck"):
         return results + [skip]
-    bodies = kickstart_post_bodies(ks.read_text(encoding="utf-8"))
-    if not bodies:
+    sections = kickstart_post_sections(ks.read_text(encoding="utf-8"))
+    if not sections:
         return results + [CheckResult(rel + " %post", "shellcheck", FAIL, "no %post section")]
-    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as handle:
-        handle.write("#!/bin/bash\n" + "\n".join(bodies))
-    try:
-        proc = run([find_tool("shellcheck"), "-S", "warning", "-s", "bash", "-f", "gcc", handle.name])
-    finally:
-        os.unlink(handle.name)
-    results.append(CheckResult(rel + " %post", "shellcheck -S warning", PASS if proc.returncode == 0 else FAIL,
-                               _tail(proc.stdout) if proc.returncode else ""))
+    for interpreter, body in sections:
+        # Judge the body in the dialect of the shell that will run it.
+        dialect = {"/bin/bash": "bash", "/usr/bin/bash": "bash"}.get(interpreter, "sh")
+        proc = run([find_tool("shellcheck"), "-S", "warning", "-s", dialect, "-f", "gcc", "-"],
+                   input=f"#!{interpreter}\n" + body)
+        results.append(CheckResult(rel + " %post", f"shellcheck -s {dialect} -S warning",
+                                   PASS if proc.returncode == 0 else FAIL,
+                                   _tail(proc.stdout) if proc.returncode else ""))
     return results
+
+
+def preseed_values(text: str) -> dict[str, str]:
+    """{question: value} as debconf-set-selections reads a preseed file: a line ending in a
+    backslash continues on the next, joined as written."""
+    values, pending = {}, ""
+    for line in text.splitlines():
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        line, pending = pending + line, ""
+        if line.strip() and not line.lstrip().startswith("#"):
+            owner_label_type, _, value = line.partition(" string ")
+            values[owner_label_type.split()[1]] = value
+    return values
+
+
+def late_command_body(command: str) -> str | None:
+    """The script of "in-target sh -c '...'", or None if the command is not of that form."""
+    found = re.fullmatch(r"in-target sh -c '([^']*)'", command.strip())
+    return found.group(1) if found else None
+
+
+def check_preseed(bundle: Path, cfg: Path) -> list[CheckResult]:
+    """debconf's own parser, the argument limit late_command runs under, the command's shell, and
+    the archive it unpacks listed by the real tar against the node's folder."""
+    from .emit.cloudinit import ARG_LIMIT, STAGING
+
+    rel = str(cfg.relative_to(bundle))
+    results = []
+    if skip := _missing(rel, "debconf-set-selections"):
+        results.append(skip)
+    else:
+        proc = run([find_tool("debconf-set-selections"), "--checkonly", str(cfg)])
+        ok = proc.returncode == 0 and not proc.stderr.strip()
+        results.append(CheckResult(rel, "debconf-set-selections --checkonly", PASS if ok else FAIL,
+                                   "" if ok else _tail(proc.stdout + proc.stderr)))
+    command = preseed_values(cfg.read_text(encoding="utf-8")).get("preseed/late_command", "")
+    size = len(command.encode("utf-8"))
+    results.append(CheckResult(rel, "size", PASS if 0 < size <= ARG_LIMIT else FAIL,
+                               f"late_command is {size} bytes; one argument of sh -c may hold {ARG_LIMIT}"))
+    body = late_command_body(command)
+    if body is None:
+        return results + [CheckResult(rel + " late_command", "shellcheck", FAIL,
+                                      "late_command is not \"in-target sh -c '...'\"")]
+    if skip := _missing(rel + " late_command", "shellcheck", "tar"):
+        return results + [skip]
+    proc = run([find_tool("shellcheck"), "-S", "warning", "-s", "sh", "-"], input="#!/bin/sh\n" + body + "\n")
+    results.append(CheckResult(rel + " late_command", "shellcheck -s sh", PASS if proc.returncode == 0 else FAIL,
+                               _tail(proc.stdout) if proc.returncode else ""))
+    payload = re.search(r"echo ((?:[A-Za-z0-9+/=]+ ?)+)\|", body)
+    if payload is None:
+        return results + [CheckResult(rel + " archive", "tar", FAIL, "no base64 archive in late_command")]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "bundle.tar.gz"
+        archive.write_bytes(base64.b64decode(payload.group(1).replace(" ", "")))
+        proc = run([find_tool("tar"), "-tvzf", str(archive), "--numeric-owner"])
+        unpacked = run([find_tool("tar"), "-xzf", str(archive), "-C", tmp, "--no-same-owner"])
+        node = cfg.parent
+        staging = STAGING.lstrip("/") + "/"
+        delivered = [f for f in sorted(node.rglob("*"))
+                     if f.is_file() and f.name not in ("user-data", "user-data.gz", cfg.name)]
+        differ = []
+        for f in delivered:
+            copy = Path(tmp) / staging / f.relative_to(node)
+            if copy.is_file() and copy.read_bytes() != f.read_bytes():
+                differ.append(staging + str(f.relative_to(node)))
+    if proc.returncode or unpacked.returncode:
+        return results + [CheckResult(rel + " archive", "tar -xz", FAIL, _tail(proc.stderr + unpacked.stderr))]
+    listed = {}
+    for line in proc.stdout.splitlines():
+        perms, owner, _size, _date, _time, name = line.split(None, 5)
+        listed[name] = (perms, owner)
+    expected = {staging + str(f.relative_to(node)): (stat_perms(f), "0/0") for f in delivered}
+    problems = [f"{name}: {listed.get(name, 'missing')} != {want}" for name, want in sorted(expected.items())
+                if listed.get(name) != want]
+    problems += [f"{name}: not in the node's folder" for name in sorted(set(listed) - set(expected))
+                 if not name.startswith("etc/systemd/system/")]
+    problems += [f"{name}: content differs" for name in differ]
+    results.append(CheckResult(rel + " archive", "tar -xz", FAIL if problems else PASS,
+                               "; ".join(problems[:4]) if problems
+                               else f"{len(listed)} files; contents, modes and owners as in the bundle"))
+    return results
+
+
+def stat_perms(path: Path) -> str:
+    return stat.filemode(path.stat().st_mode)
 
 
 def check_user_data(bundle: Path, path: Path) -> list[CheckResult]:
@@ -452,7 +546,10 @@ def plan(bundle: Path) -> list:
         if (node / "etc/haproxy/haproxy.cfg").exists():
             jobs.append((check_haproxy, (bundle, node / "etc/haproxy/haproxy.cfg")))
         jobs.append((check_user_data, (bundle, node / "user-data")))
-        jobs.append((check_kickstart, (bundle, node / "kickstart-post.ks")))
+        if (node / "kickstart-post.ks").exists():
+            jobs.append((check_kickstart, (bundle, node / "kickstart-post.ks")))
+        if (node / "preseed-late.cfg").exists():
+            jobs.append((check_preseed, (bundle, node / "preseed-late.cfg")))
         for cnf_dir in ("etc/mysql/mariadb.conf.d", "etc/my.cnf.d"):
             for cnf in sorted((node / cnf_dir).glob("*galera.cnf")):
                 jobs.append((check_mariadb, (bundle, cnf)))

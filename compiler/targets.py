@@ -31,6 +31,9 @@ class Target:
     installed_check: tuple[str, ...]
     refresh_command: tuple[str, ...]
     package_repositories: tuple[PackageRepository, ...]
+    # What the OS installer reads to run our setup after installing: 'preseed' (debian-installer's
+    # late_command) or 'kickstart' (Anaconda's %post).
+    installer_hook: str
     packages_cluster: tuple[str, ...]  # on every node in a Pacemaker cluster
     packages_loadbalancer: tuple[str, ...]
     packages_galera: tuple[str, ...]
@@ -72,6 +75,7 @@ DEBIAN12 = Target(
     installed_check=("dpkg", "-s"),
     refresh_command=("apt-get", "update"),
     package_repositories=(),  # everything is in Debian's main archive
+    installer_hook="preseed",
     packages_cluster=("pacemaker", "pacemaker-cli-utils", "pcs", "corosync", "fence-agents", "resource-agents"),
     packages_loadbalancer=("haproxy",),
     packages_galera=("mariadb-server", "galera-4", "mariadb-backup", "socat", "rsync", "xinetd", "curl"),
@@ -108,6 +112,7 @@ EL9 = Target(
     # Pacemaker and pcs are in the HighAvailability repository; Keystone and RabbitMQ come from
     # RDO (the CentOS Cloud SIG release package, which also brings the messaging SIG), whose
     # dependencies need CRB. None of them is enabled on a fresh install.
+    installer_hook="kickstart",
     package_repositories=(
         PackageRepository("highavailability", ("rhel-9-for-x86_64-highavailability-rpms",), ("cluster",),
                           (("dnf", "install", "-y", "dnf-plugins-core"),

@@ -285,7 +285,7 @@ def _load_yaml(text_):
 
 
 @given(topologies())
-def test_user_data_and_kickstart_carry_the_bundle_files(spec):
+def test_user_data_and_the_installer_hook_carry_the_bundle_files(spec):
     files = build(spec)
     for node in (n["name"] for n in spec["nodes"]):
         prefix = f"nodes/{node}/"
@@ -296,14 +296,35 @@ def test_user_data_and_kickstart_carry_the_bundle_files(spec):
             if entry.get("encoding") == "b64":
                 content = base64.b64decode(content).decode("utf-8")
             written[entry["path"].removeprefix("/var/lib/hagen/bundle/")] = (content, int(entry["permissions"], 8))
+        delivery = ("user-data", "user-data.gz", "kickstart-post.ks", "preseed-late.cfg")
         expected = {p.removeprefix(prefix): (f.content, f.mode) for p, f in files.items()
-                    if p.startswith(prefix) and not p.endswith(("user-data", "user-data.gz", "kickstart-post.ks"))}
+                    if p.startswith(prefix) and not p.endswith(delivery)}
         assert written == expected
-        ks = text(files, prefix + "kickstart-post.ks")
-        blobs = re.findall(r"base64 -d > '([^']+)' <<'HAGEN_EOF'\n(.*?)\nHAGEN_EOF\nchmod (\d+)", ks, flags=re.S)
-        laid = {p.removeprefix("/var/lib/hagen/bundle/"): (base64.b64decode(b.replace("\n", "")).decode(), int(m, 8))
+        # The installer hook the target's installer reads, and only that one.
+        hook = {"debian12": "preseed-late.cfg", "el9": "kickstart-post.ks"}[spec["cluster"]["target"]]
+        assert [p for p in files if p.startswith(prefix) and p.endswith(delivery[2:])] == [prefix + hook]
+        assert installer_hook_files(text(files, prefix + hook)) == expected
+
+
+def installer_hook_files(hook_text):
+    """{path under the staging folder: (content, mode)} that a kickstart %post or a preseed
+    late_command lays down, decoded independently of the emitter."""
+    import tarfile
+    from compiler.check import late_command_body, preseed_values
+    if "\n%post " in hook_text:
+        blobs = re.findall(r"base64 -d > '([^']+)' <<'HAGEN_EOF'\n(.*?)\nHAGEN_EOF\nchmod (\d+)", hook_text, flags=re.S)
+        return {p.removeprefix("/var/lib/hagen/bundle/"): (base64.b64decode(b.replace("\n", "")).decode(), int(m, 8))
                 for p, b, m in blobs if p.startswith("/var/lib/hagen/bundle/")}
-        assert laid == expected
+    body = late_command_body(preseed_values(hook_text)["preseed/late_command"])
+    archive = base64.b64decode(re.search(r"echo ([A-Za-z0-9+/= ]+)\|", body).group(1).replace(" ", ""))
+    laid = {}
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            assert member.uid == 0 and member.gid == 0 and member.isfile()
+            if member.name.startswith("var/lib/hagen/bundle/"):
+                laid[member.name.removeprefix("var/lib/hagen/bundle/")] = (
+                    tar.extractfile(member).read().decode(), member.mode)
+    return laid
 
 
 tricky = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"),

@@ -88,7 +88,7 @@ MUTATIONS = [
     (every_galera_server_active, props.test_galera_backend_clustercheck_and_wsrep_agree),
     (database_on_wrong_port, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
     (colocation_with_primitive, props.test_vips_follow_haproxy_and_each_node_is_in_one_cluster),
-    (trailing_newline_lost_in_transit, props.test_user_data_and_kickstart_carry_the_bundle_files),
+    (trailing_newline_lost_in_transit, props.test_user_data_and_the_installer_hook_carry_the_bundle_files),
     (double_quotes_in_shell, props.test_secret_values_round_trip_through_bash_and_never_leak_into_review),
     (spec_order_kept, props.test_order_of_the_spec_does_not_matter),
     (memcached_nodes_ignored, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),

@@ -89,3 +89,43 @@ def test_el9_setup_with_the_repositories_enabled_goes_straight_to_install(tmp_pa
     proc, calls = _run_setup(tmp_path, "el9", "rhel", "rhel-9-for-x86_64-highavailability-rpms\ncodeready-builder-for-rhel-9-x86_64-rpms\nopenstack-epoxy\n")
     assert proc.returncode == 97, proc.stderr
     assert [c for c in calls if c.startswith("dnf ") and "repolist" not in c][0].startswith("dnf install -y pacemaker")
+
+
+@needs_root
+def test_preseed_late_command_lays_down_the_bundle_and_enables_first_boot(tmp_path):
+    """Run the late_command as debian-installer would (sh -c, with in-target running the command
+    in the installed system), in a mount namespace where the installed system's /var/lib and
+    unit folder are scratch folders."""
+    from compiler.check import preseed_values
+    bundle = _node_bundle(tmp_path, "debian12", "controller1")
+    command = preseed_values((bundle / "preseed-late.cfg").read_text())["preseed/late_command"]
+    stubs, var_lib, units, log = tmp_path / "stubs", tmp_path / "var-lib", tmp_path / "units", tmp_path / "log"
+    for folder in (stubs, var_lib, units):
+        folder.mkdir()
+    (stubs / "in-target").write_text('#!/bin/sh\nexec "$@"\n')
+    (stubs / "systemctl").write_text(f'#!/bin/sh\necho "systemctl $*" >> {log}\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    script = 'mount --bind "$1" /var/lib && mount --bind "$2" /etc/systemd/system && exec sh -c "$3"'
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                           str(var_lib), str(units), command],
+                          capture_output=True, text=True, env={"PATH": f"{stubs}:/usr/sbin:/usr/bin:/sbin:/bin"},
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text() == "systemctl enable hagen-setup.service\n"
+    assert "ExecStart=/bin/bash /var/lib/hagen/bundle/setup.sh" in (units / "hagen-setup.service").read_text()
+    staged = var_lib / "hagen" / "bundle"
+    expected = {p for p in bundle.rglob("*") if p.is_file() and p.name not in ("user-data", "user-data.gz",
+                                                                             "preseed-late.cfg")}
+    got = {p for p in staged.rglob("*") if p.is_file()}
+    assert {p.relative_to(staged) for p in got} == {p.relative_to(bundle) for p in expected}
+    modes = {str(p.relative_to(bundle)): p for p in expected}
+    for path in got:
+        rel = str(path.relative_to(staged))
+        info = path.stat()
+        assert path.read_bytes() == modes[rel].read_bytes(), rel
+        assert (info.st_uid, info.st_gid) == (0, 0), rel
+    # The modes are the bundle's, not the writer's umask: secrets 0600, the Erlang cookie 0400.
+    assert oct(staged.joinpath("etc/hagen/secrets.env").stat().st_mode & 0o777) == "0o600"
+    assert oct(staged.joinpath("var/lib/rabbitmq/.erlang.cookie").stat().st_mode & 0o777) == "0o400"
+    assert oct(staged.joinpath("setup.sh").stat().st_mode & 0o777) == "0o755"

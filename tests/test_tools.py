@@ -93,6 +93,13 @@ BREAKAGES = {
                       check.check_units, None, "perhaps"),
     "xinetd listener": ("debian12", lambda b: _edit(b / N1 / "etc/xinetd.d/galera-clustercheck", "socket_type     = stream", "socket_type     = streem"),
                         check.check_xinetd, N1 + "etc/xinetd.d/galera-clustercheck", "Bad socket type"),
+    # Anaconda runs %post with /bin/sh unless told: pipefail is a bash option.
+    "kickstart %post run by sh": ("el9", lambda b: _edit(b / N1 / "kickstart-post.ks", " --interpreter=/bin/bash", ""),
+                                  check.check_kickstart, N1 + "kickstart-post.ks", "pipefail"),
+    "preseed question type": ("debian12", lambda b: _edit(b / N1 / "preseed-late.cfg", "late_command string", "late_command strin"),
+                              check.check_preseed, N1 + "preseed-late.cfg", "strin"),
+    "preseed archive stale": ("debian12", lambda b: _edit(b / N1 / "etc/haproxy/haproxy.cfg", "option redispatch", "option redispatch\n    maxconn 10"),
+                              check.check_preseed, N1 + "preseed-late.cfg", "etc/haproxy/haproxy.cfg: content differs"),
     "kickstart %post": ("el9", lambda b: _edit(b / N1 / "kickstart-post.ks", "umask 077\n", "umask 077\nleftover=1\n"),
                         check.check_kickstart, N1 + "kickstart-post.ks", "SC2034"),
 }

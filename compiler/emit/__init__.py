@@ -50,7 +50,7 @@ def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic
     cluster_files = pacemaker.emit(topo, secrets)
     bootstrap_files = bootstrap.emit(topo)
     files: list[BundleFile] = [*cluster_files, *bootstrap_files]
-    size_rows = []
+    size_rows, carriers = [], []
     for node in topo.nodes:
         laid, setup = node_bundle(topo, node, secrets, cluster_files, bootstrap_files)
         delivered = [*laid, setup]
@@ -58,9 +58,12 @@ def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic
         prefix = f"nodes/{node.name}/"
         files += [BundleFile(prefix + f.path, f.content, f.mode, owner=f.owner, group=f.group)
                   for f in [*delivered, *delivery]]
+        if any(_holds_secret(f, secrets) for f in delivered):
+            # user-data, its gzip copy and the installer hook carry every file, encoded.
+            carriers += [prefix + f.path for f in delivery]
         size_rows += [{"node": node.name, "file": name, **report} for name, report in sizes.items()]
-    secret_files = sorted(f.path for f in files if _holds_secret(f, secrets))
-    _check_invariants(files, secrets)
+    secret_files = sorted({f.path for f in files if _holds_secret(f, secrets)} | set(carriers))
+    _check_invariants(files, secrets, carriers)
     files.append(readme.emit(topo, warnings, secret_files, size_rows, secrets.review))
     files.append(review.emit(topo, secret_files))
     files.append(BundleFile(MARKER, marker_text(topo.target.name, KIND_REVIEW if secrets.review else KIND_DEPLOY),
@@ -84,13 +87,13 @@ def _holds_secret(f: BundleFile, secrets: SecretValues) -> bool:
     return any(v.encode() in data for v in secrets.all_values())
 
 
-def _check_invariants(files: list[BundleFile], secrets: SecretValues) -> None:
+def _check_invariants(files: list[BundleFile], secrets: SecretValues, carriers: list[str]) -> None:
     seen = set()
     for f in files:
         if f.path in seen:
             raise InternalError(f"two emitters wrote {f.path}")
         seen.add(f.path)
-        if _holds_secret(f, secrets) and f.mode & 0o077:
+        if (_holds_secret(f, secrets) or f.path in carriers) and f.mode & 0o077:
             raise InternalError(f"{f.path} holds a secret but has mode {f.mode:04o}")
 
 

@@ -1,11 +1,14 @@
-"""cloud-init user-data and the kickstart %post: both deliver the node's bundle and run setup.sh."""
+"""cloud-init user-data and the installer hook (debian-installer's preseed late_command, or
+Anaconda's kickstart %post): each delivers the node's bundle and runs setup.sh on first boot."""
 
 from __future__ import annotations
 
 import base64
 import gzip
+import io
 import posixpath
 import re
+import tarfile
 
 from ..model import Node, Topology
 from .base import BundleFile, render
@@ -13,6 +16,10 @@ from .base import BundleFile, render
 STAGING = "/var/lib/hagen/bundle"
 OPENSTACK_LIMIT_B64 = 65535  # Nova: user_data is limited to 65535 bytes after base64
 EC2_LIMIT = 16384  # EC2: 16 KB before base64
+# debian-installer runs late_command as one argument of 'sh -c'; Linux caps one argument at
+# MAX_ARG_STRLEN (32 pages of 4 KiB).
+ARG_LIMIT = 131072
+INSTALLER_HOOK_FILES = {"preseed": "preseed-late.cfg", "kickstart": "kickstart-post.ks"}
 
 
 # Characters a YAML literal block cannot carry unchanged: controls (tab included, it would
@@ -44,9 +51,42 @@ def user_data(topo: Topology, node: Node, files: list[BundleFile]) -> str:
     return render("cloudinit/user-data.j2", node=node, target=topo.target, staging=STAGING, files=items)
 
 
-def kickstart_post(topo: Topology, node: Node, files: list[BundleFile]) -> str:
-    unit = BundleFile("etc/systemd/system/hagen-setup.service",
+def _first_boot_unit(node: Node) -> BundleFile:
+    return BundleFile("etc/systemd/system/hagen-setup.service",
                       render("cloudinit/hagen-setup.service.j2", node=node, staging=STAGING), 0o644)
+
+
+def bundle_archive(node: Node, files: list[BundleFile]) -> bytes:
+    """The node's files under the staging folder plus the first-boot unit, as a tar.gz that is
+    byte-identical between builds (sorted, mtime 0, root-owned, explicit modes)."""
+    members = [(posixpath.join(STAGING, f.path).lstrip("/"), f) for f in files]
+    unit = _first_boot_unit(node)
+    members.append((unit.path, unit))
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, f in sorted(members, key=lambda m: m[0]):
+            data = f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), f.mode, 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
+
+
+def preseed_late(topo: Topology, node: Node, files: list[BundleFile]) -> str:
+    """late_command runs in the installer once the system is installed; in-target runs the
+    command inside it, where base64 and tar exist (the installer's busybox may lack them).
+    The archive is base64 words joined by tr, so a reader that keeps or drops whitespace
+    around the line continuations gets the same bytes."""
+    words = _wrap76(base64.b64encode(bundle_archive(node, files)).decode("ascii")).split("\n")
+    listing = [{"path": posixpath.join(STAGING, f.path), "mode": f.mode} for f in sorted(files, key=lambda f: f.path)]
+    return render("cloudinit/preseed-late.cfg.j2", node=node, target=topo.target, staging=STAGING,
+                  words=words, listing=listing, unit="/" + _first_boot_unit(node).path)
+
+
+def kickstart_post(topo: Topology, node: Node, files: list[BundleFile]) -> str:
+    unit = _first_boot_unit(node)
     items = []
     for f in sorted(files, key=lambda f: f.path):
         target_path = posixpath.join(STAGING, f.path)
@@ -63,11 +103,16 @@ def sizes(text: str) -> dict:
     return {"raw": raw, "base64": b64, "fits_openstack": b64 <= OPENSTACK_LIMIT_B64, "fits_ec2": raw <= EC2_LIMIT}
 
 
+INSTALLER_HOOKS = {"preseed": preseed_late, "kickstart": kickstart_post}
+
+
 def emit(topo: Topology, node: Node, files: list[BundleFile]) -> tuple[list[BundleFile], dict]:
-    """user-data (plain, reviewable) and, when it is too large for EC2, a gzip copy."""
+    """user-data (plain, reviewable), a gzip copy when it is too large for EC2, and the hook
+    the target's installer reads. All carry every file of the node, secrets included: 0600."""
     text = user_data(topo, node, files)
+    hook = topo.target.installer_hook
     out = [BundleFile("user-data", text, 0o600),
-           BundleFile("kickstart-post.ks", kickstart_post(topo, node, files), 0o600)]
+           BundleFile(INSTALLER_HOOK_FILES[hook], INSTALLER_HOOKS[hook](topo, node, files), 0o600)]
     report = {"user-data": sizes(text)}
     if not report["user-data"]["fits_ec2"] or not report["user-data"]["fits_openstack"]:
         # mtime=0 keeps the archive byte-identical between builds.

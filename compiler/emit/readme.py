@@ -6,6 +6,7 @@ from .. import __version__
 from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
+from .cloudinit import INSTALLER_HOOK_FILES
 from .haproxy import frontends
 from .rabbitmq import queue_policies
 from .review import TOPOLOGY_JSON, cluster_name_of, constraint_sentences, mermaid, per_node_paths, resources
@@ -27,6 +28,12 @@ CORRECTIONS = (
     "Files are replaced whole, never appended to, so every script can be rerun.",
     "Every password comes from the secrets file; none is `password`, none is on a command line.",
 )
+
+
+INSTALLER_HOOK_HOWTO = {
+    "preseed": f"append `nodes/<node>/{INSTALLER_HOOK_FILES['preseed']}` to its preseed file (debian-installer)",
+    "kickstart": f"`%include` `nodes/<node>/{INSTALLER_HOOK_FILES['kickstart']}` in its kickstart (Anaconda)",
+}
 
 
 def rabbitmq_correction(topo: Topology) -> str:
@@ -60,5 +67,6 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
                   frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=deploy_steps(topo),
                   sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS + (rabbitmq_correction(topo),),
-                  diagram=mermaid(topo), topology_json=TOPOLOGY_JSON)
+                  diagram=mermaid(topo), topology_json=TOPOLOGY_JSON,
+                  installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook])
     return BundleFile("README.md", text, 0o644)
