@@ -442,17 +442,23 @@ def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
                                    "" if ok else _tail(verify.stdout + verify.stderr + proc.stderr)))
         if not ok:
             return results
+        # votequorum: the survivors of one failure keep quorum with 3 or more nodes, and in a pair
+        # only because corosync.conf says two_node (the split is then a fencing race, judged below).
+        two_node = re.search(r"^\s*two_node:\s*1\s*$", conf, flags=re.M) is not None
+        keeps_quorum = len(nodes) >= 3 or (len(nodes) == 2 and two_node)
         scenarios = [("all nodes up", steady, [])]
         for node in nodes:
             failed = Path(tmp) / f"fail-{node}.xml"
-            _simulate(steady, failed, ["--quorum", str(len(nodes) >= 3).lower(), "--node-fail", node])
+            _simulate(steady, failed, ["--quorum", str(keeps_quorum).lower(), "--node-fail", node])
             scenarios.append((f"{node} failed", failed, [node]))
         for title, state, down in scenarios:
             placed = _resources_on(state, exclude=down)
             problems = _placement_problems(xml, placed, nodes, galera_nodes, down)
             results.append(CheckResult(rel, f"crm_simulate: {title}", FAIL if problems else PASS,
                                        "; ".join(problems), {"placement": placed}))
-        if len(nodes) >= 2:
+        if two_node:
+            results.append(_fence_race(rel, xml, nodes))
+        elif len(nodes) >= 2:
             # Only the first node survives, without quorum: it must stop everything (correct behaviour).
             lost = Path(tmp) / "quorum-lost.xml"
             down = nodes[1:]
@@ -464,6 +470,32 @@ def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
                                        "every resource stops on the minority, as it should" if stopped
                                        else f"still running without quorum: {sorted(placed)}", {"placement": placed}))
     return results
+
+
+def _fence_race(rel: str, xml: str, nodes: list[str]) -> CheckResult:
+    """A pair that splits keeps quorum on both sides: each fences the other at once, and both
+    can die, unless fencing one of them is delayed (statically, or randomly with pcmk_delay_max)
+    or priority-fencing-delay decides."""
+    title = "fence race (two_node)"
+    root = ET.fromstring(xml)
+    if any(nv.get("name") == "priority-fencing-delay" for nv in root.iter("nvpair")):
+        return CheckResult(rel, title, PASS, "priority-fencing-delay decides")
+    devices = [p for p in root.iter("primitive") if p.get("class") == "stonith"]
+    if not devices:
+        stonith = [nv.get("value") for nv in root.iter("nvpair") if nv.get("name") == "stonith-enabled"]
+        return CheckResult(rel, title, PASS if stonith == ["false"] else FAIL,
+                           "fencing is waived" if stonith == ["false"] else "no fence device")
+    delays = {}
+    for device in devices:
+        params = {nv.get("name"): nv.get("value") for nv in device.iter("nvpair")}
+        delays[device.get("id")] = (params.get("pcmk_delay_base", "0"), params.get("pcmk_delay_max", "0"))
+    static = {base for base, _ in delays.values()}
+    randomised = any(maximum not in ("0", "0s") for _, maximum in delays.values())
+    ok = randomised or len(static) == len(delays)
+    detail = ", ".join(f"{d}: pcmk_delay_base={b}" + (f" pcmk_delay_max={m}" if m != "0" else "")
+                       for d, (b, m) in sorted(delays.items()))
+    return CheckResult(rel, title, PASS if ok else FAIL,
+                       detail if ok else f"both nodes fence each other at once after a split ({detail})")
 
 
 def _binds_match_vips(bundle: Path, rel: str, xml: str) -> CheckResult:

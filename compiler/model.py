@@ -131,6 +131,12 @@ class PacemakerCluster:
     def first(self) -> Node:
         return self.nodes[0]
 
+    @property
+    def two_node(self) -> bool:
+        """votequorum's two_node mode: the survivor of a pair keeps quorum, so a split becomes a
+        fencing race that a static delay must decide."""
+        return len(self.nodes) == 2
+
 
 @dataclass(frozen=True)
 class Topology:

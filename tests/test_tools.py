@@ -161,3 +161,35 @@ def test_a_derived_cluster_name_pcs_would_refuse_is_caught_by_validate(tmp_path,
     accepted = check.run([pcs, "cluster", "setup", "a" * 32, "n1", "addr=10.0.0.1",
                           "--corosync_conf", str(out), "--no-cluster-uuid", "--overwrite"])
     assert accepted.returncode == 0, accepted.stderr
+
+
+def _two_lb_spec(tmp_path) -> Path:
+    text = (EXAMPLES / "separate-hosts.yaml").read_text()
+    text = text.replace("nodes: [rhos5-lb1, rhos5-lb2, rhos5-lb3]", "nodes: [rhos5-lb1, rhos5-lb2]")
+    text = re.sub(r"^  - \{name: rhos5-lb3.*\n", "", text, flags=re.M)
+    spec = tmp_path / "two-lb.yaml"
+    spec.write_text(retarget(text, "debian12"))
+    return spec
+
+
+def test_a_pair_of_load_balancers_survives_one_failure_and_never_races_to_fence(tmp_path, hagen):
+    """two_node: 1 keeps the survivor quorate, so the failure simulation must say so (it once
+    simulated --quorum false and reported 'haproxy runs on []'); and the pair must not fence each
+    other at once after a split."""
+    assert hagen("build", _two_lb_spec(tmp_path), "-o", tmp_path / "b").returncode == 0
+    cluster = tmp_path / "b" / "cluster" / "rhos5-loadbalancer"
+    assert "two_node: 1" in (cluster / "corosync.conf").read_text()
+    results = check.check_cluster(tmp_path / "b", cluster)
+    by_tool = {r.tool: r for r in results}
+    bad = [(r.tool, r.reason) for r in results if r.status != PASS]
+    assert not bad
+    for node in ("rhos5-lb1", "rhos5-lb2"):
+        survivor = ({"rhos5-lb1", "rhos5-lb2"} - {node}).pop()
+        placed = by_tool[f"crm_simulate: {node} failed"].details["placement"]
+        assert placed["haproxy"] == [survivor] and placed["vip-db"] == [survivor]
+    assert "pcmk_delay_base=10s" in by_tool["fence race (two_node)"].reason
+    # Without the delay both would shoot at once: the check must say so.
+    script = cluster / "pcs-resources.sh"
+    script.write_text(script.read_text().replace(" 'pcmk_delay_base=10s'", ""))
+    race = {r.tool: r for r in check.check_cluster(tmp_path / "b", cluster)}["fence race (two_node)"]
+    assert race.status == FAIL and "fence each other at once" in race.reason

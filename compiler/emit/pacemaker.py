@@ -28,6 +28,10 @@ class PcsStep:
 
 FENCE_PASSWORDS = "/etc/hagen/fencing.passwords"
 FENCE_PASSWORD_SCRIPT = "/usr/local/sbin/hagen-fence-password"
+# In a two-node cluster both nodes keep quorum after a split and would fence each other at once.
+# Fencing the first node waits this long, so it wins the race and the pair never both die
+# (a fixed delay, unlike pcmk_delay_max's random one, makes the survivor predictable).
+FENCE_RACE_DELAY = "10s"
 
 
 def _clone(topo: Topology, kind: str, **meta: str) -> tuple[str, ...]:
@@ -54,11 +58,13 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
         for node in cluster.nodes:
             f = node.fencing
             device = f"fence-{node.name}"
+            delay = (f"pcmk_delay_base={FENCE_RACE_DELAY}",) if cluster.two_node and node == cluster.first else ()
             steps.append(PcsStep(
-                f"IPMI fencing of {node.name}; the password is read from a 0600 file, never stored in the CIB",
+                f"IPMI fencing of {node.name}; the password is read from a 0600 file, never stored in the CIB"
+                + (f"; delayed {FENCE_RACE_DELAY} so that {node.name} wins a fencing race" if delay else ""),
                 ("stonith", "create", device, "fence_ipmilan", f"ip={f.address}", f"username={f.username}",
                  f"password_script={FENCE_PASSWORD_SCRIPT} {node.name}", "lanplus=1", f"pcmk_host_list={node.name}",
-                 "op", "monitor", "interval=60s"), creates=device))
+                 *delay, "op", "monitor", "interval=60s"), creates=device))
             steps.append(PcsStep("a node never runs its own fence device",
                                  ("constraint", "location", "add", "--", f"loc-{device}-avoids-{node.name}",
                                   device, node.name, "-INFINITY"), creates=f"loc-{device}-avoids-{node.name}"))
