@@ -136,6 +136,17 @@ def validate(
     raise typer.Exit(1 if has_errors(everything) else 0)
 
 
+def check_summary(counts: dict[str, int], strict: bool) -> str:
+    """'53 PASS, 0 FAIL, 3 SKIP, 0 N/A', then what makes the run fail, in the same words."""
+    line = ", ".join(f"{n} {s}" for s, n in counts.items())
+    reasons = []
+    if counts["FAIL"]:
+        reasons.append(f"{counts['FAIL']} FAIL")
+    if strict and counts["SKIP"]:
+        reasons.append(f"{counts['SKIP']} SKIP (--strict: a skipped check is a failure)")
+    return line + (f"; failing: {' and '.join(reasons)}" if reasons else "")
+
+
 @app.command()
 def check(
     bundle: Path = typer.Argument(..., help="A bundle written by 'hagen build'."),
@@ -165,7 +176,7 @@ def check(
     else:
         typer.echo(placement_tables(results), nl=False)
         counts = {s: sum(r.status == s for r in results) for s in ("PASS", "FAIL", "SKIP", "N/A")}
-        typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()) + ("" if not failed else f"; {len(failed)} failing"))
+        typer.echo(check_summary(counts, strict))
     if record:
         from .bundle import RECORD, sums_digest
         from .check import record_markdown
