@@ -15,12 +15,14 @@ import typer
 
 from . import __version__
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings=HELP_OPTIONS,
                   rich_markup_mode=None,  # plain help text: importing rich costs more than hagen's own work
                   help="Compile a highly available OpenStack control plane from a topology spec.")
-secrets_app = typer.Typer(no_args_is_help=True, help="Create and check secrets files.")
+secrets_app = typer.Typer(no_args_is_help=True, context_settings=HELP_OPTIONS, help="Create and check secrets files.")
 app.add_typer(secrets_app, name="secrets")
-lab_app = typer.Typer(no_args_is_help=True,
+lab_app = typer.Typer(no_args_is_help=True, context_settings=HELP_OPTIONS,
                       help="Try a deploy bundle on booted Debian hosts, one per node (root required).")
 app.add_typer(lab_app, name="lab")
 
@@ -39,6 +41,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    # main() takes --debug out of the arguments before they are parsed (it may follow any
+    # command); it is declared here so that --help lists it.
+    debug: bool = typer.Option(False, "--debug", help="On an internal error, print the traceback."),
 ) -> None:
     """hagen: a compiler for highly available OpenStack control planes."""
 
@@ -111,6 +116,10 @@ def build(
                        err=True)
 
 
+VALIDATE_COVERS = ("schema, names and references, addresses and networks, ports, cluster names, quorum "
+                   "and fencing")
+
+
 @app.command()
 def validate(
     specs: list[Path] = typer.Argument(..., help="Topology specs to check."),
@@ -118,7 +127,7 @@ def validate(
     werror: bool = typer.Option(False, "--werror", help="Treat warnings as errors."),
 ) -> None:
     """Check specs without writing anything."""
-    from .diagnostics import SpecError, has_errors
+    from .diagnostics import SpecError, has_errors, summary
     from .pipeline import analyse
     from .spec import load_spec
 
@@ -133,7 +142,11 @@ def validate(
         sources[doc.file] = doc.text
         everything += analyse(doc, werror).diagnostics
     _report(everything, fmt, sources)
-    raise typer.Exit(1 if has_errors(everything) else 0)
+    if has_errors(everything):
+        raise typer.Exit(1)
+    if fmt is Format.text:
+        names = ", ".join(str(spec) for spec in specs)
+        typer.echo(f"hagen: {names}: valid ({VALIDATE_COVERS}); {summary(everything)}", err=True)
 
 
 def check_summary(counts: dict[str, int], strict: bool) -> str:
@@ -224,11 +237,25 @@ def schema() -> None:
 
 
 @app.command()
-def init() -> None:
-    """Print a commented starter spec (the article's three controllers)."""
+def init(
+    path: Optional[Path] = typer.Argument(None, help="Where to write the starter spec; without it, print it."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write (or print) a starter spec with every field commented: the article's three controllers."""
     from .resources import data_dir
 
-    sys.stdout.write((data_dir("templates") / "init" / "spec.yaml").read_text(encoding="utf-8"))
+    text = (data_dir("templates") / "init" / "spec.yaml").read_text(encoding="utf-8")
+    if path is None:
+        sys.stdout.write(text)
+        return
+    if (path.exists() or path.is_symlink()) and not force:
+        typer.echo(f"hagen: {path} exists; use --force to replace it", err=True)
+        raise typer.Exit(1)
+    if path.is_dir():
+        typer.echo(f"hagen: {path} is a folder; name the spec file to write", err=True)
+        raise typer.Exit(1)
+    path.write_text(text, encoding="utf-8")
+    typer.echo(f"hagen: wrote a starter spec to {path}; next: hagen validate {path}", err=True)
 
 
 @secrets_app.command("init")
@@ -292,7 +319,12 @@ def secrets_check(
     except SpecError as err:
         problems = err.diagnostics
     _report(problems, fmt, {})
-    raise typer.Exit(1 if has_errors(problems) else 0)
+    if has_errors(problems):
+        raise typer.Exit(1)
+    if fmt is Format.text:
+        count = len(required_secrets(result.topology))
+        typer.echo(f"hagen: {path} holds the {count} secrets {spec} needs: none missing, empty, weak or unused"
+                   + (f" ({len(problems)} warning(s) above)" if problems else "") + "; readable by its owner only", err=True)
 
 
 LAB_ROOT_HELP = "Folder for the lab's disks, logs and state."

@@ -56,3 +56,77 @@ def test_every_skip_hint_names_a_real_install_command():
 ])
 def test_check_summary_never_contradicts_itself(counts, strict, expected):
     assert check_summary(counts, strict) == expected
+
+
+KEY_LINE = re.compile(r"^(\s*)(?:- )?([a-z_]+):")
+
+
+def _starter() -> str:
+    return (ROOT / "templates" / "init" / "spec.yaml").read_text()
+
+
+def test_starter_spec_comments_every_field():
+    lines = _starter().splitlines()
+    uncommented = []
+    for i, line in enumerate(lines):
+        if KEY_LINE.match(line) and line.strip() not in ("version: 1",) and "#" not in line:
+            # a key line explains itself with a trailing comment or the comment line above it
+            if not lines[i - 1].lstrip().startswith("#"):
+                uncommented.append(line)
+    assert not uncommented
+    assert lines[lines.index("version: 1") - 1].startswith("#")
+
+
+def test_starter_spec_shows_every_field_of_the_schema():
+    import json
+    schema = json.loads((ROOT / "schemas" / "topology.schema.json").read_text())
+    defs = schema.get("$defs", {})
+
+    def keys(node):
+        node = defs[node["$ref"].split("/")[-1]] if "$ref" in node else node
+        found = set(node.get("properties", {}))
+        for child in node.get("properties", {}).values():
+            found |= keys(child)
+        if "items" in node:
+            found |= keys(node["items"])
+        return found
+    # keys of active lines and of commented-out optional settings ('# gcache_size: 512M')
+    shown = {m.group(2) for line in _starter().splitlines() if (m := KEY_LINE.match(re.sub(r"^\s*#\s*", "", line)))}
+    shown |= set(re.findall(r"[{,] ?([a-z_]+):", _starter()))  # keys inside flow mappings
+    assert keys(schema) - shown == set()
+
+
+def test_init_writes_a_spec_that_builds_and_refuses_to_overwrite(tmp_path, hagen):
+    printed = hagen("init")
+    assert printed.returncode == 0 and printed.stdout == _starter()
+    written = hagen("init", "spec.yaml")
+    assert written.returncode == 0 and (tmp_path / "spec.yaml").read_text() == _starter()
+    assert "hagen validate spec.yaml" in written.stderr
+    validated = hagen("validate", "spec.yaml")
+    assert validated.returncode == 0 and "0 error(s), 0 warning(s)" in validated.stderr
+    assert hagen("build", "spec.yaml", "-o", "out").returncode == 0
+    (tmp_path / "spec.yaml").write_text("mine\n")
+    again = hagen("init", "spec.yaml")
+    assert again.returncode == 1 and "exists; use --force" in again.stderr
+    assert (tmp_path / "spec.yaml").read_text() == "mine\n"
+    assert hagen("init", "spec.yaml", "--force").returncode == 0
+    assert (tmp_path / "spec.yaml").read_text() == _starter()
+
+
+def test_short_help_debug_in_help_and_success_says_what_was_checked(tmp_path, hagen):
+    for args in (["-h"], ["build", "-h"], ["secrets", "-h"], ["secrets", "check", "-h"], ["lab", "-h"]):
+        proc = hagen(*args)
+        assert proc.returncode == 0 and proc.stdout.startswith("Usage: hagen"), args
+    assert "--debug" in hagen("--help").stdout
+    (tmp_path / "spec.yaml").write_text(_starter())
+    valid = hagen("validate", "spec.yaml")
+    assert valid.returncode == 0
+    assert valid.stderr.startswith("hagen: spec.yaml: valid (schema, names and references") and "0 error(s)" in valid.stderr
+    assert hagen("validate", "--format", "json", "spec.yaml").stderr == ""  # json callers read stdout only
+    secrets = tmp_path / "secrets.yaml"
+    assert hagen("secrets", "init", secrets, "--spec", "spec.yaml").returncode == 0
+    secrets.write_text(re.sub(r"^(ipmi_\w+): ''.*$", r"\1: 'bmc-Pa55word-long-enough'", secrets.read_text(), flags=re.M))
+    ok = hagen("secrets", "check", secrets, "--spec", "spec.yaml")
+    assert ok.returncode == 0, ok.stderr
+    assert "none missing, empty, weak or unused" in ok.stderr and "secrets spec.yaml needs" in ok.stderr
+    assert "bmc-Pa55word" not in ok.stderr + ok.stdout
