@@ -77,10 +77,11 @@ def test_rebuilding_an_unchanged_spec_writes_nothing_but_any_drift_is_rewritten(
               lambda: (out / "nodes/controller1/stray").write_text("x"),
               lambda: hosts.unlink() or hosts.symlink_to("/etc/hostname"),
               lambda: (out / "nodes").chmod(0o777)]
+    file_count = len(compile_path(str(EXAMPLES / "seed.yaml")).files)
     for drift in drifts:
         drift()
         rebuilt = hagen("build", EXAMPLES / "seed.yaml", "-o", out)
-        assert rebuilt.returncode == 0 and "wrote 99 files" in rebuilt.stderr
+        assert rebuilt.returncode == 0 and f"wrote {file_count} files" in rebuilt.stderr
         assert hagen("build", EXAMPLES / "seed.yaml", "-o", out, "--check").returncode == 0
         assert stat.S_IMODE((out / "README.md").stat().st_mode) == 0o644 and not hosts.is_symlink()
         assert stat.S_IMODE((out / "nodes").stat().st_mode) == 0o755

@@ -2,16 +2,18 @@
 then each is crashed and rebooted while a client writes, issues tokens and publishes through the
 VIPs. Runs as root with systemd-nspawn; skips loudly elsewhere, and fails instead in CI."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
-from compiler.lab import hosts, report, run
+from compiler.lab import claim, hosts, report, run
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_SPEC = ROOT / "lab" / "lab-spec.yaml"
@@ -155,6 +157,39 @@ def test_lab_verbs_say_they_need_root(tmp_path, verb):
     assert not (tmp_path / "lab").exists()
 
 
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_second_lab_is_refused_while_the_first_is_alive_and_says_who_holds_it(tmp_path):
+    path, first, second = tmp_path / "claim", tmp_path / "lab-a", tmp_path / "lab-b"
+    first.mkdir()
+    claim.acquire(first, path)
+    assert claim.holder(path)["root"] == str(first) and claim.holder(path)["pid"] == os.getpid()
+    claim.acquire(first, path)  # the same lab again (up after an interrupted up): fine
+    with pytest.raises(claim.LabBusy) as busy:
+        claim.acquire(second, path)
+    assert str(first) in str(busy.value) and f"pid {os.getpid()}" in str(busy.value)
+    assert f"hagen lab down --root {first}" in str(busy.value)
+    # up has finished (its process is gone) but the hosts are up: still the first lab's machine.
+    path.write_text(json.dumps({"root": str(first), "pid": _dead_pid(), "since": 0}))
+    (first / "state.json").write_text("{}")
+    with pytest.raises(claim.LabBusy):
+        claim.acquire(second, path)
+    with pytest.raises(claim.LabBusy):
+        claim.check_owner(second, path)  # 'down' of another root touches nothing
+    # the first lab's process is gone and its state removed: a stale claim, taken over
+    (first / "state.json").unlink()
+    claim.acquire(second, path)
+    assert claim.holder(path)["root"] == str(second)
+    claim.release(first, path)  # not the holder: nothing changes
+    assert claim.holder(path)["root"] == str(second)
+    claim.release(second, path)
+    assert claim.holder(path) == {}
+
+
 # --- the lab itself ------------------------------------------------------------------------
 
 def _skip_or_fail(why: str) -> None:
@@ -206,7 +241,9 @@ def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen,
     assert hagen("secrets", "init", secrets, "--spec", LAB_SPEC).returncode == 0
     built = hagen("build", LAB_SPEC, "-o", bundle, "--secrets", secrets)
     assert built.returncode == 0, built.stderr
-    root = Path(os.environ.get("HAGEN_LAB_ROOT", "/var/tmp/hagen-lab-test"))
+    # A root of this run's own (two runs on one machine never share one); the machine-wide
+    # claim makes a second lab wait its turn instead of tearing this one down.
+    root = Path(os.environ.get("HAGEN_LAB_ROOT") or tempfile.mkdtemp(prefix="hagen-lab-test-", dir="/var/tmp"))
     base = Path(os.environ["HAGEN_LAB_BASE"]) if os.environ.get("HAGEN_LAB_BASE") else None
     try:
         up = run.up(bundle, root, base)
@@ -226,3 +263,6 @@ def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen,
     assert set(kept) == {"report.json", "up.json", "steps.log"}  # the client's credential files are gone
     for name, value in YAML(typ="safe").load(secrets.read_text()).items():
         assert not [f for f, text in kept.items() if value in text], f"secret {name} left in the lab's files"
+    assert claim.holder() == {}  # down gave the machine back
+    if not os.environ.get("HAGEN_LAB_ROOT"):
+        shutil.rmtree(root)

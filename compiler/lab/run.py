@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..emit import cloudinit
-from . import hosts, report
+from . import claim, hosts, report
 from .hosts import LabError, LabState
 
 DEFAULT_ROOT = Path("/var/tmp/hagen-lab")
@@ -176,6 +176,7 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None) -> dic
     if why:
         raise LabError(why)
     topo = read_topology(bundle)
+    claim.acquire(root)
     if LabState.load(root).path.exists():
         _log("lab: removing what an earlier run left")
         hosts.teardown(root)
@@ -352,6 +353,7 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
     _require_root()
     started = time.monotonic()
     topo = read_topology(bundle)
+    claim.check_owner(root)
     state = LabState.load(root)
     if not state.hosts:
         raise LabError(f"no lab is up in {root}; run 'hagen lab up BUNDLE' first")
@@ -403,4 +405,7 @@ def _require_root() -> None:
 
 def down(root: Path = DEFAULT_ROOT) -> list[str]:
     _require_root()
-    return hosts.teardown(root)
+    claim.check_owner(root)  # another root's lab has hosts of the same names: never touch them
+    removed = hosts.teardown(root)
+    claim.release(root)
+    return removed
