@@ -454,14 +454,15 @@ def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
         # only because corosync.conf says two_node (the split is then a fencing race, judged below).
         two_node = re.search(r"^\s*two_node:\s*1\s*$", conf, flags=re.M) is not None
         keeps_quorum = len(nodes) >= 3 or (len(nodes) == 2 and two_node)
-        scenarios = [("all nodes up", steady, [])]
+        scenarios = [("all nodes up", steady, [], [])]
         for node in nodes:
             failed = Path(tmp) / f"fail-{node}.xml"
-            _simulate(steady, failed, ["--quorum", str(keeps_quorum).lower(), "--node-fail", node])
-            scenarios.append((f"{node} failed", failed, [node]))
-        for title, state, down in scenarios:
+            simulated = _simulate(steady, failed, ["--quorum", str(keeps_quorum).lower(), "--node-fail", node])
+            scenarios.append((f"{node} failed", failed, [node], fenced_nodes(simulated.stdout)))
+        for title, state, down, fenced in scenarios:
             placed = _resources_on(state, exclude=down)
             problems = _placement_problems(xml, placed, nodes, galera_nodes, down)
+            problems += _fencing_problems(xml, placed, down, fenced, nodes)
             results.append(CheckResult(rel, f"crm_simulate: {title}", FAIL if problems else PASS,
                                        "; ".join(problems), {"placement": placed}))
         if two_node:
@@ -523,13 +524,41 @@ def _binds_match_vips(bundle: Path, rel: str, xml: str) -> CheckResult:
 def _simulate(source: Path, dest: Path, args: list[str], rounds: int = 6) -> subprocess.CompletedProcess:
     """Run transitions until nothing is left to do (ordered promotion takes several)."""
     proc = run(["crm_simulate", "-x", str(source), *args, "-S", "-O", str(dest)])
+    transcript = [proc.stdout]
     for _ in range(rounds):
         if proc.returncode != 0:
             break
         proc = run(["crm_simulate", "-x", str(dest), "-S", "-O", str(dest)])
+        transcript.append(proc.stdout)
         if "Executing Cluster Transition:\n\nRevised" in proc.stdout or "Transition Summary:\n\nExecuting" in proc.stdout:
             break
-    return proc
+    # Every round's output: the first one holds the fencing of a failed node.
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(transcript), proc.stderr)
+
+
+def fenced_nodes(simulation_output: str) -> list[str]:
+    """The nodes a simulated transition fenced ('* Fencing NODE (reboot)')."""
+    return re.findall(r"^\s*\* Fencing (\S+) \(", simulation_output, flags=re.M)
+
+
+def _fencing_problems(xml: str, placed: dict, failed: list[str], fenced: list[str], nodes: list[str]) -> list[str]:
+    """After a node fails, Pacemaker must fence that node and no other; and no fence device may
+    run on a node it targets (a node cannot be trusted to fence itself)."""
+    problems = []
+    devices = {p.get("id"): {nv.get("value") for nv in p.iter("nvpair") if nv.get("name") == "pcmk_host_list"}
+               for p in ET.fromstring(xml).iter("primitive") if p.get("class") == "stonith"}
+    devices = {device: {t for value in values for t in re.split(r"[ ,;]+", value or "") if t}
+               for device, values in devices.items()}
+    for device, targets in sorted(devices.items()):
+        for where in placed.get(device, []):
+            if where in targets:
+                problems.append(f"{device} runs on {where}, a node it fences")
+    if devices:
+        covered = {t for targets in devices.values() for t in targets}
+        problems += [f"no fence device targets {n}: nothing can fence it" for n in nodes if n not in covered]
+    if devices and len(nodes) >= 2 and sorted(fenced) != sorted(failed):
+        problems.append(f"fenced {sorted(fenced) or 'nothing'} after {', '.join(failed)} failed")
+    return problems
 
 
 def _placement_problems(xml: str, placed: dict, nodes: list[str], galera_nodes: list[str], down: list[str]):

@@ -3,12 +3,14 @@ guards it catch the break (generation only, no shrinking, so this stays quick)."
 
 import base64
 import dataclasses
+import re
+import traceback
 
 import pytest
 from hypothesis import Phase, settings
 
 import test_properties as props
-from compiler.emit import cloudinit, haproxy, host, keystone, pacemaker
+from compiler.emit import cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq
 from compiler.emit.base import environment
 from compiler import lower
 
@@ -73,6 +75,142 @@ def endpoint_scheme_not_what_haproxy_forwards(monkeypatch):
     monkeypatch.setattr(keystone, "PUBLIC_SCHEME", "https")
 
 
+def _edit_template(monkeypatch, module, template, edit):
+    """A one-line bug in a template: its rendered text passes through edit(text, context)."""
+    original = module.render
+
+    def broken(name, **context):
+        out = original(name, **context)
+        return edit(out, context) if name == template else out
+    monkeypatch.setattr(module, "render", broken)
+
+
+def _edit_pcs(monkeypatch, edit):
+    """A bug in the pcs emitter: each command's arguments pass through edit(args, cluster)."""
+    original = pacemaker.pcs_steps
+
+    def broken(topo, cluster):
+        return [dataclasses.replace(step, args=tuple(edit(list(step.args), cluster)))
+                for step in original(topo, cluster)]
+    monkeypatch.setattr(pacemaker, "pcs_steps", broken)
+
+
+# --- backend servers, per node
+
+def last_keystone_server_on_the_wrong_port(monkeypatch):
+    original = haproxy.keystone_frontend
+
+    def broken(topo):
+        fe = original(topo)
+        servers = list(fe.servers)
+        servers[-1] = dataclasses.replace(servers[-1], port=servers[-1].port + 1)
+        return dataclasses.replace(fe, servers=tuple(servers))
+    monkeypatch.setattr(haproxy, "keystone_frontend", broken)
+
+
+def apache_listens_elsewhere_on_the_last_keystone_node(monkeypatch):
+    original = keystone.emit
+
+    def broken(topo, node, secrets):
+        files = original(topo, node, secrets)
+        if node != topo.keystone.nodes[-1]:
+            return files
+        return [dataclasses.replace(f, content=re.sub(r"^Listen (\S+):(\d+)$", lambda m: f"Listen {m[1]}:{int(m[2]) + 1}",
+                                                      f.content, flags=re.M)) if "wsgi" in f.path else f
+                for f in files]
+    monkeypatch.setattr(keystone, "emit", broken)
+
+
+# --- the cluster's name
+
+def rabbitmq_cluster_name_from_the_spec_not_the_cluster(monkeypatch):
+    original = rabbitmq.emit
+
+    def broken(topo, node, secrets):
+        files = original(topo, node, secrets)
+        return [dataclasses.replace(f, content=re.sub(r"^cluster_name = .*$", f"cluster_name = {topo.name}",
+                                                      f.content, flags=re.M)) if f.path.endswith("rabbitmq.conf")
+                else f for f in files]
+    monkeypatch.setattr(rabbitmq, "emit", broken)
+
+
+def wsrep_cluster_name_differs_on_one_node(monkeypatch):
+    def edit(out, context):
+        if context["node"] != context["galera"].nodes[-1]:
+            return out
+        return re.sub(r"^wsrep_cluster_name = (.*)$", r"wsrep_cluster_name = \1-x", out, flags=re.M)
+    _edit_template(monkeypatch, galera, "galera/galera.cnf.j2", edit)
+
+
+# --- who may ask clustercheck
+
+def clustercheck_allows_only_the_first_load_balancer(monkeypatch):
+    monkeypatch.setattr(galera, "health_check_sources",
+                        lambda topo: ["127.0.0.1", topo.loadbalancer.nodes[0].address])
+
+
+# --- values derived from the network
+
+def vip_netmask_assumes_a_24(monkeypatch):
+    _edit_pcs(monkeypatch, lambda args, cluster: [re.sub(r"^cidr_netmask=\d+$", "cidr_netmask=24", a) for a in args])
+
+
+def vip_nic_from_the_first_node_only(monkeypatch):
+    original = pacemaker.pcs_steps
+
+    def broken(topo, cluster):
+        nic = topo.loadbalancer.nodes[0].interface
+        out = []
+        for step in original(topo, cluster):
+            args = list(step.args)
+            if args[:2] == ["resource", "create"] and "ocf:heartbeat:IPaddr2" in args and nic \
+                    and not any(a.startswith("nic=") for a in args):
+                args.insert(args.index("op"), f"nic={nic}")
+            out.append(dataclasses.replace(step, args=tuple(args)))
+        return out
+    monkeypatch.setattr(pacemaker, "pcs_steps", broken)
+
+
+# --- fencing topology
+
+def fence_device_aimed_at_the_next_node(monkeypatch):
+    def edit(args, cluster):
+        names = [n.name for n in cluster.nodes]
+        return [f"pcmk_host_list={names[(names.index(a.split('=', 1)[1]) + 1) % len(names)]}"
+                if a.startswith("pcmk_host_list=") else a for a in args]
+    _edit_pcs(monkeypatch, edit)
+
+
+def fence_device_avoids_the_wrong_node(monkeypatch):
+    def edit(args, cluster):
+        if args[:3] == ["constraint", "location", "add"] and args[5].startswith("fence-"):
+            names = [n.name for n in cluster.nodes]
+            args[6] = names[(names.index(args[6]) + 1) % len(names)]
+        return args
+    _edit_pcs(monkeypatch, edit)
+
+
+def fence_device_dials_another_bmc(monkeypatch):
+    def edit(args, cluster):
+        if args[:2] == ["stonith", "create"]:
+            bmcs = [n.fencing.address for n in cluster.nodes]
+            return [f"ip={bmcs[(bmcs.index(a[3:]) + 1) % len(bmcs)]}" if a.startswith("ip=") else a for a in args]
+        return args
+    _edit_pcs(monkeypatch, edit)
+
+
+# --- secret files on every delivery path
+
+def user_data_writes_everything_0644(monkeypatch):
+    _edit_template(monkeypatch, cloudinit, "cloudinit/user-data.j2",
+                   lambda out, context: out.replace("permissions: '0600'", "permissions: '0644'"))
+
+
+def setup_installs_secrets_world_readable(monkeypatch):
+    _edit_template(monkeypatch, host, "host/setup.sh.j2",
+                   lambda out, context: out.replace("install_file 0600 ", "install_file 0644 "))
+
+
 _QUICK: dict = {}
 
 
@@ -94,6 +232,19 @@ MUTATIONS = [
     (memcached_nodes_ignored, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
     (hosts_list_only_the_node_itself, props.test_vips_follow_haproxy_and_each_node_is_in_one_cluster),
     (endpoint_scheme_not_what_haproxy_forwards, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
+    (last_keystone_server_on_the_wrong_port, props.test_every_backend_server_is_a_node_listening_on_that_port),
+    (apache_listens_elsewhere_on_the_last_keystone_node, props.test_every_backend_server_is_a_node_listening_on_that_port),
+    (rabbitmq_cluster_name_from_the_spec_not_the_cluster, props.test_every_consumer_sees_the_same_cluster_name),
+    (wsrep_cluster_name_differs_on_one_node, props.test_every_consumer_sees_the_same_cluster_name),
+    (clustercheck_allows_only_the_first_load_balancer,
+     props.test_clustercheck_answers_exactly_the_load_balancers_that_check_it),
+    (vip_netmask_assumes_a_24, props.test_vip_netmask_and_nic_come_from_its_network_and_the_load_balancers),
+    (vip_nic_from_the_first_node_only, props.test_vip_netmask_and_nic_come_from_its_network_and_the_load_balancers),
+    (fence_device_aimed_at_the_next_node, props.test_each_fence_device_targets_its_own_node_its_bmc_and_runs_elsewhere),
+    (fence_device_avoids_the_wrong_node, props.test_each_fence_device_targets_its_own_node_its_bmc_and_runs_elsewhere),
+    (fence_device_dials_another_bmc, props.test_each_fence_device_targets_its_own_node_its_bmc_and_runs_elsewhere),
+    (user_data_writes_everything_0644, props.test_secret_files_stay_private_on_every_delivery_path),
+    (setup_installs_secrets_world_readable, props.test_secret_files_stay_private_on_every_delivery_path),
 ]
 
 
@@ -102,6 +253,9 @@ def test_property_catches_broken_emitter(mutate, prop, monkeypatch):
     run = _quick(prop)
     run()  # passes on the real emitters
     mutate(monkeypatch)
-    # The property's own assertion must fire, not a crash somewhere in the build.
-    with pytest.raises(AssertionError):
+    # The property's own assertion must fire: not a crash, and not the build refusing the spec.
+    with pytest.raises(AssertionError) as caught:
         run()
+    ours = [frame for frame in traceback.extract_tb(caught.tb) if frame.filename.endswith("test_properties.py")]
+    assert ours and ours[-1].name != "build", f"{mutate.__name__} broke the build, not {prop.__name__}"
+    assert prop.__name__ in {frame.name for frame in ours}, f"failed outside {prop.__name__}"

@@ -31,7 +31,8 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     if node not in r.nodes:
         return []
     return [
-        BundleFile("etc/rabbitmq/rabbitmq.conf", render("rabbitmq/rabbitmq.conf.j2", node=node, rabbitmq=r),
+        BundleFile("etc/rabbitmq/rabbitmq.conf", render("rabbitmq/rabbitmq.conf.j2", node=node, rabbitmq=r,
+                                                         cluster_name=topo.cluster_of(node).name),
                    0o644, owner="root", group="rabbitmq"),
         BundleFile("etc/rabbitmq/rabbitmq-env.conf", render("rabbitmq/rabbitmq-env.conf.j2", node=node),
                    0o644, owner="root", group="rabbitmq"),
