@@ -91,6 +91,14 @@ def topologies(draw):
             st.lists(st.sampled_from(keystone), min_size=1, unique=True))
     if waiver:
         spec["cluster"]["fencing_waiver"] = {"reason": "generated test"}
+    # Settings copied from the spec into one consumer each, drawn so that a default hides nothing.
+    if draw(st.booleans()):
+        spec["services"]["loadbalancer"]["maxconn"] = draw(st.integers(100, 200000))
+    if draw(st.booleans()):
+        spec["services"]["galera"]["gcache_size"] = f"{draw(st.integers(1, 4096))}{draw(st.sampled_from('MG'))}"
+        spec["services"]["galera"]["sst_method"] = draw(st.sampled_from(["mariabackup", "rsync"]))
+    if draw(st.booleans()):
+        spec["services"]["keystone"]["region"] = draw(st.sampled_from(["RegionTwo", "eu-west-1", "dc_2"]))
     return spec
 
 
@@ -568,3 +576,26 @@ def test_secret_files_stay_private_on_every_delivery_path(spec):
             for where, mode in (("bundle", laid[path].mode), ("setup.sh", setup_modes.get(path)),
                                 ("user-data", written.get(path)), ("installer hook", hooked.get(path))):
                 assert mode is not None and mode & 0o077 == 0, f"{node}: {path} is {mode and oct(mode)} in {where}"
+
+
+@given(topologies())
+def test_spec_settings_reach_the_files_that_use_them(spec):
+    files = build(spec)
+    services = spec["services"]
+    maxconn = services["loadbalancer"].get("maxconn", 10000)
+    for lb in lb_nodes(files):
+        assert re.findall(r"^\s+maxconn (\d+)$", text(files, f"nodes/{lb}/etc/haproxy/haproxy.cfg"), flags=re.M) == \
+            [str(maxconn)] * 2  # global and defaults
+    for path, f in files.items():
+        if re.search(r"/etc/(mysql/mariadb.conf.d/60-galera|my.cnf.d/galera)\.cnf$", path):
+            parser = configparser.ConfigParser(strict=True)
+            parser.read_string(f.content)
+            assert parser["mysqld"]["wsrep_sst_method"] == services["galera"].get("sst_method", "mariabackup")
+            assert parser["mysqld"]["wsrep_provider_options"] == \
+                f'"gcache.size={services["galera"].get("gcache_size", "512M")}"'
+    region = services["keystone"].get("region", "RegionOne")
+    boot = text(files, "bootstrap/keystone-bootstrap.sh")
+    assert shlex.split(re.search(r"--bootstrap-region-id (\S+)", boot).group(1)) == [region]
+    for path, f in files.items():
+        if path.endswith("/root/admin-openrc"):
+            assert shlex.split(re.search(r"OS_REGION_NAME=(.*)", f.content).group(1)) == [region]

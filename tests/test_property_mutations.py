@@ -211,6 +211,18 @@ def setup_installs_secrets_world_readable(monkeypatch):
                    lambda out, context: out.replace("install_file 0600 ", "install_file 0644 "))
 
 
+# --- spec settings
+
+def defaults_section_keeps_the_default_maxconn(monkeypatch):
+    _edit_template(monkeypatch, haproxy, "haproxy/haproxy.cfg.j2",
+                   lambda out, context: re.sub(r"(defaults\n(?:.*\n)*?\s+maxconn )\d+", r"\g<1>10000", out))
+
+
+def openrc_region_left_at_regionone(monkeypatch):
+    _edit_template(monkeypatch, keystone, "keystone/admin-openrc.j2",
+                   lambda out, context: re.sub(r"OS_REGION_NAME=.*", "OS_REGION_NAME=RegionOne", out))
+
+
 _QUICK: dict = {}
 
 
@@ -245,6 +257,8 @@ MUTATIONS = [
     (fence_device_dials_another_bmc, props.test_each_fence_device_targets_its_own_node_its_bmc_and_runs_elsewhere),
     (user_data_writes_everything_0644, props.test_secret_files_stay_private_on_every_delivery_path),
     (setup_installs_secrets_world_readable, props.test_secret_files_stay_private_on_every_delivery_path),
+    (defaults_section_keeps_the_default_maxconn, props.test_spec_settings_reach_the_files_that_use_them),
+    (openrc_region_left_at_regionone, props.test_spec_settings_reach_the_files_that_use_them),
 ]
 
 
