@@ -409,13 +409,40 @@ def _resources_on(cib: Path, exclude=()) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in placed.items()}
 
 
+def tools_suite() -> str:
+    """The Debian release whose tools run here (inside a tools root: that root's)."""
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return ""
+    found = re.search(r"^VERSION_CODENAME=(\S+)$", text, flags=re.M)
+    return found.group(1).strip('"') if found else ""
+
+
+def suite_mismatch(bundle: Path) -> str:
+    """Why the tools here cannot judge this bundle ('' when they can). Only Debian targets name a
+    release; el9 bundles get the checks that do not depend on it (and N/A for the CIB)."""
+    from .targets import TARGETS
+
+    target = TARGETS.get(bundle_target(bundle))
+    if target is None or not target.debian_suite or target.debian_suite == tools_suite():
+        return ""
+    return (f"{target.name} bundles are judged by {target.debian_suite}'s tools, and these are "
+            f"{tools_suite() or 'not Debian'}'s: run 'hagen check --tools-root DIR' with a {target.debian_suite} "
+            f"root ('hagen tools-root DIR --target {target.name}' makes one)")
+
+
 def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
     rel = str(cluster_dir.relative_to(bundle))
-    if bundle_target(bundle) != "debian12":
+    from .targets import TARGETS
+
+    target = TARGETS.get(bundle_target(bundle))
+    if target is None or target.debian_suite != tools_suite():
         # el9's pcs (0.11.7+) wants 'clone meta ...'; Debian's 0.11.5 would file those options on the
         # primitive and judge a different cluster. Only a pcs of the target's version can check it.
         return [CheckResult(rel, "pcs -f + crm_simulate", NA,
-                            f"pcs {_pcs_version()} here speaks the debian12 dialect, not {bundle_target(bundle)}'s")]
+                            f"pcs {_pcs_version()} here speaks {tools_suite() or 'this machine'}'s dialect, "
+                            f"not {bundle_target(bundle)}'s")]
     if skip := _missing(rel, "pcs", "crm_verify", "crm_simulate", "cibadmin", "crm_mon"):
         return [skip]
     conf = (cluster_dir / "corosync.conf").read_text()
@@ -431,7 +458,10 @@ def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
         proc = run(["bash", str(script), str(cib)], timeout=600, env={**_clean_env(), "HAGEN_PCS_FORCE": "1"})
         if proc.returncode != 0:
             return [CheckResult(rel, "pcs -f (pcs-resources.sh)", FAIL, _tail(proc.stderr))]
-        results.append(CheckResult(rel, "pcs -f (pcs-resources.sh)", PASS))
+        # A deprecated form works today and breaks at the next pcs; this pcs says which.
+        deprecated = sorted({line.strip() for line in proc.stderr.splitlines() if "Deprecation Warning" in line})
+        results.append(CheckResult(rel, "pcs -f (pcs-resources.sh)", FAIL if deprecated else PASS,
+                                   "; ".join(deprecated)))
         xml = cib.read_text()
         galera_nodes = []
         if 'id="galera"' in xml:
@@ -643,6 +673,17 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
     """Run every check; `progress` sees each result as it completes. Returns results in a stable order."""
     root = Path(bundle).resolve()
     results: list[CheckResult] = []
+    mismatch = suite_mismatch(root)
+    if mismatch:
+        # A tool of another release never counts as PASS: every check is N/A, with the way out.
+        for fn, args in plan(root):
+            artifact = args[1][0] if isinstance(args[1], list) else args[1]
+            result = CheckResult(str(Path(artifact).relative_to(root)), fn.__name__.removeprefix("check_"), NA,
+                                 mismatch)
+            results.append(result)
+            if progress:
+                progress(result)
+        return sorted(results, key=lambda r: (r.artifact, r.tool))
     with ThreadPoolExecutor(max_workers=workers or max(2, os.cpu_count() or 2)) as pool:
         # plan() lists the long Pacemaker checks first, so they start first.
         futures = [pool.submit(_timed, fn, args) for fn, args in plan(root)]

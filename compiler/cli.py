@@ -167,9 +167,24 @@ def check(
     fmt: Format = typer.Option(Format.text, "--format", help="Report as text or json."),
     record: bool = typer.Option(False, "--record", help="Write CHECK-RECORD.md into the bundle: what was proved, "
                                 "stamped with the SHA256SUMS digest."),
+    tools_root: Optional[Path] = typer.Option(None, "--tools-root", help="Run the check inside this Debian root "
+                                              "('hagen tools-root'), with its tools (root required)."),
 ) -> None:
     """Validate a bundle with the real tools that consume it (haproxy, pcs, crm_simulate, cloud-init, ...)."""
     import json
+
+    if tools_root is not None:
+        from .toolsroot import ToolsRootError, run_check
+
+        if not (bundle / "SHA256SUMS").is_file():
+            typer.echo(f"hagen: {bundle} is not a hagen bundle (no SHA256SUMS)", err=True)
+            raise typer.Exit(1)
+        args = [*(["--strict"] if strict else []), "--format", fmt.value, *(["--record"] if record else [])]
+        try:
+            raise typer.Exit(run_check(tools_root, bundle, args))
+        except ToolsRootError as err:
+            typer.echo(f"hagen: {err}", err=True)
+            raise typer.Exit(1)
 
     from .check import FAIL, SKIP, check_bundle, placement_tables
 
@@ -256,6 +271,27 @@ def init(
         raise typer.Exit(1)
     path.write_text(text, encoding="utf-8")
     typer.echo(f"hagen: wrote a starter spec to {path}; next: hagen validate {path}", err=True)
+
+
+@app.command("tools-root")
+def tools_root_command(
+    path: Path = typer.Argument(..., help="Folder for the root (replaced if it holds another release or tool set)."),
+    target: str = typer.Option("debian13", "--target", help="The target whose Debian release to install."),
+) -> None:
+    """Make a Debian root with the tools that judge TARGET's bundles, for 'hagen check --tools-root'
+    (debootstrap; root required; about 1.2 GB)."""
+    from .targets import TARGETS
+    from .toolsroot import ToolsRootError, make
+
+    if target not in TARGETS:
+        typer.echo(f"hagen: unknown target {target!r}; one of: {', '.join(sorted(TARGETS))}", err=True)
+        raise typer.Exit(2)
+    try:
+        made = make(path, target, log=lambda line: typer.echo(line, err=True))
+    except ToolsRootError as err:
+        typer.echo(f"hagen: {err}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"hagen: {path} holds {TARGETS[target].debian_suite}'s tools" + ("" if made else " (already)"), err=True)
 
 
 @secrets_app.command("init")

@@ -24,7 +24,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H010": (ERROR, "unknown key", "unknown key 'adress' in nodes[0]"),
     "H011": (ERROR, "missing key", "missing required key 'vip' in services.galera"),
     "H012": (ERROR, "wrong type", "nodes[0].address must be a string, not an integer"),
-    "H013": (ERROR, "invalid value", "cluster.target must be one of: debian12, el9"),
+    "H013": (ERROR, "invalid value", "cluster.target must be one of: debian12, debian13, el9"),
     "H020": (ERROR, "undefined name", "vip 'vip-mysql' is not defined"),
     "H021": (ERROR, "duplicate name", "node name 'controller1' is used twice"),
     "H022": (ERROR, "node outside its service", "memcached node 'db1' does not run keystone"),

@@ -7,6 +7,7 @@ the RHEL/CentOS Stream 9 package layout, design-notes.md.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -23,9 +24,21 @@ class PackageRepository:
 
 
 @dataclass(frozen=True)
+class DebconfAnswer:
+    """A question a package asks at install time, answered before apt-get install runs."""
+    package: str
+    question: str
+    type: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     title: str
+    # The Debian release whose tools judge this target's bundles and whose hosts the lab boots
+    # ('' for a target no Debian release ships).
+    debian_suite: str
     # Package manager commands (argv prefix); the package list is appended.
     install_command: tuple[str, ...]
     installed_check: tuple[str, ...]
@@ -42,6 +55,13 @@ class Target:
     # pcs 0.11.5 takes clone/promotable options positionally; 0.11.7+ wants
     # the 'meta' keyword and deprecates the positional form.
     pcs_clone_meta_keyword: bool
+    # pcs 0.12 puts clone options given at create on the primitive: clone in a step of its own.
+    pcs_clone_separately: bool
+    # pcs 0.12 deprecates bare constraint scores ('INFINITY'); it wants 'score=INFINITY'.
+    pcs_score_keyword: bool
+    # Answers to the packages' debconf questions (Debian's OpenStack packages would otherwise
+    # offer to configure a database and endpoints of their own).
+    debconf_answers: tuple[DebconfAnswer, ...]
     # MariaDB / Galera
     galera_config_path: str
     galera_sst_config_path: str
@@ -71,6 +91,7 @@ class Target:
 DEBIAN12 = Target(
     name="debian12",
     title="Debian 12 (bookworm)",
+    debian_suite="bookworm",
     install_command=("apt-get", "install", "-y", "--no-install-recommends"),
     installed_check=("dpkg", "-s"),
     refresh_command=("apt-get", "update"),
@@ -83,6 +104,9 @@ DEBIAN12 = Target(
     packages_keystone=("keystone", "apache2", "libapache2-mod-wsgi-py3", "memcached",
                        "python3-memcache", "python3-openstackclient"),
     pcs_clone_meta_keyword=False,
+    pcs_clone_separately=False,
+    pcs_score_keyword=False,
+    debconf_answers=(),  # noninteractive installs take the defaults, which configure nothing
     galera_config_path="/etc/mysql/mariadb.conf.d/60-galera.cnf",
     galera_sst_config_path="/etc/mysql/mariadb.conf.d/61-galera-sst.cnf",
     galera_provider="/usr/lib/galera/libgalera_smm.so",
@@ -106,6 +130,7 @@ DEBIAN12 = Target(
 EL9 = Target(
     name="el9",
     title="RHEL 9 / CentOS Stream 9 (RDO)",
+    debian_suite="",
     install_command=("dnf", "install", "-y"),
     installed_check=("rpm", "-q"),
     refresh_command=(),
@@ -134,6 +159,9 @@ EL9 = Target(
     packages_keystone=("openstack-keystone", "httpd", "python3-mod_wsgi", "memcached",
                        "python3-memcached", "python3-openstackclient"),
     pcs_clone_meta_keyword=True,
+    pcs_clone_separately=False,
+    pcs_score_keyword=False,
+    debconf_answers=(),
     galera_config_path="/etc/my.cnf.d/galera.cnf",
     galera_sst_config_path="/etc/my.cnf.d/galera-sst.cnf",
     galera_provider="/usr/lib64/galera/libgalera_smm.so",
@@ -154,4 +182,25 @@ EL9 = Target(
     corosync_logfile="/var/log/cluster/corosync.log",
 )
 
-TARGETS = {t.name: t for t in (DEBIAN12, EL9)}
+# Debian 13: what differs from Debian 12 (versions in design-notes.md, seen in a trixie root):
+# pcs 0.12 (clone step, score=), fence_ipmilan in its own package, RabbitMQ 4.0 (no classic
+# mirroring), OpenStack 2025.1 Epoxy (keystone 27), whose package asks debconf questions.
+DEBIAN13 = dataclasses.replace(
+    DEBIAN12,
+    name="debian13",
+    title="Debian 13 (trixie)",
+    debian_suite="trixie",
+    packages_cluster=("pacemaker", "pacemaker-cli-utils", "pcs", "corosync", "fence-agents-ipmilan",
+                      "resource-agents"),
+    pcs_clone_separately=True,
+    pcs_score_keyword=True,
+    rabbitmq_version="4.0",
+    rabbitmq_mirroring="removed",
+    debconf_answers=(
+        DebconfAnswer("keystone", "keystone/configure_db", "boolean", "false"),
+        DebconfAnswer("keystone", "keystone/create-admin-tenant", "boolean", "false"),
+        DebconfAnswer("keystone", "keystone/register-endpoint", "boolean", "false"),
+    ),
+)
+
+TARGETS = {t.name: t for t in (DEBIAN12, DEBIAN13, EL9)}

@@ -10,7 +10,7 @@ import pytest
 from compiler.pipeline import compile_path, compile_text
 from conftest import EXAMPLES, ROOT, retarget
 
-CASES = [(spec, target) for spec in ("seed", "separate-hosts") for target in ("debian12", "el9")]
+CASES = [(spec, target) for spec in ("seed", "separate-hosts") for target in ("debian12", "debian13", "el9")]
 GOLDEN = ROOT / "tests" / "golden"
 
 
@@ -231,3 +231,25 @@ def test_bundle_readme_says_what_the_rabbitmq_bootstrap_does_about_policies(queu
     if sets_policy:
         assert "`ha-all` policy" in rabbit_line and "'ha-all'" in script
     assert "policy step runs after all nodes joined" not in readme or sets_policy
+
+
+def test_mirrored_queues_on_debian13_are_refused_where_the_spec_says_so(tmp_path, hagen):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(retarget((EXAMPLES / "seed.yaml").read_text(), "debian13").replace("queue_mode: quorum",
+                                                                                        "queue_mode: mirrored"))
+    proc = hagen("validate", spec)
+    line = next(i for i, text in enumerate(spec.read_text().splitlines(), 1) if "queue_mode" in text)
+    assert proc.returncode == 1 and f"spec.yaml:{line}:" in proc.stderr and "error[H060]" in proc.stderr
+    assert "removed in RabbitMQ 4.0, which debian13 ships" in proc.stderr
+
+
+def test_debian13_differs_from_debian12_only_where_the_target_data_says():
+    deb12 = {f.path: f.content for f in build_files("seed", "debian12")}
+    deb13 = {f.path: f.content for f in build_files("seed", "debian13")}
+    pcs12, pcs13 = deb12["cluster/ha-controller/pcs-resources.sh"], deb13["cluster/ha-controller/pcs-resources.sh"]
+    assert "'clone' 'interleave=true'" in pcs12 and "'resource' 'clone' 'haproxy' 'meta' 'interleave=true'" in pcs13
+    assert "'score=INFINITY'" in pcs13 and "'score=" not in pcs12
+    setup13 = deb13["nodes/controller1/setup.sh"]
+    assert "keystone keystone/configure_db boolean false" in setup13
+    assert "debconf-set-selections" not in deb12["nodes/controller1/setup.sh"]
+    assert "'fence-agents-ipmilan'" in setup13

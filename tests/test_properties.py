@@ -77,7 +77,7 @@ def topologies(draw):
         rabbit_spec.update(vip="vip-mq", clients=draw(st.sampled_from(["direct", "vip"])))
     spec = {
         "version": 1,
-        "cluster": {"name": "c" + draw(names), "target": draw(st.sampled_from(["debian12", "el9"]))},
+        "cluster": {"name": "c" + draw(names), "target": draw(st.sampled_from(["debian12", "debian13", "el9"]))},
         "networks": [{"name": "mgmt", "cidr": str(net)}],
         "nodes": draw(st.permutations(nodes)),
         "vips": draw(st.permutations(vips)),
@@ -157,6 +157,11 @@ def pcs_commands(files):
                     args = shlex.split(line.split('pcs -f "$cib"', 1)[1].replace('"${force[@]}"', ""))
                     out.append((path.split("/")[1], args))
     return out
+
+
+def unscored(args):
+    """pcs 0.12's 'score=INFINITY' read as the bare score older pcs takes: the same constraint."""
+    return [a.removeprefix("score=") for a in args]
 
 
 def lb_nodes(files):
@@ -291,7 +296,7 @@ def test_vips_follow_haproxy_and_each_node_is_in_one_cluster(spec):
         if args[:2] == ["resource", "create"] and "ocf:heartbeat:IPaddr2" in args:
             vip = args[2]
             assert ["constraint", "colocation", "add", vip, "with", "haproxy-clone", "INFINITY",
-                    f"id=col-{vip}-with-haproxy"] in [a for _, a in commands]
+                    f"id=col-{vip}-with-haproxy"] in [unscored(a) for _, a in commands]
             assert ["constraint", "order", "start", "haproxy-clone", "then", "start", vip, "kind=Optional",
                     f"id=ord-haproxy-then-{vip}"] in [a for _, a in commands]
 
@@ -317,7 +322,8 @@ def test_user_data_and_the_installer_hook_carry_the_bundle_files(spec):
                     if p.startswith(prefix) and not p.endswith(delivery)}
         assert written == expected
         # The installer hook the target's installer reads, and only that one.
-        hook = {"debian12": "preseed-late.cfg", "el9": "kickstart-post.ks"}[spec["cluster"]["target"]]
+        hook = {"debian12": "preseed-late.cfg", "debian13": "preseed-late.cfg",
+                "el9": "kickstart-post.ks"}[spec["cluster"]["target"]]
         assert [p for p in files if p.startswith(prefix) and p.endswith(delivery[2:])] == [prefix + hook]
         assert installer_hook_files(text(files, prefix + hook)) == expected
 
@@ -545,7 +551,7 @@ def test_each_fence_device_targets_its_own_node_its_bmc_and_runs_elsewhere(spec)
             assert options["password_script"].split()[-1] == target
             avoids = [a for c, a in commands if c == cluster and a[:3] == ["constraint", "location", "add"]
                       and a[5] == device]
-            assert [(a[6], a[7]) for a in avoids] == [(target, "-INFINITY")], device
+            assert [(a[6], a[7]) for a in map(unscored, avoids)] == [(target, "-INFINITY")], device
         assert sorted(targeted) == sorted(members)  # each member fenced by exactly one device
 
 

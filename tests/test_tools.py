@@ -1,5 +1,7 @@
 """The real Debian tools judge the bundles (hagen check), and catch deliberate breakage."""
 
+import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -27,8 +29,11 @@ def test_bundles_pass_every_real_tool(tmp_path, hagen, spec, target):
     bad = [(r.artifact, r.tool, r.reason) for r in results if r.status in (FAIL, SKIP)]
     assert not bad
     tools = {r.tool.split(":")[0].split(" (")[0] for r in results if r.status == PASS}
-    assert {"haproxy -c -dW", "shellcheck -S warning", "cloud-init schema", "ksvalidator -v RHEL9", "size",
+    assert {"haproxy -c -dW", "shellcheck -S warning", "cloud-init schema", "size",
             "mariadbd --help --verbose", "corosync -t", "pcs cluster setup --corosync_conf", "cuttlefish"} <= tools
+    installer = {"debconf-set-selections --checkonly", "shellcheck -s sh", "tar -xz"} if target == "debian12" \
+        else {"ksvalidator -v RHEL9", "shellcheck -s bash -S warning"}
+    assert installer <= tools
     if target == "debian12":
         assert {"crm_simulate", "crm_verify", "xinetd", "pcs -f", "HAProxy binds = IPaddr2 VIPs"} <= tools
         assert not any(r.status == NA for r in results)
@@ -200,3 +205,88 @@ def test_a_pair_of_load_balancers_survives_one_failure_and_never_races_to_fence(
     script.write_text(script.read_text().replace(" 'pcmk_delay_base=10s'", ""))
     race = {r.tool: r for r in check.check_cluster(tmp_path / "b", cluster)}["fence race (two_node)"]
     assert race.status == FAIL and "fence each other at once" in race.reason
+
+
+# --- debian13: judged by trixie's own tools, inside a tools root -------------------------------
+
+TRIXIE_ROOT = Path(os.environ.get("HAGEN_TOOLS_ROOT_TRIXIE", "/var/tmp/hagen-tools-trixie"))
+
+
+@pytest.fixture(scope="module")
+def trixie_tools(tmp_path_factory):
+    """A trixie tools root, made once (`hagen tools-root`; kept between runs: its marker says
+    what it holds). Without root or debootstrap the debian13 checks cannot run: a skip here, a
+    failure in CI."""
+    from compiler import toolsroot
+
+    why = None
+    if os.geteuid() != 0:
+        why = "needs root (debootstrap, chroot)"
+    elif shutil.which("debootstrap") is None:
+        why = "debootstrap is not installed"
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"debian13 bundles must be judged in CI, but: {why}")
+        pytest.skip(f"DEBIAN13 TOOLS SKIPPED: {why}")
+    toolsroot.make(TRIXIE_ROOT, "debian13", log=lambda line: None)
+    return TRIXIE_ROOT
+
+
+def _check_in_root(hagen, root, bundle, *extra):
+    proc = hagen("check", "--tools-root", root, "--format", "json", *extra, bundle, timeout=900)
+    return proc, json.loads(proc.stdout) if proc.stdout.strip().startswith("[") else []
+
+
+@pytest.mark.parametrize("spec", ["seed", "separate-hosts"])
+def test_debian13_bundles_pass_trixies_own_tools(tmp_path, hagen, spec, trixie_tools):
+    bundle = _build(tmp_path, hagen, spec, "debian13")
+    here = hagen("check", "--format", "json", bundle)  # bookworm's tools: never a PASS for debian13
+    assert here.returncode == 0 and {r["status"] for r in json.loads(here.stdout)} == {NA}
+    proc, results = _check_in_root(hagen, trixie_tools, bundle, "--strict")
+    bad = [(r["artifact"], r["tool"], r["reason"]) for r in results if r["status"] != PASS]
+    assert proc.returncode == 0 and results and not bad, bad
+    tools = {r["tool"] for r in results}
+    assert any(t.startswith("cuttlefish (rabbitmq_server-4.0") for t in tools)  # trixie's RabbitMQ, not 3.10
+    assert {"crm_verify", "pcs -f (pcs-resources.sh)", "corosync -t", "xinetd (started for 2 s)", "haproxy -c -dW",
+            "mariadbd --help --verbose", "cloud-init schema", "debconf-set-selections --checkonly"} <= tools
+    assert any(t.startswith("crm_simulate: ") and t.endswith(" failed") for t in tools)
+
+
+# artifact -> (edit, text the failure on that artifact must mention): one breakage per tool
+DEBIAN13_BREAKAGES = {
+    N1 + "etc/haproxy/haproxy.cfg": (lambda b: _edit(b / N1 / "etc/haproxy/haproxy.cfg", "option redispatch",
+                                                     "option redispatchh"), "redispatchh"),
+    # debian12's pcs 0.11.5 forms are deprecated in trixie's pcs 0.12
+    "cluster/ha-controller": (lambda b: _edit(b / PCS, "'resource' 'clone' 'haproxy' 'meta' 'interleave=true'",
+                                              "'resource' 'clone' 'haproxy' 'interleave=true'"), "Deprecation Warning"),
+    "cluster/ha-controller/corosync.conf": (lambda b: _edit(b / "cluster/ha-controller/corosync.conf",
+                                                            "crypto_cipher: aes256", "crypto_cipher: rot13"), "cipher"),
+    N1 + "etc/mysql/mariadb.conf.d/60-galera.cnf": (
+        lambda b: _edit(b / N1 / "etc/mysql/mariadb.conf.d/60-galera.cnf", "wsrep_on = ON",
+                        "wsrep_on = ON\nwsrep_bogus_knob = 1"), "wsrep_bogus_knob"),
+    N1 + "etc/rabbitmq/rabbitmq.conf": (lambda b: _edit(b / N1 / "etc/rabbitmq/rabbitmq.conf",
+                                                        "loopback_users.guest = true",
+                                                        "loopback_users.guest = true\nha_mode_default = all"),
+                                        "ha_mode_default"),
+    N1 + "user-data": (lambda b: _edit(b / N1 / "user-data", "runcmd:\n", "runcmd: 7\nbootcmd:\n"), "runcmd"),
+    N1 + "setup.sh": (lambda b: _edit(b / N1 / "setup.sh", "set -euo pipefail\n", "set -euo pipefail\nleftover=1\n"),
+                      "SC2034"),
+    N1 + "etc/xinetd.d/galera-clustercheck": (lambda b: _edit(b / N1 / "etc/xinetd.d/galera-clustercheck",
+                                                              "socket_type     = stream", "socket_type     = streem"),
+                                              "Bad socket type"),
+    N1 + "preseed-late.cfg": (lambda b: _edit(b / N1 / "preseed-late.cfg", "late_command string",
+                                              "late_command strin"), "strin"),
+}
+
+
+def test_each_trixie_tool_catches_its_breakage(tmp_path, hagen, trixie_tools):
+    bundle = _build(tmp_path, hagen, "seed", "debian13")
+    for edit, _ in DEBIAN13_BREAKAGES.values():
+        edit(bundle)
+    proc, results = _check_in_root(hagen, trixie_tools, bundle)
+    assert proc.returncode == 1
+    for artifact, (_, mention) in DEBIAN13_BREAKAGES.items():
+        failures = [r for r in results if r["artifact"] == artifact and r["status"] == FAIL]
+        assert any(mention in r["reason"] for r in failures), (artifact, [r["reason"] for r in failures])
+    untouched = [r for r in results if r["artifact"] == N1 + "etc/hosts" or r["artifact"].startswith("nodes/controller3/")]
+    assert all(r["status"] == PASS for r in untouched), [r for r in untouched if r["status"] != PASS]

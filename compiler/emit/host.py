@@ -50,6 +50,12 @@ def repositories(topo: Topology, node: Node) -> list:
     return [r for r in topo.target.package_repositories if needs & set(r.needed_by)]
 
 
+def debconf_answers(topo: Topology, node: Node) -> list:
+    """The target's debconf answers for the packages this node installs."""
+    installed = set(packages(topo, node))
+    return [a for a in topo.target.debconf_answers if a.package in installed]
+
+
 def names_used_by(topo: Topology, node: Node) -> set[Node]:
     """The nodes this node reaches by name: itself, its Pacemaker peers (corosync and pcs),
     its Galera peers (gcomm://), its RabbitMQ peers (rabbit@name), and the RabbitMQ nodes
@@ -98,7 +104,8 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
     text = render(
         "host/setup.sh.j2", node=node, target=target, roles=list(topo.services_of(node)),
         cluster_name=cluster.name if cluster else None,
-        packages=packages(topo, node), repositories=repositories(topo, node), pacemaker_units=pacemaker_units(topo, node),
+        packages=packages(topo, node), repositories=repositories(topo, node),
+        debconf_answers=debconf_answers(topo, node), pacemaker_units=pacemaker_units(topo, node),
         masked_units=masked_units(topo, node), systemd_units=running, stopped_units=stopped,
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
         site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],

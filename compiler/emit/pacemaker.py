@@ -7,6 +7,7 @@ skip what exists and be rerun on a live cluster.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..model import Node, PacemakerCluster, Topology
@@ -34,19 +35,32 @@ FENCE_PASSWORD_SCRIPT = "/usr/local/sbin/hagen-fence-password"
 FENCE_RACE_DELAY = "10s"
 
 
-def _clone(topo: Topology, kind: str, **meta: str) -> tuple[str, ...]:
+def _cloned(topo: Topology, create: PcsStep, kind: str, **meta: str) -> list[PcsStep]:
+    """A primitive made a clone (or promotable) with meta options, in the target's pcs dialect:
+    pcs 0.11.5 takes the options positionally at create, 0.11.7+ after 'meta', and 0.12 would
+    put options given at create on the primitive, so there the clone is a step of its own."""
     options = tuple(f"{k.replace('_', '-')}={v}" for k, v in meta.items())
-    return (kind, "meta", *options) if topo.target.pcs_clone_meta_keyword else (kind, *options)
+    name = create.args[2]
+    if topo.target.pcs_clone_separately:
+        return [create, PcsStep(f"{name} as a {kind} ({', '.join(options)})",
+                                ("resource", kind, name, "meta", *options), creates=f"{name}-clone")]
+    clone = (kind, "meta", *options) if topo.target.pcs_clone_meta_keyword else (kind, *options)
+    return [dataclasses.replace(create, args=create.args + clone)]
 
 
-def _avoid(resource: str, allowed: tuple[Node, ...], cluster: PacemakerCluster) -> list[PcsStep]:
+def _score(topo: Topology, score: str) -> str:
+    """pcs 0.12 deprecates a bare score; 'score=' is its form."""
+    return f"score={score}" if topo.target.pcs_score_keyword else score
+
+
+def _avoid(topo: Topology, resource: str, allowed: tuple[Node, ...], cluster: PacemakerCluster) -> list[PcsStep]:
     """Keep a resource off the cluster's nodes that do not run its service.
 
     '--' before the arguments: pcs deprecates a bare '-INFINITY' (it looks like an option)."""
     return [
         PcsStep(f"{resource} never runs on {node.name}",
                 ("constraint", "location", "add", "--", f"loc-{resource}-avoids-{node.name}", resource,
-                 node.name, "-INFINITY"), creates=f"loc-{resource}-avoids-{node.name}")
+                 node.name, _score(topo, "-INFINITY")), creates=f"loc-{resource}-avoids-{node.name}")
         for node in cluster.nodes if node not in allowed
     ]
 
@@ -67,16 +81,18 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                  *delay, "op", "monitor", "interval=60s"), creates=device))
             steps.append(PcsStep("a node never runs its own fence device",
                                  ("constraint", "location", "add", "--", f"loc-{device}-avoids-{node.name}",
-                                  device, node.name, "-INFINITY"), creates=f"loc-{device}-avoids-{node.name}"))
+                                  device, node.name, _score(topo, "-INFINITY")),
+                                 creates=f"loc-{device}-avoids-{node.name}"))
     else:
         steps.append(PcsStep(f"fencing waived: {topo.fencing_waiver}", ("property", "set", "stonith-enabled=false")))
 
     if "loadbalancer" in cluster.services:
         lb = topo.loadbalancer
-        steps.append(PcsStep("HAProxy runs on every load balancer at once",
-                             ("resource", "create", "haproxy", "systemd:haproxy", "op", "monitor", "interval=10s",
-                              *_clone(topo, "clone", interleave="true")), creates="haproxy", systemd=True))
-        steps += _avoid(HAPROXY_CLONE, lb.nodes, cluster)
+        steps += _cloned(topo, PcsStep("HAProxy runs on every load balancer at once",
+                                       ("resource", "create", "haproxy", "systemd:haproxy", "op", "monitor",
+                                        "interval=10s"), creates="haproxy", systemd=True),
+                         "clone", interleave="true")
+        steps += _avoid(topo, HAPROXY_CLONE, lb.nodes, cluster)
         nics = {n.interface for n in lb.nodes}
         nic = nics.pop() if len(nics) == 1 and None not in nics else None
         for vip in topo.vips:
@@ -88,7 +104,7 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
             steps.append(PcsStep(f"{vip.name} ({vip.hostname}); sticky, so it does not move back after a failover",
                                  tuple(args), creates=vip.name))
             steps.append(PcsStep(f"{vip.name} only where HAProxy runs",
-                                 ("constraint", "colocation", "add", vip.name, "with", HAPROXY_CLONE, "INFINITY",
+                                 ("constraint", "colocation", "add", vip.name, "with", HAPROXY_CLONE, _score(topo, "INFINITY"),
                                   f"id=col-{vip.name}-with-haproxy"), creates=f"col-{vip.name}-with-haproxy"))
             steps.append(PcsStep(f"{vip.name} starts after HAProxy",
                                  ("constraint", "order", "start", HAPROXY_CLONE, "then", "start", vip.name,
@@ -98,25 +114,26 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
     if "galera" in cluster.services:
         g = topo.galera
         address = "gcomm://" + ",".join(n.name for n in g.nodes)
-        steps.append(PcsStep("Galera: every node promoted (multi-master), bootstrapped by the agent from the "
-                             "most advanced node",
-                             ("resource", "create", "galera", "ocf:heartbeat:galera",
-                              f"wsrep_cluster_address={address}", f"log={topo.target.galera_log_file}",
-                              "enable_creation=true",
-                              "op", "promote", "timeout=300s", "on-fail=block",
-                              "op", "start", "timeout=120s", "op", "monitor", "interval=20s",
-                              *_clone(topo, "promotable", promoted_max=str(len(g.nodes)), ordered="true",
-                                      interleave="true")), creates="galera"))
-        steps += _avoid("galera-clone", g.nodes, cluster)
+        steps += _cloned(topo, PcsStep("Galera: every node promoted (multi-master), bootstrapped by the agent "
+                                       "from the most advanced node",
+                                       ("resource", "create", "galera", "ocf:heartbeat:galera",
+                                        f"wsrep_cluster_address={address}", f"log={topo.target.galera_log_file}",
+                                        "enable_creation=true",
+                                        "op", "promote", "timeout=300s", "on-fail=block",
+                                        "op", "start", "timeout=120s", "op", "monitor", "interval=20s"),
+                                       creates="galera"),
+                         "promotable", promoted_max=str(len(g.nodes)), ordered="true", interleave="true")
+        steps += _avoid(topo, "galera-clone", g.nodes, cluster)
 
     if "rabbitmq" in cluster.services:
         r = topo.rabbitmq
-        steps.append(PcsStep("RabbitMQ on every RabbitMQ node; its own clustering keeps the data "
-                             "(not rabbitmq-cluster, which wipes a node on join)",
-                             ("resource", "create", "rabbitmq", "systemd:rabbitmq-server", "op", "monitor",
-                              "interval=10s", "op", "start", "timeout=200s",
-                              *_clone(topo, "clone", interleave="true")), creates="rabbitmq", systemd=True))
-        steps += _avoid("rabbitmq-clone", r.nodes, cluster)
+        steps += _cloned(topo, PcsStep("RabbitMQ on every RabbitMQ node; its own clustering keeps the data "
+                                       "(not rabbitmq-cluster, which wipes a node on join)",
+                                       ("resource", "create", "rabbitmq", "systemd:rabbitmq-server", "op", "monitor",
+                                        "interval=10s", "op", "start", "timeout=200s"),
+                                       creates="rabbitmq", systemd=True),
+                         "clone", interleave="true")
+        steps += _avoid(topo, "rabbitmq-clone", r.nodes, cluster)
 
     return steps
 

@@ -1,0 +1,117 @@
+"""A tools root: a debootstrapped Debian release holding the tools that judge its bundles, so
+that a bookworm machine checks a debian13 bundle with trixie's haproxy, pcs, Pacemaker,
+corosync, MariaDB, RabbitMQ, cloud-init and shellcheck. `hagen check --tools-root DIR` runs
+the whole check inside it (chroot, in a private mount namespace with the bundle and hagen
+bind-mounted), so every tool and /etc/os-release are the root's own. Needs root."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .resources import data_dir
+from .targets import TARGETS
+
+# What hagen check runs (check.APT_PACKAGES' packages), plus what hagen itself imports there.
+TOOL_PACKAGES = ("haproxy", "pcs", "pacemaker", "pacemaker-cli-utils", "corosync", "resource-agents",
+                 "mariadb-server", "galera-4", "rabbitmq-server", "cloud-init", "shellcheck", "xinetd",
+                 "systemd", "iproute2", "util-linux", "debconf", "tar")
+PYTHON_PACKAGES = ("python3", "python3-jinja2", "python3-jsonschema", "python3-ruamel.yaml", "python3-typer")
+MARKER = ".hagen-tools-root"
+INSIDE = "/run/hagen-check"  # where the bundle and hagen appear inside the root
+
+
+class ToolsRootError(Exception):
+    """The root could not be made or used; the message says why."""
+
+
+def _mirror() -> str:
+    sources = Path("/etc/apt/sources.list.d/debian.sources")
+    if sources.is_file():
+        for line in sources.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    return "http://deb.debian.org/debian"
+
+
+def wanted_packages() -> list[str]:
+    return sorted(set(TOOL_PACKAGES) | set(PYTHON_PACKAGES))
+
+
+def make(root: Path, target_name: str, log=print) -> bool:
+    """Debootstrap the target's release into root with the tools; False when it is there already.
+    Two steps, as on trixie a one-step --include fails configuring mariadb-server: a minimal base
+    (with adduser, which package scripts call), then apt-get with services kept from starting."""
+    target = TARGETS[target_name]
+    if not target.debian_suite:
+        raise ToolsRootError(f"{target_name} is not a Debian release; no tools root can be made for it")
+    if os.geteuid() != 0:
+        raise ToolsRootError("making a tools root needs root (debootstrap, chroot)")
+    for tool in ("debootstrap", "chroot", "unshare"):
+        if shutil.which(tool) is None:
+            raise ToolsRootError(f"{tool} is not installed (apt-get install debootstrap util-linux coreutils)")
+    stamp = f"{target.debian_suite} " + " ".join(wanted_packages())
+    marker = root / MARKER
+    if marker.is_file() and marker.read_text().strip() == stamp:
+        return False
+    if root.exists():
+        shutil.rmtree(root)
+    log(f"hagen: making a {target.debian_suite} tools root in {root} (a few minutes)")
+    steps = [["debootstrap", "--variant=minbase", "--include=adduser", target.debian_suite, str(root), _mirror()]]
+    for argv in steps:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+        if proc.returncode:
+            raise ToolsRootError(f"{argv[0]} failed: " + " | ".join(proc.stdout.strip().splitlines()[-5:]))
+    policy = root / "usr/sbin/policy-rc.d"  # no service starts inside the root
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    proc = subprocess.run(["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
+                           "-q", "--no-install-recommends", *wanted_packages()], capture_output=True, text=True,
+                          timeout=1800)
+    if proc.returncode:
+        raise ToolsRootError("apt-get install in the root failed: " + " | ".join(proc.stdout.strip().splitlines()[-5:]))
+    subprocess.run(["chroot", str(root), "apt-get", "clean"], capture_output=True)
+    marker.write_text(stamp + "\n")
+    return True
+
+
+def suite_of(root: Path) -> str:
+    text = (root / "etc/os-release").read_text() if (root / "etc/os-release").is_file() else ""
+    for line in text.splitlines():
+        if line.startswith("VERSION_CODENAME="):
+            return line.split("=", 1)[1].strip('"')
+    return ""
+
+
+def run_check(root: Path, bundle: Path, check_args: list[str]) -> int:
+    """hagen check inside the root: the root's python3 runs this very hagen (bind-mounted) on the
+    bundle (bind-mounted); its report goes to our stdout and stderr. Returns its exit code."""
+    if os.geteuid() != 0:
+        raise ToolsRootError("--tools-root needs root (a private mount namespace and chroot)")
+    if not (root / MARKER).is_file():
+        raise ToolsRootError(f"{root} is not a tools root; make one with 'hagen tools-root {root} --target NAME'")
+    package = Path(__file__).resolve().parent
+    mounts = {f"{INSIDE}/hagen/compiler": package, f"{INSIDE}/bundle": bundle.resolve()}
+    for name in ("templates", "schemas"):  # a source checkout keeps them beside the package
+        if not (package / "_data" / name).is_dir():
+            mounts[f"{INSIDE}/hagen/{name}"] = data_dir(name)
+    script = ["set -e"]
+    for inside, outside in mounts.items():
+        script.append(f'mkdir -p "$ROOT"{shlex.quote(inside)} && mount --bind {shlex.quote(str(outside))} '
+                      f'"$ROOT"{shlex.quote(inside)}')
+    script += ['mount -t proc proc "$ROOT/proc"', 'mount --rbind /dev "$ROOT/dev"', 'mount --rbind /sys "$ROOT/sys"',
+               'mount -t tmpfs tmpfs "$ROOT/tmp"',
+               f'exec chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 '
+               f'PYTHONPATH={INSIDE}/hagen PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 '
+               f'-c "from compiler.entry import main; main()" check "$@" {INSIDE}/bundle']
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = Path(tmp) / "inside.sh"
+        runner.write_text("\n".join(script) + "\n")
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ROOT": str(root.resolve())}
+        proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", str(runner), *check_args],
+                              env=env)
+    return proc.returncode
