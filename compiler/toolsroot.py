@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .lab.hosts import debian_mirror
 from .resources import data_dir
 from .targets import TARGETS
 
@@ -27,15 +28,6 @@ INSIDE = "/run/hagen-check"  # where the bundle and hagen appear inside the root
 
 class ToolsRootError(Exception):
     """The root could not be made or used; the message says why."""
-
-
-def _mirror() -> str:
-    sources = Path("/etc/apt/sources.list.d/debian.sources")
-    if sources.is_file():
-        for line in sources.read_text().splitlines():
-            if line.startswith("URIs:") and "security" not in line:
-                return line.split()[1]
-    return "http://deb.debian.org/debian"
 
 
 def wanted_packages() -> list[str]:
@@ -61,11 +53,10 @@ def make(root: Path, target_name: str, log=print) -> bool:
     if root.exists():
         shutil.rmtree(root)
     log(f"hagen: making a {target.debian_suite} tools root in {root} (a few minutes)")
-    steps = [["debootstrap", "--variant=minbase", "--include=adduser", target.debian_suite, str(root), _mirror()]]
-    for argv in steps:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-        if proc.returncode:
-            raise ToolsRootError(f"{argv[0]} failed: " + " | ".join(proc.stdout.strip().splitlines()[-5:]))
+    proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=adduser", target.debian_suite, str(root),
+                           debian_mirror()], capture_output=True, text=True, timeout=1800)
+    if proc.returncode:
+        raise ToolsRootError("debootstrap failed: " + " | ".join(proc.stdout.strip().splitlines()[-5:]))
     policy = root / "usr/sbin/policy-rc.d"  # no service starts inside the root
     policy.write_text("#!/bin/sh\nexit 101\n")
     policy.chmod(0o755)
@@ -77,14 +68,6 @@ def make(root: Path, target_name: str, log=print) -> bool:
     subprocess.run(["chroot", str(root), "apt-get", "clean"], capture_output=True)
     marker.write_text(stamp + "\n")
     return True
-
-
-def suite_of(root: Path) -> str:
-    text = (root / "etc/os-release").read_text() if (root / "etc/os-release").is_file() else ""
-    for line in text.splitlines():
-        if line.startswith("VERSION_CODENAME="):
-            return line.split("=", 1)[1].strip('"')
-    return ""
 
 
 def run_check(root: Path, bundle: Path, check_args: list[str]) -> int:
