@@ -209,7 +209,8 @@ def check_preseed(bundle: Path, cfg: Path) -> list[CheckResult]:
     for line in proc.stdout.splitlines():
         perms, owner, _size, _date, _time, name = line.split(None, 5)
         listed[name] = (perms, owner)
-    expected = {staging + str(f.relative_to(node)): (stat_perms(f), "0/0") for f in delivered}
+    modes = intended_modes(bundle)
+    expected = {staging + str(f.relative_to(node)): (intended_perms(bundle, f, modes), "0/0") for f in delivered}
     problems = [f"{name}: {listed.get(name, 'missing')} != {want}" for name, want in sorted(expected.items())
                 if listed.get(name) != want]
     problems += [f"{name}: not in the node's folder" for name in sorted(set(listed) - set(expected))
@@ -221,7 +222,19 @@ def check_preseed(bundle: Path, cfg: Path) -> list[CheckResult]:
     return results
 
 
-def stat_perms(path: Path) -> str:
+def intended_modes(bundle: Path) -> dict[str, int]:
+    """The mode of each file as the bundle's FILE-MODES lists it: a checked-out bundle's own
+    modes are git's (only the executable bit), not hagen's."""
+    from .emit import MODES_FILE, read_file_modes
+
+    listing = bundle / MODES_FILE
+    return read_file_modes(listing.read_text(encoding="utf-8")) if listing.is_file() else {}
+
+
+def intended_perms(bundle: Path, path: Path, modes: dict[str, int]) -> str:
+    rel = str(path.relative_to(bundle))
+    if rel in modes:
+        return stat.filemode(stat.S_IFREG | modes[rel])
     return stat.filemode(path.stat().st_mode)
 
 

@@ -112,6 +112,10 @@ BREAKAGES = {
                               check.check_preseed, N1 + "preseed-late.cfg", "strin"),
     "preseed archive stale": ("debian12", lambda b: _edit(b / N1 / "etc/haproxy/haproxy.cfg", "option redispatch", "option redispatch\n    maxconn 10"),
                               check.check_preseed, N1 + "preseed-late.cfg", "etc/haproxy/haproxy.cfg: content differs"),
+    # A secret file the archive would unpack world-readable: FILE-MODES says 0600, the archive must agree.
+    "preseed archive mode": ("debian12", lambda b: _edit(b / "FILE-MODES", "0600  nodes/controller1/etc/hagen/secrets.env",
+                                                         "0644  nodes/controller1/etc/hagen/secrets.env"),
+                             check.check_preseed, N1 + "preseed-late.cfg", "etc/hagen/secrets.env"),
     "kickstart %post": ("el9", lambda b: _edit(b / N1 / "kickstart-post.ks", "umask 077\n", "umask 077\nleftover=1\n"),
                         check.check_kickstart, N1 + "kickstart-post.ks", "SC2034"),
 }
@@ -135,6 +139,22 @@ def test_breakage_is_caught_by_the_right_check(name, seed_bundle, tmp_path):
     failures = [r for r in after if r.status == FAIL]
     assert failures, f"{name} was not caught"
     assert any(mention in r.reason for r in failures), [r.reason for r in failures]
+
+
+def test_a_checked_out_bundle_keeps_its_modes_in_file_modes(seed_bundle, tmp_path):
+    """git keeps only the executable bit: CI's clone of out/ has every secret file 0644. The archive
+    check must judge the modes the bundle lists, not the ones git left (CI failed on exactly this)."""
+    bundle = tmp_path / "b"
+    shutil.copytree(seed_bundle / "debian12", bundle)
+    for f in bundle.rglob("*"):
+        if f.is_file():
+            f.chmod(0o755 if f.stat().st_mode & 0o100 else 0o644)
+    results = check.check_preseed(bundle, bundle / N1 / "preseed-late.cfg")
+    archive = next(r for r in results if r.tool == "tar -xz")
+    assert archive.status == PASS, archive.reason
+    listed = (bundle / "FILE-MODES").read_text()
+    assert "0600  nodes/controller1/etc/hagen/secrets.env\n" in listed
+    assert "0755  nodes/controller1/setup.sh\n" in listed
 
 
 def test_a_63_character_node_name_is_accepted_by_every_consumer(tmp_path, hagen):

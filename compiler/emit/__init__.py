@@ -68,9 +68,28 @@ def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic
     files.append(review.emit(topo, secret_files))
     files.append(BundleFile(MARKER, marker_text(topo.target.name, KIND_REVIEW if secrets.review else KIND_DEPLOY),
                             0o644))
+    files.append(file_modes(files))
     files.sort(key=lambda f: f.path)
     files.append(sha256sums(files))
     return files
+
+
+MODES_FILE = "FILE-MODES"
+
+
+def file_modes(files: list[BundleFile]) -> BundleFile:
+    """The mode every file must have where it is installed. Git keeps only the executable bit,
+    so a committed bundle's own file modes are lost; this list is what checks and reviewers read."""
+    lines = [f"{f.mode:04o}  {f.path}\n" for f in sorted(files, key=lambda f: f.path)]
+    return BundleFile(MODES_FILE, "".join(lines), 0o644)
+
+
+def read_file_modes(text: str) -> dict[str, int]:
+    modes = {}
+    for line in text.splitlines():
+        mode, _, path = line.partition("  ")
+        modes[path] = int(mode, 8)
+    return modes
 
 
 def _content_bytes(f: BundleFile) -> bytes:
