@@ -212,7 +212,7 @@ def check(
         digest = sums_digest((bundle / "SHA256SUMS").read_bytes())
         (bundle / RECORD).write_text(record_markdown(results, digest), encoding="utf-8")
         if fmt is Format.text:
-            typer.echo(f"hagen: wrote {bundle / RECORD}", err=True)
+            typer.echo(f"hagen: wrote {RECORD} into the bundle", err=True)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -378,7 +378,7 @@ def _lab_call(action):
 
 @lab_app.command("up")
 def lab_up(
-    bundle: Path = typer.Argument(..., help="A deploy bundle ('hagen build --secrets') of a debian12 spec."),
+    bundle: Path = typer.Argument(..., help="A deploy bundle ('hagen build --secrets') of a debian13 or debian12 spec."),
     root: Path = typer.Option(Path("/var/tmp/hagen-lab"), "--root", help=LAB_ROOT_HELP),
     base: Optional[Path] = typer.Option(None, "--base", help="Keep the debootstrapped base root here and reuse "
                                         "it on later runs (default: inside --root, removed by 'down')."),

@@ -31,6 +31,11 @@ class DebconfAnswer:
     type: str
     value: str
 
+    @property
+    def selection(self) -> str:
+        """The line debconf-set-selections reads."""
+        return f"{self.package} {self.question} {self.type} {self.value}"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -52,6 +57,7 @@ class Target:
     packages_galera: tuple[str, ...]
     packages_rabbitmq: tuple[str, ...]
     packages_keystone: tuple[str, ...]
+    pcs_release: str  # what the release ships; named in the generated scripts' headers
     # pcs 0.11.5 takes clone/promotable options positionally; 0.11.7+ wants
     # the 'meta' keyword and deprecates the positional form.
     pcs_clone_meta_keyword: bool
@@ -103,6 +109,7 @@ DEBIAN12 = Target(
     packages_rabbitmq=("rabbitmq-server",),
     packages_keystone=("keystone", "apache2", "libapache2-mod-wsgi-py3", "memcached",
                        "python3-memcache", "python3-openstackclient"),
+    pcs_release="0.11.5",
     pcs_clone_meta_keyword=False,
     pcs_clone_separately=False,
     pcs_score_keyword=False,
@@ -158,6 +165,7 @@ EL9 = Target(
     packages_rabbitmq=("rabbitmq-server",),
     packages_keystone=("openstack-keystone", "httpd", "python3-mod_wsgi", "memcached",
                        "python3-memcached", "python3-openstackclient"),
+    pcs_release="0.11.7 or later",
     pcs_clone_meta_keyword=True,
     pcs_clone_separately=False,
     pcs_score_keyword=False,
@@ -192,6 +200,7 @@ DEBIAN13 = dataclasses.replace(
     debian_suite="trixie",
     packages_cluster=("pacemaker", "pacemaker-cli-utils", "pcs", "corosync", "fence-agents-ipmilan",
                       "resource-agents"),
+    pcs_release="0.12",
     pcs_clone_separately=True,
     pcs_score_keyword=True,
     rabbitmq_version="4.0",

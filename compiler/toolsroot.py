@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .lab.hosts import debian_mirror
+from .lab.hosts import LabError, debootstrap
 from .resources import data_dir
 from .targets import TARGETS
 
@@ -30,14 +30,15 @@ class ToolsRootError(Exception):
     """The root could not be made or used; the message says why."""
 
 
-def wanted_packages() -> list[str]:
-    return sorted(set(TOOL_PACKAGES) | set(PYTHON_PACKAGES))
+def wanted_packages(target_name: str) -> list[str]:
+    """The tools, hagen's own imports, and the target's cluster packages: pcs reads the metadata
+    of the fence agents and resource agents the bundle names (fence_ipmilan is its own package
+    on trixie)."""
+    return sorted(set(TOOL_PACKAGES) | set(PYTHON_PACKAGES) | set(TARGETS[target_name].packages_cluster))
 
 
 def make(root: Path, target_name: str, log=print) -> bool:
-    """Debootstrap the target's release into root with the tools; False when it is there already.
-    Two steps, as on trixie a one-step --include fails configuring mariadb-server: a minimal base
-    (with adduser, which package scripts call), then apt-get with services kept from starting."""
+    """Debootstrap the target's release into root with the tools; False when it is there already."""
     target = TARGETS[target_name]
     if not target.debian_suite:
         raise ToolsRootError(f"{target_name} is not a Debian release; no tools root can be made for it")
@@ -46,26 +47,17 @@ def make(root: Path, target_name: str, log=print) -> bool:
     for tool in ("debootstrap", "chroot", "unshare"):
         if shutil.which(tool) is None:
             raise ToolsRootError(f"{tool} is not installed (apt-get install debootstrap util-linux coreutils)")
-    stamp = f"{target.debian_suite} " + " ".join(wanted_packages())
+    stamp = f"{target.debian_suite} " + " ".join(wanted_packages(target_name))
     marker = root / MARKER
     if marker.is_file() and marker.read_text().strip() == stamp:
         return False
     if root.exists():
         shutil.rmtree(root)
     log(f"hagen: making a {target.debian_suite} tools root in {root} (a few minutes)")
-    proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=adduser", target.debian_suite, str(root),
-                           debian_mirror()], capture_output=True, text=True, timeout=1800)
-    if proc.returncode:
-        raise ToolsRootError("debootstrap failed: " + " | ".join(proc.stdout.strip().splitlines()[-5:]))
-    policy = root / "usr/sbin/policy-rc.d"  # no service starts inside the root
-    policy.write_text("#!/bin/sh\nexit 101\n")
-    policy.chmod(0o755)
-    proc = subprocess.run(["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
-                           "-q", "--no-install-recommends", *wanted_packages()], capture_output=True, text=True,
-                          timeout=1800)
-    if proc.returncode:
-        raise ToolsRootError("apt-get install in the root failed: " + " | ".join(proc.stdout.strip().splitlines()[-5:]))
-    subprocess.run(["chroot", str(root), "apt-get", "clean"], capture_output=True)
+    try:
+        debootstrap(root, target.debian_suite, wanted_packages(target_name), keep_services_down=True, log=log)
+    except LabError as err:
+        raise ToolsRootError(str(err))
     marker.write_text(stamp + "\n")
     return True
 

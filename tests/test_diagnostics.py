@@ -170,7 +170,7 @@ def test_a_long_one_line_spec_shows_the_part_around_the_error():
 SYNTAX_ERRORS = {
     # A bad indent once printed only '22:15: error[H001]: ... mapping values are not allowed here'.
     "bad indent": ("    address: 192.168.16.59\n", "    address: 192.168.16.59\n      bad: x: y\n", "must be quoted"),
-    "tab": ("  target: debian12\n", "\ttarget: debian12\n", "indent with spaces"),
+    "tab": ("  target: debian13\n", "\ttarget: debian13\n", "indent with spaces"),
     "misaligned key": ("    interface: eth0\n", "   interface: eth0\n", "same column"),
     "unclosed quote": ("  name: ha-controller\n", "  name: 'ha-controller\n", "never closed"),
 }

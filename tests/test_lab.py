@@ -14,6 +14,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from compiler.lab import claim, hosts, report, run
+from conftest import retarget
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_SPEC = ROOT / "lab" / "lab-spec.yaml"
@@ -87,6 +88,9 @@ def test_lab_refuses_review_bundles_and_other_interfaces(tmp_path, hagen):
     assert hagen("build", ROOT / "examples" / "seed.yaml", "-o", tmp_path / "seed").returncode == 0
     with pytest.raises(hosts.LabError, match="interface 'eth0'"):
         run.read_topology(tmp_path / "seed")
+    assert hagen("build", ROOT / "examples" / "separate-hosts.yaml", "-o", tmp_path / "el9").returncode == 0
+    with pytest.raises(hosts.LabError, match=r"boots Debian hosts \(debian12, debian13\); this bundle targets el9"):
+        run.read_topology(tmp_path / "el9")
     topology = tmp_path / "seed" / "topology.json"
     topology.write_text(topology.read_text().replace('"deploy_steps"', '"steps"'))
     with pytest.raises(hosts.LabError, match=r"lacks what the lab reads \(deploy_steps\).*older hagen"):
@@ -233,13 +237,29 @@ def test_teardown_removes_a_half_started_lab_by_pid(tmp_path):
 @pytest.mark.lab
 @pytest.mark.slow
 def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen, capsys):
+    """The lab spec's own release (debian13): trixie hosts."""
+    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, capsys)
+
+
+@pytest.mark.lab
+@pytest.mark.lab_debian12
+@pytest.mark.slow
+def test_lab_on_debian12_hosts(tmp_path_factory, hagen, capsys):
+    """The same spec on bookworm hosts, for clusters still on Debian 12 (not in CI's default run:
+    `pytest -m lab_debian12`)."""
+    spec = tmp_path_factory.mktemp("spec12") / "lab-debian12.yaml"
+    spec.write_text(retarget(LAB_SPEC.read_text(), "debian12"))
+    _deploy_and_crash_each_node(spec, tmp_path_factory, hagen, capsys)
+
+
+def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys) -> None:
     why = hosts.preflight()
     if why:
         _skip_or_fail(why)
     work = tmp_path_factory.mktemp("lab")
     secrets, bundle = work / "lab-secrets.yaml", work / "deploy"
-    assert hagen("secrets", "init", secrets, "--spec", LAB_SPEC).returncode == 0
-    built = hagen("build", LAB_SPEC, "-o", bundle, "--secrets", secrets)
+    assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
+    built = hagen("build", spec, "-o", bundle, "--secrets", secrets)
     assert built.returncode == 0, built.stderr
     # A root of this run's own (two runs on one machine never share one); the machine-wide
     # claim makes a second lab wait its turn instead of tearing this one down.

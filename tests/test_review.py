@@ -69,7 +69,7 @@ EDITS = {
         "backend controller3 of vip-keystone: port 5000 -> 5001",
         "keystone public_port 5000 -> 5001",
     ]),
-    "waive fencing": (SEED.replace("  target: debian12\n", "  target: debian12\n  fencing_waiver: {reason: lab}\n"), [
+    "waive fencing": (SEED.replace("  target: debian13\n", "  target: debian13\n  fencing_waiver: {reason: lab}\n"), [
         "fencing: fence_ipmilan per node -> waived: lab",
         "pcs: resource fence-controller1 removed from cluster ha-controller",
         "pcs: resource fence-controller2 removed from cluster ha-controller",

@@ -163,7 +163,8 @@ def test_a_63_character_node_name_is_accepted_by_every_consumer(tmp_path, hagen)
     long_name = "controller-" + "x" * 50 + "01"
     assert len(long_name) == 63
     spec = tmp_path / "spec.yaml"
-    seed = re.sub(r"(?<!ipmi_)controller1", long_name, (EXAMPLES / "seed.yaml").read_text())
+    # Judged by this machine's own (bookworm) tools, so on the release they belong to.
+    seed = re.sub(r"(?<!ipmi_)controller1", long_name, retarget((EXAMPLES / "seed.yaml").read_text(), "debian12"))
     spec.write_text(seed)
     proc = hagen("build", spec, "-o", tmp_path / "b")
     assert proc.returncode == 0, proc.stderr

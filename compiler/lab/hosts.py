@@ -26,11 +26,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 # systemd and unified are where nspawn looks; memory gives the peak of every host together.
 CGROUP_CONTROLLERS = ("systemd", "unified", "memory")
 CGROUP_GROUP = "hagen-lab"
-# Named explicitly because debootstrap does not resolve virtual packages (seen here):
-# python3-cffi-backend for cloud-init, python3-ply, and python3-q-text-as-data, which provides
-# keystone's dependency q-text-as-data.
-BASE_EXTRA_PACKAGES = ("systemd", "systemd-sysv", "dbus", "cloud-init", "iproute2", "python3-cffi-backend",
-                       "python3-ply", "python3-q-text-as-data")
+# What a booted host needs beside the bundle's packages (apt-get resolves their dependencies).
+BASE_EXTRA_PACKAGES = ("systemd", "systemd-sysv", "dbus", "cloud-init", "iproute2")
 PATH_IN_HOST = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -112,31 +109,59 @@ def debian_mirror() -> str:
     return "http://deb.debian.org/debian"
 
 
-def build_base(base: Path, packages: list[str], log) -> float:
+def debootstrap(root: Path, suite: str, packages: list[str], *, debconf: str = "", keep_services_down: bool,
+                log) -> None:
+    """A Debian root of suite holding packages, in two steps: a minimal base (with adduser, which
+    package scripts call), then apt-get inside it with no service started. On trixie a one-step
+    --include fails configuring mariadb-server (seen here). debconf: answers given to
+    debconf-set-selections first, as the bundle's setup.sh gives them. keep_services_down=False
+    removes the policy-rc.d afterwards, so the root's services start when it boots."""
+    base_argv = ["debootstrap", "--variant=minbase", "--include=adduser", suite, str(root), debian_mirror()]
+    try:
+        run(base_argv, timeout=1800)
+    except LabError as err:  # a download cut short by the mirror: once more from a clean folder
+        log(f"debootstrap failed, retrying once: {str(err).splitlines()[0]}")
+        shutil.rmtree(root, ignore_errors=True)
+        run(base_argv, timeout=1800)
+    policy = root / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    if debconf:
+        proc = subprocess.run(["chroot", str(root), "debconf-set-selections"], input=debconf, capture_output=True,
+                              text=True, timeout=60)
+        if proc.returncode:
+            raise LabError("debconf-set-selections in the root failed: " + proc.stderr.strip()[-300:])
+    install = ["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+               "--no-install-recommends", *packages]
+    try:
+        run(install, timeout=1800)
+    except LabError as err:
+        log(f"apt-get install failed, retrying once: {str(err).splitlines()[0]}")
+        run(install, timeout=1800)
+    run(["chroot", str(root), "apt-get", "clean"], check=False)
+    if not keep_services_down:
+        policy.unlink()
+
+
+def build_base(base: Path, suite: str, packages: list[str], debconf: str, log) -> float:
     """Debootstrap the root every host shares; return the seconds it took (0 when reused).
     The bundle's packages are preinstalled so each host's own install step is a no-op."""
     wanted = sorted(set(BASE_EXTRA_PACKAGES) | set(packages))
+    stamp = [suite, *wanted]
     marker = base / ".hagen-lab-base"
-    if marker.is_file() and marker.read_text().split() == wanted:
+    if marker.is_file() and marker.read_text().split() == stamp:
         return 0.0
     if base.exists():
         shutil.rmtree(base)
     started = time.monotonic()
-    log(f"lab: building the base root in {base} ({len(wanted)} packages named; a few minutes)")
-    argv = ["debootstrap", "--variant=minbase", "--include=" + ",".join(wanted), "bookworm", str(base),
-            debian_mirror()]
-    try:
-        run(argv, timeout=1800)
-    except LabError as err:  # a download cut short by the mirror: once more from a clean folder
-        log(f"lab: debootstrap failed, retrying once: {str(err).splitlines()[0]}")
-        shutil.rmtree(base, ignore_errors=True)
-        run(argv, timeout=1800)
+    log(f"lab: building a {suite} base root in {base} ({len(wanted)} packages named; a few minutes)")
+    debootstrap(base, suite, wanted, debconf=debconf, keep_services_down=False, log=lambda m: log("lab: " + m))
     (base / "etc/cloud/cloud.cfg.d/99_lab.cfg").write_text(
         "# hagen lab: the seed is in /var/lib/cloud/seed/nocloud; no locales package in the base\n"
         "datasource_list: [ NoCloud, None ]\nlocale: false\n")
     (base / "etc/machine-id").write_text("")  # each host makes its own at first boot
     run(["chroot", str(base), "systemctl", "enable", "systemd-networkd"])
-    marker.write_text(" ".join(wanted) + "\n")
+    marker.write_text(" ".join(stamp) + "\n")
     return time.monotonic() - started
 
 

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..emit import cloudinit
+from ..targets import TARGETS
 from . import claim, hosts, report
 from .hosts import LabError, LabState
 
@@ -30,6 +31,7 @@ DEVIATIONS = (
     "the client sits on the lab bridge inside the lab's network namespace; it reaches the VIPs and RabbitMQ node "
     "addresses only",
 )
+LAB_TARGETS = tuple(name for name, t in TARGETS.items() if t.debian_suite)  # debootstrap makes their hosts
 REJOIN_TIMEOUT = 420
 RECOVER_TIMEOUT = 120
 
@@ -52,8 +54,8 @@ def read_topology(bundle: Path) -> dict:
     if missing or any("interface" not in n or "packages" not in n for n in topo["nodes"].values()):
         raise LabError(f"{path} lacks what the lab reads ({', '.join(missing) or 'node details'}): the bundle "
                        "was written by an older hagen; rebuild it")
-    if topo["target"] != "debian12":
-        raise LabError(f"the lab boots Debian 12 hosts; this bundle targets {topo['target']}")
+    if topo["target"] not in LAB_TARGETS:
+        raise LabError(f"the lab boots Debian hosts ({', '.join(LAB_TARGETS)}); this bundle targets {topo['target']}")
     for name, node in topo["nodes"].items():
         if node["interface"] != "host0":
             raise LabError(f"node {name} uses interface {node['interface']!r}; systemd-nspawn names it host0: "
@@ -185,7 +187,11 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None) -> dic
     state.client_address = client_address(topo)
     state.save()
     packages = sorted({p for n in topo["nodes"].values() for p in n["packages"]})
-    timings = {"base_build_s": round(hosts.build_base(Path(state.base), packages, _log), 1)}
+    target = TARGETS[topo["target"]]
+    # The same answers the hosts' setup.sh gives, as the base installs the packages before it runs.
+    debconf = "".join(a.selection + "\n" for a in target.debconf_answers)
+    timings = {"base_build_s": round(hosts.build_base(Path(state.base), target.debian_suite, packages, debconf,
+                                                      _log), 1)}
     hosts.create_network(state, state.client_address)
     with hosts.MemoryPeak() as memory:
         timings.update(boot_all(state, bundle, topo))
