@@ -451,8 +451,10 @@ def check_cluster(bundle: Path, cluster_dir: Path) -> list[CheckResult]:
 
     target = TARGETS.get(bundle_target(bundle))
     if target is None or target.debian_suite != tools_suite():
-        # el9's pcs (0.11.7+) wants 'clone meta ...'; Debian's 0.11.5 would file those options on the
-        # primitive and judge a different cluster. Only a pcs of the target's version can check it.
+        # el9's pcs (0.11.7+) wants 'clone meta ...'; bookworm's 0.11.5 takes those options
+        # positionally, and trixie's 0.12 files 'meta' after 'clone' on the primitive (it says so in a
+        # deprecation warning; tried 2026-12-02). Either would judge a different cluster, and pcs is
+        # not on PyPI: only a pcs of the target's own release can check it.
         return [CheckResult(rel, "pcs -f + crm_simulate", NA,
                             f"pcs {_pcs_version()} here speaks {tools_suite() or 'this machine'}'s dialect, "
                             f"not {bundle_target(bundle)}'s")]
@@ -705,10 +707,32 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
             out = out if isinstance(out, list) else [out]
             for r in out:
                 r.details["seconds"] = round(seconds / len(out), 3)  # a job's time, shared by its results
+                r = _not_this_release(root, r)
                 results.append(r)
                 if progress:
                     progress(r)
     return sorted(results, key=lambda r: (r.artifact, r.tool))
+
+
+# Checks whose verdict depends on the version of the tool: the consumer on the node is that
+# release's own program. shellcheck, ksvalidator, sizes, gzip and tar judge our files by fixed
+# rules (a shell's grammar, RHEL 9's kickstart handler, byte limits) and count for any target.
+RELEASE_BOUND = ("haproxy", "mariadbd", "cuttlefish", "corosync", "pcs", "crm_", "cloud-init", "systemd-analyze",
+                 "xinetd")
+
+
+def _not_this_release(bundle: Path, result: CheckResult) -> CheckResult:
+    """A PASS from a tool of another release is N/A: el9 ships its own haproxy, MariaDB, RabbitMQ,
+    corosync, pcs, cloud-init and systemd, none of which runs here. A FAIL stays a FAIL: a nearby
+    version refusing the file is worth a look."""
+    from .targets import TARGETS
+
+    target = TARGETS.get(bundle_target(bundle))
+    if target is None or target.debian_suite or result.status != PASS or not result.tool.startswith(RELEASE_BOUND):
+        return result
+    return CheckResult(result.artifact, result.tool, NA,
+                       f"{tools_suite() or 'this machine'}'s tool accepts it, but {target.name} runs its own release "
+                       "of it, which is not available here", result.details)
 
 
 def record_markdown(results: list[CheckResult], digest: str) -> str:

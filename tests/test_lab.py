@@ -88,7 +88,9 @@ def test_lab_refuses_review_bundles_and_other_interfaces(tmp_path, hagen):
     assert hagen("build", ROOT / "examples" / "seed.yaml", "-o", tmp_path / "seed").returncode == 0
     with pytest.raises(hosts.LabError, match="interface 'eth0'"):
         run.read_topology(tmp_path / "seed")
-    assert hagen("build", ROOT / "examples" / "separate-hosts.yaml", "-o", tmp_path / "el9").returncode == 0
+    el9_spec = tmp_path / "el9.yaml"
+    el9_spec.write_text(retarget((ROOT / "examples" / "separate-hosts.yaml").read_text(), "el9"))
+    assert hagen("build", el9_spec, "-o", tmp_path / "el9").returncode == 0
     with pytest.raises(hosts.LabError, match=r"boots Debian hosts \(debian12, debian13\); this bundle targets el9"):
         run.read_topology(tmp_path / "el9")
     topology = tmp_path / "seed" / "topology.json"
