@@ -12,7 +12,7 @@ from hypothesis import Phase, settings
 import test_properties as props
 from compiler.emit import cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq
 from compiler.emit.base import environment
-from compiler import lower
+from compiler import catalog, lower
 
 quick = settings(max_examples=30, phases=[Phase.generate], derandomize=True, deadline=None)
 
@@ -36,9 +36,9 @@ def every_galera_server_active(monkeypatch):
 
 
 def database_on_wrong_port(monkeypatch):
-    original = keystone.database_url
-    monkeypatch.setattr(keystone, "database_url",
-                        lambda topo, secrets: original(topo, secrets).replace(f":{topo.galera.port}/", f":{topo.galera.port + 1}/"))
+    original = catalog.database_url
+    monkeypatch.setattr(catalog, "database_url", lambda topo, db, secrets: original(topo, db, secrets).replace(
+        f":{topo.galera.port}/", f":{topo.galera.port + 1}/"))
 
 
 def colocation_with_primitive(monkeypatch):
@@ -72,7 +72,7 @@ def hosts_list_only_the_node_itself(monkeypatch):
 
 def endpoint_scheme_not_what_haproxy_forwards(monkeypatch):
     # haproxy.py read the scheme at import; the endpoints now say https while HAProxy says http.
-    monkeypatch.setattr(keystone, "PUBLIC_SCHEME", "https")
+    monkeypatch.setattr(catalog, "ENDPOINT_SCHEME", "https")
 
 
 def _edit_template(monkeypatch, module, template, edit):
@@ -98,14 +98,14 @@ def _edit_pcs(monkeypatch, edit):
 # --- backend servers, per node
 
 def last_keystone_server_on_the_wrong_port(monkeypatch):
-    original = haproxy.keystone_frontend
+    original = haproxy.api_frontend
 
-    def broken(topo):
-        fe = original(topo)
+    def broken(ep):
+        fe = original(ep)
         servers = list(fe.servers)
         servers[-1] = dataclasses.replace(servers[-1], port=servers[-1].port + 1)
         return dataclasses.replace(fe, servers=tuple(servers))
-    monkeypatch.setattr(haproxy, "keystone_frontend", broken)
+    monkeypatch.setattr(haproxy, "api_frontend", broken)
 
 
 def apache_listens_elsewhere_on_the_last_keystone_node(monkeypatch):

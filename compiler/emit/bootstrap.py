@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Topology
 from .base import BundleFile, render
-from .keystone import RABBIT_USER, public_url
+from ..catalog import KEYSTONE, RABBIT_USER, endpoint
 from .rabbitmq import queue_policies
 
 # Where setup.sh lays the cluster-wide scripts on the node that runs them.
@@ -42,6 +42,6 @@ def emit(topo: Topology) -> list[BundleFile]:
                           user=RABBIT_USER, policies=queue_policies(topo),
                           version=topo.target.rabbitmq_version), 0o755),
         BundleFile("bootstrap/keystone-bootstrap.sh",
-                   render("bootstrap/keystone-bootstrap.sh.j2", first=k.nodes[0], url=public_url(topo),
+                   render("bootstrap/keystone-bootstrap.sh.j2", first=k.nodes[0], url=endpoint(topo, KEYSTONE).url,
                           region=k.region), 0o755),
     ]

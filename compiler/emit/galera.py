@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
+from ..catalog import database_client_hosts, databases
 from ..model import Node, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
-
-
-def keystone_db_hosts(topo: Topology) -> list[str]:
-    """MariaDB host patterns for the keystone user: HAProxy connects from the
-    load balancers' own addresses, so allow their networks (netmask form)."""
-    nets = sorted({n.network.cidr for n in topo.loadbalancer.nodes}, key=str)
-    return [f"{net.network_address}/{net.netmask}" for net in nets]
 
 
 def health_check_sources(topo: Topology) -> list[str]:
@@ -34,8 +28,8 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                           root_password=secrets.get("galera_root_password"),
                           sst_password=secrets.get("galera_sst_password"),
                           clustercheck_password=secrets.get("galera_clustercheck_password"),
-                          keystone_password=secrets.get("keystone_db_password"),
-                          keystone_hosts=keystone_db_hosts(topo)), 0o600),
+                          databases=[(db, secrets.get(db.password_secret)) for db in databases(topo)],
+                          client_hosts=database_client_hosts(topo)), 0o600),
         BundleFile("etc/hagen/clustercheck.cnf",
                    render("galera/clustercheck.cnf.j2", password=secrets.get("galera_clustercheck_password")),
                    0o600, owner="mysql", group="mysql"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..catalog import ENDPOINT_SCHEME, ApiEndpoint, endpoints
 from ..model import Node, Topology, Vip
 from .base import BundleFile, render
-from .keystone import PUBLIC_SCHEME
 
 
 @dataclass(frozen=True)
@@ -50,18 +50,18 @@ def galera_frontend(topo: Topology) -> Frontend:
     )
 
 
-def keystone_frontend(topo: Topology) -> Frontend:
-    k = topo.keystone
+def api_frontend(ep: ApiEndpoint) -> Frontend:
+    """An OpenStack API: http mode, round robin over its nodes, each checked on its health path."""
     return Frontend(
-        name="keystone-public", backend="keystone-nodes", vip=k.vip, port=k.public_port, mode="http",
-        comment="Keystone v3 public API, balanced in http mode with its /healthcheck",
-        # Keystone builds its version-discovery links from these (enable_proxy_headers_parsing):
+        name=ep.service.frontend, backend=f"{ep.service.name}-nodes", vip=ep.vip, port=ep.port, mode="http",
+        comment=ep.service.description,
+        # Services build their version-discovery links from these (enable_proxy_headers_parsing):
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
-                          f"http-request set-header X-Forwarded-Proto {PUBLIC_SCHEME}"),
-        backend_options=("balance roundrobin", "option httpchk GET /healthcheck",
+                          f"http-request set-header X-Forwarded-Proto {ENDPOINT_SCHEME}"),
+        backend_options=("balance roundrobin", f"option httpchk GET {ep.service.health_path}",
                          "http-check expect status 200", "default-server inter 2s rise 2 fall 5"),
-        servers=tuple(Server(n.name, n.address, k.public_port, "check") for n in k.nodes),
+        servers=tuple(Server(n.name, n.address, ep.port, "check") for n in ep.nodes),
     )
 
 
@@ -80,7 +80,7 @@ def rabbitmq_frontend(topo: Topology) -> Frontend | None:
 
 
 def frontends(topo: Topology) -> tuple[Frontend, ...]:
-    found = [galera_frontend(topo), keystone_frontend(topo), rabbitmq_frontend(topo)]
+    found = [galera_frontend(topo), rabbitmq_frontend(topo), *(api_frontend(ep) for ep in endpoints(topo))]
     return tuple(sorted((f for f in found if f), key=lambda f: f.name))
 
 

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
+from .. import catalog
+from ..catalog import KEYSTONE
 from ..model import Keystone, Node, Topology
-from ..quoting import url_quote
 from ..secrets import SecretValues
 from .base import BundleFile, render
-
-RABBIT_USER = "openstack"
-# HAProxy serves the public endpoint over plain HTTP; TLS would change this one fact.
-PUBLIC_SCHEME = "http"
-
-
-def database_url(topo: Topology, secrets: SecretValues) -> str:
-    g = topo.galera
-    password = url_quote(secrets.get("keystone_db_password"))
-    return f"mysql+pymysql://keystone:{password}@{g.vip.hostname}:{g.port}/keystone"
-
-
-def transport_url(topo: Topology, secrets: SecretValues) -> str:
-    r = topo.rabbitmq
-    password = url_quote(secrets.get("rabbitmq_password"))
-    hosts = [r.vip.hostname] if r.clients == "vip" else [n.name for n in r.nodes]
-    return "rabbit://" + ",".join(f"{RABBIT_USER}:{password}@{h}:{r.port}" for h in hosts) + "/"
-
-
-def public_url(topo: Topology) -> str:
-    k = topo.keystone
-    return f"{PUBLIC_SCHEME}://{k.vip.hostname}:{k.public_port}/v3"
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
@@ -37,7 +16,8 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     target = topo.target
     conf = render("keystone/keystone.conf.j2", node=node, db_host=topo.galera.vip.hostname,
                   rabbit_via_vip=topo.rabbitmq.clients == "vip",
-                  transport_url=transport_url(topo, secrets), database_url=database_url(topo, secrets),
+                  transport_url=catalog.transport_url(topo, secrets),
+                  database_url=catalog.database_url(topo, KEYSTONE.database, secrets),
                   memcache_servers=[f"{n.address}:{Keystone.MEMCACHED_PORT}" for n in k.memcached_nodes],
                   quorum=topo.rabbitmq.queue_mode == "quorum")
     files = [
@@ -45,7 +25,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
         BundleFile(target.keystone_site_path.lstrip("/"),
                    render("keystone/keystone-wsgi.conf.j2", node=node, port=k.public_port, target=target), 0o644),
         BundleFile("root/admin-openrc",
-                   render("keystone/admin-openrc.j2", vip=k.vip, auth_url=public_url(topo),
+                   render("keystone/admin-openrc.j2", vip=k.vip, auth_url=catalog.endpoint(topo, KEYSTONE).url,
                           password=secrets.get("keystone_admin_password"), region=k.region), 0o600),
     ]
     if node in k.memcached_nodes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
+from ..catalog import endpoints
 from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
@@ -53,7 +54,8 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
     fe_rows = []
     for fe in frontends(topo):
         health = {"galera": f"HTTP 200 from clustercheck :{topo.galera.clustercheck_port}",
-                  "keystone-public": "GET /healthcheck", "rabbitmq": "TCP connect"}[fe.name]
+                  "rabbitmq": "TCP connect",
+                  **{ep.service.frontend: f"GET {ep.service.health_path}" for ep in endpoints(topo)}}[fe.name]
         backends = ", ".join(f"{s.name}:{s.port}" + (" (backup)" if "backup" in s.options else "")
                              for s in fe.servers)
         fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode, "health": health, "backends": backends})

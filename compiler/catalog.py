@@ -1,0 +1,104 @@
+"""The OpenStack services hagen deploys, as data, and the records every emitter reads.
+
+A catalog entry says what an API service *is* (its Keystone service type, the path of its
+endpoint and of its health check, its database and who owns it). The records below are derived
+once from the Topology (where it runs, on which VIP and port, which hosts may reach its
+database) and read by HAProxy, the seeded SQL, the service's own config, the bootstrap, the
+bundle README and topology.json, so that none of them knows a service by name.
+
+Keystone is the first entry; every later service is one more entry, its own config template and
+its schema entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Node, Topology, Vip
+from .quoting import url_quote
+from .secrets import SecretValues
+
+# HAProxy serves the endpoints over plain HTTP; TLS would change this one fact.
+ENDPOINT_SCHEME = "http"
+# The one RabbitMQ user every OpenStack service connects as (transport_url).
+RABBIT_USER = "openstack"
+
+
+@dataclass(frozen=True)
+class ServiceDatabase:
+    """A service's schema on Galera, and the user that owns it."""
+    name: str
+    user: str
+    password_secret: str
+
+
+@dataclass(frozen=True)
+class ApiService:
+    """What an OpenStack API service is, whatever the topology."""
+    name: str  # the spec's services.<name>, and the model's Topology field
+    service_type: str  # its type in Keystone's catalog
+    frontend: str  # HAProxy's frontend name; its backend is '<name>-nodes'
+    description: str  # HAProxy's comment over the frontend
+    endpoint_path: str  # appended to scheme://vip:port for the catalog's endpoints
+    health_path: str  # answers 200 when this node can serve (oslo.middleware healthcheck)
+    database: ServiceDatabase
+
+
+KEYSTONE = ApiService(
+    name="keystone", service_type="identity", frontend="keystone-public",
+    description="Keystone v3 public API, balanced in http mode with its /healthcheck",
+    endpoint_path="/v3", health_path="/healthcheck",
+    database=ServiceDatabase("keystone", "keystone", "keystone_db_password"),
+)
+
+CATALOG: tuple[ApiService, ...] = (KEYSTONE,)
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    """Where one service is served: its nodes behind HAProxy on a VIP and port."""
+    service: ApiService
+    nodes: tuple[Node, ...]
+    vip: Vip
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The URL registered in Keystone's catalog (public, internal and admin alike for now)."""
+        return f"{ENDPOINT_SCHEME}://{self.vip.hostname}:{self.port}{self.service.endpoint_path}"
+
+
+def endpoint(topo: Topology, service: ApiService) -> ApiEndpoint:
+    placed = getattr(topo, service.name)
+    return ApiEndpoint(service, placed.nodes, placed.vip, placed.public_port)
+
+
+def endpoints(topo: Topology) -> tuple[ApiEndpoint, ...]:
+    return tuple(endpoint(topo, s) for s in CATALOG)
+
+
+def database_client_hosts(topo: Topology) -> list[str]:
+    """MariaDB host patterns for a service's user: HAProxy connects from the load balancers'
+    own addresses, so allow their networks (netmask form)."""
+    nets = sorted({n.network.cidr for n in topo.loadbalancer.nodes}, key=str)
+    return [f"{net.network_address}/{net.netmask}" for net in nets]
+
+
+def databases(topo: Topology) -> tuple[ServiceDatabase, ...]:
+    return tuple(s.database for s in CATALOG)
+
+
+def database_url(topo: Topology, db: ServiceDatabase, secrets: SecretValues) -> str:
+    """oslo.db's [database] connection: through the DB VIP, never a node."""
+    g = topo.galera
+    password = url_quote(secrets.get(db.password_secret))
+    return f"mysql+pymysql://{db.user}:{password}@{g.vip.hostname}:{g.port}/{db.name}"
+
+
+def transport_url(topo: Topology, secrets: SecretValues) -> str:
+    """oslo.messaging's transport_url: every RabbitMQ node (clients fail over between them, as
+    oslo.messaging does) or the RabbitMQ VIP, as the spec says."""
+    r = topo.rabbitmq
+    password = url_quote(secrets.get("rabbitmq_password"))
+    hosts = [r.vip.hostname] if r.clients == "vip" else [n.name for n in r.nodes]
+    return "rabbit://" + ",".join(f"{RABBIT_USER}:{password}@{h}:{r.port}" for h in hosts) + "/"
