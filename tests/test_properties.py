@@ -265,6 +265,11 @@ def test_keystone_reaches_db_rabbit_and_its_own_vip_consistently(spec):
         assert parser["oslo_middleware"]["enable_proxy_headers_parsing"] == "true"
     assert sorted(s["addr"].rsplit(":", 1)[0] for s in backends[ks_fe["backend"]]["servers"]) == \
         sorted(addresses[n] for n in keystone_nodes)
+    # topology.json's service list (what the lab and reviewers read) says what the files do.
+    listed = json.loads(text(files, "topology.json"))["services"]["keystone"]
+    assert listed["url"] in re.findall(r"--bootstrap-public-url '([^']+)'", boot)
+    assert sorted(listed["nodes"]) == keystone_nodes
+    assert any(f"option httpchk GET {listed['health_path']}" == line for line in backends[ks_fe["backend"]]["lines"])
 
 
 @given(topologies())

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import Phase, settings
 
 import test_properties as props
-from compiler.emit import cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq
+from compiler.emit import cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq, review
 from compiler.emit.base import environment
 from compiler import catalog, lower
 
@@ -93,6 +93,11 @@ def _edit_pcs(monkeypatch, edit):
         return [dataclasses.replace(step, args=tuple(edit(list(step.args), cluster)))
                 for step in original(topo, cluster)]
     monkeypatch.setattr(pacemaker, "pcs_steps", broken)
+
+
+def topology_json_lists_only_the_first_api_node(monkeypatch):
+    monkeypatch.setattr(review, "endpoints", lambda topo: tuple(dataclasses.replace(ep, nodes=ep.nodes[:1])
+                                                                for ep in catalog.endpoints(topo)))
 
 
 # --- backend servers, per node
@@ -244,6 +249,7 @@ MUTATIONS = [
     (memcached_nodes_ignored, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
     (hosts_list_only_the_node_itself, props.test_vips_follow_haproxy_and_each_node_is_in_one_cluster),
     (endpoint_scheme_not_what_haproxy_forwards, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
+    (topology_json_lists_only_the_first_api_node, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
     (last_keystone_server_on_the_wrong_port, props.test_every_backend_server_is_a_node_listening_on_that_port),
     (apache_listens_elsewhere_on_the_last_keystone_node, props.test_every_backend_server_is_a_node_listening_on_that_port),
     (rabbitmq_cluster_name_from_the_spec_not_the_cluster, props.test_every_consumer_sees_the_same_cluster_name),

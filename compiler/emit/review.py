@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from ..catalog import endpoints
 from ..model import Topology
 from .base import BundleFile
 from .bootstrap import deploy_steps
@@ -69,6 +70,10 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
                      "queue_mode": topo.rabbitmq.queue_mode, "clients": topo.rabbitmq.clients},
         "keystone": {"nodes": [n.name for n in topo.keystone.nodes], "vip": topo.keystone.vip.name,
                      "public_port": topo.keystone.public_port, "region": topo.keystone.region},
+        # Every OpenStack API service, from the catalog: what the lab and reviewers read generically.
+        "services": {ep.service.name: {"type": ep.service.service_type, "url": ep.url, "frontend": ep.service.frontend,
+                                       "health_path": ep.service.health_path, "database": ep.service.database.name,
+                                       "nodes": [n.name for n in ep.nodes]} for ep in endpoints(topo)},
         "deploy_steps": deploy_steps(topo),
         "secret_files": per_node_paths(secret_files),
         "clusters": {c.name: {"nodes": [n.name for n in c.nodes], "resources": resources(topo, c),
