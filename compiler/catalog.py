@@ -42,6 +42,12 @@ class ApiService:
     endpoint_path: str  # appended to scheme://vip:port for the catalog's endpoints
     health_path: str  # answers 200 when this node can serve (oslo.middleware healthcheck)
     database: ServiceDatabase
+    config_file: str  # its main oslo.config file, as a path inside a node's folder
+    # The oslo.config namespaces the service registers: its release's own
+    # config-generator/<name>.conf (the same list in Zed and 2025.1 for Keystone). What
+    # oslo-config-validator needs to know every option the file may set.
+    config_namespaces: tuple[str, ...]
+    python_package: str  # Debian's package of its modules, whose entry points name the options
 
 
 KEYSTONE = ApiService(
@@ -49,6 +55,10 @@ KEYSTONE = ApiService(
     description="Keystone v3 public API, balanced in http mode with its /healthcheck",
     endpoint_path="/v3", health_path="/healthcheck",
     database=ServiceDatabase("keystone", "keystone", "keystone_db_password"),
+    config_file="etc/keystone/keystone.conf",
+    config_namespaces=("keystone", "oslo.cache", "oslo.log", "oslo.messaging", "oslo.policy", "oslo.db",
+                       "oslo.middleware", "osprofiler"),
+    python_package="python3-keystone",
 )
 
 CATALOG: tuple[ApiService, ...] = (KEYSTONE,)

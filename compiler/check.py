@@ -30,7 +30,8 @@ APT_PACKAGES = {"haproxy": "haproxy", "shellcheck": "shellcheck", "cloud-init": 
                 "crm_verify": "pacemaker-cli-utils", "crm_simulate": "pacemaker-cli-utils",
                 "cibadmin": "pacemaker-cli-utils", "crm_mon": "pacemaker-cli-utils", "mariadbd": "mariadb-server",
                 "corosync": "corosync", "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux",
-                "escript": "rabbitmq-server", "debconf-set-selections": "debconf", "tar": "tar", "ip": "iproute2"}
+                "escript": "rabbitmq-server", "debconf-set-selections": "debconf", "tar": "tar", "ip": "iproute2",
+                "oslo-config-validator": "python3-oslo.config"}
 PIP_PACKAGES = {"ksvalidator": "pykickstart"}  # not packaged for Debian 12; 'hagen[check]' brings it
 
 
@@ -333,6 +334,63 @@ def check_corosync(bundle: Path, conf: Path) -> list[CheckResult]:
 def rabbitmq_plugins_dir() -> Path | None:
     found = sorted(Path("/usr/lib/rabbitmq/lib").glob("rabbitmq_server-*/plugins"))
     return found[-1] if found else None
+
+
+# Every value of the file parsed by the type oslo.config gives its option (the validator itself
+# only knows names): run by the system Python, where the service's own modules are.
+OSLO_TYPES_SCRIPT = """
+import configparser, sys
+from oslo_config import generator
+namespaces, path = sys.argv[1].split(","), sys.argv[2]
+known = {}
+for _namespace, groups in generator._list_opts(namespaces):
+    for group, opts in groups:
+        name = getattr(group, "name", group) or "DEFAULT"
+        for opt in opts:
+            known[(name, opt.dest)] = opt
+            known.update({(name, d.name): opt for d in opt.deprecated_opts if d.name})
+parser = configparser.RawConfigParser(strict=False)
+parser.optionxform = str
+parser.read(path)
+bad = []
+for section in ["DEFAULT", *parser.sections()]:
+    items = parser.defaults() if section == "DEFAULT" else {k: v for k, v in parser.items(section)
+                                                            if k not in parser.defaults()}
+    for key, value in items.items():
+        opt = known.get((section, key))
+        if opt is None or opt.type is None:
+            continue
+        try:
+            opt.type(value)
+        except Exception as err:
+            bad.append(f"{section}/{key} = {value!r}: {err}")
+print("\\n".join(bad))
+sys.exit(1 if bad else 0)
+"""
+
+
+def check_oslo_config(bundle: Path, conf: Path, service) -> list[CheckResult]:
+    """oslo-config-validator with the service's namespaces (unknown options, wrong sections), then
+    every value through its option's oslo.config type (the validator does not check values)."""
+    rel = str(conf.relative_to(bundle))
+    if skip := _missing(rel, "oslo-config-validator"):
+        return [skip]
+    with tempfile.TemporaryDirectory() as tmp:
+        generator = Path(tmp) / "generator.conf"
+        generator.write_text("[DEFAULT]\n" + "".join(f"namespace = {n}\n" for n in service.config_namespaces))
+        proc = run([find_tool("oslo-config-validator"), "--config-file", str(generator), "--input-file", str(conf)])
+    output = proc.stdout + proc.stderr
+    unloaded = re.findall(r"Could not load (\S+)", output)
+    if unloaded:
+        return [CheckResult(rel, "oslo-config-validator", SKIP,
+                            f"namespaces {', '.join(unloaded)} not installed; apt-get install {service.python_package}")]
+    errors = [line.split(":", 2)[-1] for line in output.splitlines() if line.startswith("ERROR")]
+    results = [CheckResult(rel, "oslo-config-validator", FAIL if proc.returncode or errors else PASS,
+                           "; ".join(errors[:5]) if errors else ("" if proc.returncode == 0 else _tail(output)))]
+    typed = run([SYSTEM_PYTHON, "-c", OSLO_TYPES_SCRIPT, ",".join(service.config_namespaces), str(conf)])
+    results.append(CheckResult(rel, "oslo.config types", PASS if typed.returncode == 0 else FAIL,
+                               "" if typed.returncode == 0 else _tail(typed.stdout + typed.stderr)))
+    return results
 
 
 def check_rabbitmq(bundle: Path, conf: Path) -> CheckResult:
@@ -648,6 +706,8 @@ def _pcs_version() -> str:
 
 def plan(bundle: Path) -> list:
     """(function, args) for every check the bundle calls for."""
+    from .catalog import CATALOG
+
     jobs: list = []
     for cluster_dir in sorted((bundle / "cluster").glob("*")):
         jobs.append((check_cluster, (bundle, cluster_dir)))
@@ -667,6 +727,9 @@ def plan(bundle: Path) -> list:
         for cnf_dir in ("etc/mysql/mariadb.conf.d", "etc/my.cnf.d"):
             for cnf in sorted((node / cnf_dir).glob("*galera.cnf")):
                 jobs.append((check_mariadb, (bundle, cnf)))
+        for service in CATALOG:
+            if (node / service.config_file).exists():
+                jobs.append((check_oslo_config, (bundle, node / service.config_file, service)))
         if (node / "etc/rabbitmq/rabbitmq.conf").exists():
             jobs.append((check_rabbitmq, (bundle, node / "etc/rabbitmq/rabbitmq.conf")))
         if (node / "etc/xinetd.d/galera-clustercheck").exists():
@@ -718,7 +781,7 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
 # release's own program. shellcheck, ksvalidator, sizes, gzip and tar judge our files by fixed
 # rules (a shell's grammar, RHEL 9's kickstart handler, byte limits) and count for any target.
 RELEASE_BOUND = ("haproxy", "mariadbd", "cuttlefish", "corosync", "pcs", "crm_", "cloud-init", "systemd-analyze",
-                 "xinetd")
+                 "xinetd", "oslo")
 
 
 def _not_this_release(bundle: Path, result: CheckResult) -> CheckResult:

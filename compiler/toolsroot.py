@@ -15,12 +15,13 @@ from pathlib import Path
 
 from .lab.hosts import LabError, debootstrap
 from .resources import data_dir
+from .catalog import CATALOG
 from .targets import TARGETS
 
 # What hagen check runs (check.APT_PACKAGES' packages), plus what hagen itself imports there.
 TOOL_PACKAGES = ("haproxy", "pcs", "pacemaker", "pacemaker-cli-utils", "corosync", "resource-agents",
                  "mariadb-server", "galera-4", "rabbitmq-server", "cloud-init", "shellcheck", "xinetd",
-                 "systemd", "iproute2", "util-linux", "debconf", "tar")
+                 "systemd", "iproute2", "util-linux", "debconf", "tar", "python3-oslo.config")
 PYTHON_PACKAGES = ("python3", "python3-jinja2", "python3-jsonschema", "python3-ruamel.yaml", "python3-typer")
 MARKER = ".hagen-tools-root"
 INSIDE = "/run/hagen-check"  # where the bundle and hagen appear inside the root
@@ -31,10 +32,11 @@ class ToolsRootError(Exception):
 
 
 def wanted_packages(target_name: str) -> list[str]:
-    """The tools, hagen's own imports, and the target's cluster packages: pcs reads the metadata
-    of the fence agents and resource agents the bundle names (fence_ipmilan is its own package
-    on trixie)."""
-    return sorted(set(TOOL_PACKAGES) | set(PYTHON_PACKAGES) | set(TARGETS[target_name].packages_cluster))
+    """The tools, hagen's own imports, the target's cluster packages (pcs reads the metadata of
+    the fence and resource agents the bundle names; fence_ipmilan is its own package on trixie),
+    and the OpenStack services' modules (their options, for oslo-config-validator)."""
+    services = {s.python_package for s in CATALOG}  # the options oslo-config-validator loads
+    return sorted(set(TOOL_PACKAGES) | set(PYTHON_PACKAGES) | set(TARGETS[target_name].packages_cluster) | services)
 
 
 def make(root: Path, target_name: str, log=print) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from compiler import check
+from compiler.catalog import KEYSTONE
 from compiler.check import FAIL, NA, PASS, SKIP, check_bundle
 from conftest import EXAMPLES, retarget
 
@@ -122,6 +123,12 @@ BREAKAGES = {
     "preseed archive mode": ("debian12", lambda b: _edit(b / "FILE-MODES", "0600  nodes/controller1/etc/hagen/secrets.env",
                                                          "0644  nodes/controller1/etc/hagen/secrets.env"),
                              check.check_preseed, N1 + "preseed-late.cfg", "etc/hagen/secrets.env"),
+    "unknown Keystone option": ("debian12", lambda b: _edit(b / N1 / "etc/keystone/keystone.conf", "[token]\n",
+                                                            "[token]\nbogus_knob = 1\n"),
+                                check.check_oslo_config, N1 + "etc/keystone/keystone.conf", "token/bogus_knob"),
+    "Keystone value of the wrong type": ("debian12", lambda b: _edit(b / N1 / "etc/keystone/keystone.conf",
+                                                                     "max_active_keys = 3", "max_active_keys = three"),
+                                         check.check_oslo_config, N1 + "etc/keystone/keystone.conf", "'three'"),
     "kickstart %post": ("el9", lambda b: _edit(b / N1 / "kickstart-post.ks", "umask 077\n", "umask 077\nleftover=1\n"),
                         check.check_kickstart, N1 + "kickstart-post.ks", "SC2034"),
 }
@@ -134,6 +141,8 @@ def test_breakage_is_caught_by_the_right_check(name, seed_bundle, tmp_path):
     shutil.copytree(seed_bundle / target, bundle)
     if check_fn is check.check_units:
         args = (sorted((bundle / N1 / "etc/systemd/system").glob("hagen-clustercheck*")),)
+    elif check_fn is check.check_oslo_config:
+        args = (bundle / rel, KEYSTONE)
     else:
         args = (bundle / rel,)
     before = check_fn(bundle, *args)

@@ -21,7 +21,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                   memcache_servers=[f"{n.address}:{Keystone.MEMCACHED_PORT}" for n in k.memcached_nodes],
                   quorum=topo.rabbitmq.queue_mode == "quorum")
     files = [
-        BundleFile("etc/keystone/keystone.conf", conf, 0o600, owner="keystone", group="keystone"),
+        BundleFile(KEYSTONE.config_file, conf, 0o600, owner="keystone", group="keystone"),
         BundleFile(target.keystone_site_path.lstrip("/"),
                    render("keystone/keystone-wsgi.conf.j2", node=node, port=k.public_port, target=target), 0o644),
         BundleFile("root/admin-openrc",
