@@ -60,7 +60,8 @@ def compile_doc(doc: SourceDoc, secrets_path: str | None = None, werror: bool = 
         if not result.ok:
             return result
         secrets = SecretValues(values)
-    warnings = [d for d in result.diagnostics if d.file == doc.file]
+    # By code and text, not position: the bundle must not depend on the order of the spec.
+    warnings = sorted((d for d in result.diagnostics if d.file == doc.file), key=lambda d: (d.code, d.message))
     result.files = emit_bundle(result.topology, secrets, warnings)
     return result
 
