@@ -312,6 +312,9 @@ DEBIAN13_BREAKAGES = {
                                               "Bad socket type"),
     N1 + "preseed-late.cfg": (lambda b: _edit(b / N1 / "preseed-late.cfg", "late_command string",
                                               "late_command strin"), "strin"),
+    # Keystone 27's own option registry (python3-keystone of trixie in the root)
+    N1 + "etc/keystone/keystone.conf": (lambda b: _edit(b / N1 / "etc/keystone/keystone.conf", "[token]\n",
+                                                        "[token]\nbogus_knob = 1\n"), "token/bogus_knob"),
 }
 
 
