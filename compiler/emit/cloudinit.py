@@ -71,7 +71,9 @@ def bundle_archive(node: Node, files: list[BundleFile]) -> bytes:
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), compresslevel=9, mtime=0)
+    # Level 6, not 9: half the time (0.9 ms instead of 1.9 ms a node, which was a third of a
+    # 1000-node build) for 1.5 % more bytes, far inside late_command's argument limit.
+    return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
 
 
 def preseed_late(topo: Topology, node: Node, files: list[BundleFile]) -> str:
