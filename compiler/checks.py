@@ -11,7 +11,7 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Keystone, RabbitMQ, cluster_groups, cluster_name
+from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Memcached, RabbitMQ, cluster_groups, cluster_name
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
@@ -324,7 +324,7 @@ def _check_ports(data, node_names, report) -> None:
                    (Galera.SST_PORT, "SST port")],
         "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd port"), (r_port + 20000, "distribution port")],
         "keystone": [(k_port, "public_port")],
-        "memcached": [(Keystone.MEMCACHED_PORT, "memcached port")],
+        "memcached": [(Memcached.PORT, "memcached port")],
     }
     placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone")}
     placed["memcached"] = placement(data, "keystone", "memcached_nodes")

@@ -11,7 +11,7 @@ import ipaddress
 import re
 
 from .checks import placement
-from .model import (Fencing, Galera, Keystone, LoadBalancer, Network, Node,
+from .model import (Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
                     PacemakerCluster, RabbitMQ, Topology, Vip, cluster_groups, cluster_name)
 from .resources import service_setting
 from .targets import TARGETS
@@ -54,8 +54,7 @@ def lower(data: dict) -> Topology:
                         service_setting(data, "rabbitmq", "queue_mode"), vips[rabbit_vip] if rabbit_vip else None,
                         service_setting(data, "rabbitmq", "clients"))
     keystone = Keystone(placed("keystone"), vips[data["services"]["keystone"]["vip"]],
-                        service_setting(data, "keystone", "public_port"), service_setting(data, "keystone", "region"),
-                        placed("keystone", "memcached_nodes"))
+                        service_setting(data, "keystone", "public_port"), service_setting(data, "keystone", "region"))
     loadbalancer = LoadBalancer(placed("loadbalancer"), service_setting(data, "loadbalancer", "maxconn"))
     placements = {"loadbalancer": loadbalancer.nodes, "galera": galera.nodes, "rabbitmq": rabbitmq.nodes}
     waiver = data["cluster"].get("fencing_waiver")
@@ -70,6 +69,7 @@ def lower(data: dict) -> Topology:
         galera=galera,
         rabbitmq=rabbitmq,
         keystone=keystone,
+        memcached=Memcached(placed("keystone", "memcached_nodes")),
         clusters=pacemaker_clusters(data["cluster"]["name"], placements),
     )
 

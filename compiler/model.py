@@ -114,9 +114,19 @@ class Keystone:
     vip: Vip
     public_port: int
     region: str
-    memcached_nodes: tuple[Node, ...]  # a subset of nodes: the token cache every Keystone lists
 
-    MEMCACHED_PORT = 11211
+
+@dataclass(frozen=True)
+class Memcached:
+    """The cache every OpenStack API service lists (Keystone's tokens today): shared
+    infrastructure, placed by the spec's services.keystone.memcached_nodes."""
+    nodes: tuple[Node, ...]
+
+    PORT = 11211
+
+    def servers(self) -> list[str]:
+        """address:port of every cache server, as oslo.cache's memcache_servers lists them."""
+        return [f"{n.address}:{self.PORT}" for n in self.nodes]
 
 
 @dataclass(frozen=True)
@@ -150,6 +160,7 @@ class Topology:
     galera: Galera
     rabbitmq: RabbitMQ
     keystone: Keystone
+    memcached: Memcached
     clusters: tuple[PacemakerCluster, ...]
 
     # Per-node lookups, built once: emitters ask them for every node, and a scan of every

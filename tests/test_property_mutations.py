@@ -61,8 +61,8 @@ def memcached_nodes_ignored(monkeypatch):
     original = keystone.emit
 
     def broken(topo, node, secrets):
-        everywhere = dataclasses.replace(topo.keystone, memcached_nodes=topo.keystone.nodes)
-        return original(dataclasses.replace(topo, keystone=everywhere), node, secrets)
+        everywhere = dataclasses.replace(topo.memcached, nodes=topo.keystone.nodes)
+        return original(dataclasses.replace(topo, memcached=everywhere), node, secrets)
     monkeypatch.setattr(keystone, "emit", broken)
 
 

@@ -17,7 +17,7 @@ def systemd_units(topo: Topology, node: Node) -> tuple[list[str], list[str]]:
     node, memcached only on the memcached nodes."""
     if node not in topo.keystone.nodes:
         return [], []
-    if node in topo.keystone.memcached_nodes:
+    if node in topo.memcached.nodes:
         return [topo.target.apache_unit, "memcached"], []
     return [topo.target.apache_unit], ["memcached"]
 

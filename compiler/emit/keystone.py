@@ -1,10 +1,10 @@
-"""Keystone: keystone.conf, the Apache site, Fernet/credential keys, memcached, admin-openrc."""
+"""Keystone: keystone.conf, the Apache site, Fernet/credential keys, admin-openrc."""
 
 from __future__ import annotations
 
 from .. import catalog
 from ..catalog import KEYSTONE
-from ..model import Keystone, Node, Topology
+from ..model import Node, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
 
@@ -18,7 +18,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                   rabbit_via_vip=topo.rabbitmq.clients == "vip",
                   transport_url=catalog.transport_url(topo, secrets),
                   database_url=catalog.database_url(topo, KEYSTONE.database, secrets),
-                  memcache_servers=[f"{n.address}:{Keystone.MEMCACHED_PORT}" for n in k.memcached_nodes],
+                  memcache_servers=topo.memcached.servers(),
                   quorum=topo.rabbitmq.queue_mode == "quorum")
     files = [
         BundleFile(KEYSTONE.config_file, conf, 0o600, owner="keystone", group="keystone"),
@@ -28,10 +28,6 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                    render("keystone/admin-openrc.j2", vip=k.vip, auth_url=catalog.endpoint(topo, KEYSTONE).url,
                           password=secrets.get("keystone_admin_password"), region=k.region), 0o600),
     ]
-    if node in k.memcached_nodes:
-        files.append(BundleFile(target.memcached_config_path.lstrip("/"),
-                                render("keystone/memcached.j2", node=node, port=Keystone.MEMCACHED_PORT,
-                                       target=target), 0o644))
     # The same keys on every node, from the secrets file: a token issued by one
     # node validates on all of them, with no copying step.
     for repo, prefix in (("fernet-keys", "keystone_fernet_key_"), ("credential-keys", "keystone_credential_key_")):
