@@ -95,7 +95,8 @@ def database_client_hosts(topo: Topology) -> list[str]:
 
 
 def databases(topo: Topology) -> tuple[ServiceDatabase, ...]:
-    return tuple(s.database for s in CATALOG)
+    """The databases of the services this topology runs."""
+    return tuple(ep.service.database for ep in endpoints(topo))
 
 
 def database_url(topo: Topology, db: ServiceDatabase, secrets: SecretValues) -> str:

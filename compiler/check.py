@@ -749,7 +749,10 @@ def _timed(fn, args):
 
 def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress=None) -> list[CheckResult]:
     """Run every check; `progress` sees each result as it completes. Returns results in a stable order."""
+    from .targets import TARGETS
+
     root = Path(bundle).resolve()
+    target = TARGETS.get(bundle_target(root))
     results: list[CheckResult] = []
     mismatch = suite_mismatch(root)
     if mismatch:
@@ -770,7 +773,7 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
             out = out if isinstance(out, list) else [out]
             for r in out:
                 r.details["seconds"] = round(seconds / len(out), 3)  # a job's time, shared by its results
-                r = _not_this_release(root, r)
+                r = _not_this_release(target, r)
                 results.append(r)
                 if progress:
                     progress(r)
@@ -784,13 +787,10 @@ RELEASE_BOUND = ("haproxy", "mariadbd", "cuttlefish", "corosync", "pcs", "crm_",
                  "xinetd", "oslo")
 
 
-def _not_this_release(bundle: Path, result: CheckResult) -> CheckResult:
+def _not_this_release(target, result: CheckResult) -> CheckResult:
     """A PASS from a tool of another release is N/A: el9 ships its own haproxy, MariaDB, RabbitMQ,
     corosync, pcs, cloud-init and systemd, none of which runs here. A FAIL stays a FAIL: a nearby
     version refusing the file is worth a look."""
-    from .targets import TARGETS
-
-    target = TARGETS.get(bundle_target(bundle))
     if target is None or target.debian_suite or result.status != PASS or not result.tool.startswith(RELEASE_BOUND):
         return result
     return CheckResult(result.artifact, result.tool, NA,

@@ -49,7 +49,8 @@ def make(root: Path, target_name: str, log=print) -> bool:
     for tool in ("debootstrap", "chroot", "unshare"):
         if shutil.which(tool) is None:
             raise ToolsRootError(f"{tool} is not installed (apt-get install debootstrap util-linux coreutils)")
-    stamp = f"{target.debian_suite} " + " ".join(wanted_packages(target_name))
+    packages = wanted_packages(target_name)
+    stamp = f"{target.debian_suite} " + " ".join(packages)
     marker = root / MARKER
     if marker.is_file() and marker.read_text().strip() == stamp:
         return False
@@ -57,7 +58,7 @@ def make(root: Path, target_name: str, log=print) -> bool:
         shutil.rmtree(root)
     log(f"hagen: making a {target.debian_suite} tools root in {root} (a few minutes)")
     try:
-        debootstrap(root, target.debian_suite, wanted_packages(target_name), keep_services_down=True, log=log)
+        debootstrap(root, target.debian_suite, packages, keep_services_down=True, log=log)
     except LabError as err:
         raise ToolsRootError(str(err))
     marker.write_text(stamp + "\n")

@@ -25,6 +25,7 @@ class Frontend:
     port: int
     mode: str
     comment: str
+    health: str  # how a server is judged healthy, in words (the bundle README's health column)
     frontend_options: tuple[str, ...]
     backend_options: tuple[str, ...]
     servers: tuple[Server, ...]
@@ -41,6 +42,7 @@ def galera_frontend(topo: Topology) -> Frontend:
     return Frontend(
         name="galera", backend="galera-nodes", vip=g.vip, port=g.port, mode="tcp",
         comment="MariaDB Galera: one active server, the others backup; health from clustercheck",
+        health=f"HTTP 200 from clustercheck :{g.clustercheck_port}",
         frontend_options=("option clitcpka", "timeout client 3600s"),
         backend_options=("option srvtcpka", "timeout server 3600s", "option httpchk",
                          "http-check expect status 200",
@@ -54,7 +56,7 @@ def api_frontend(ep: ApiEndpoint) -> Frontend:
     """An OpenStack API: http mode, round robin over its nodes, each checked on its health path."""
     return Frontend(
         name=ep.service.frontend, backend=f"{ep.service.name}-nodes", vip=ep.vip, port=ep.port, mode="http",
-        comment=ep.service.description,
+        comment=ep.service.description, health=f"GET {ep.service.health_path}",
         # Services build their version-discovery links from these (enable_proxy_headers_parsing):
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
@@ -72,6 +74,7 @@ def rabbitmq_frontend(topo: Topology) -> Frontend | None:
     return Frontend(
         name="rabbitmq", backend="rabbitmq-nodes", vip=r.vip, port=r.port, mode="tcp",
         comment="RabbitMQ AMQP: long-lived connections with oslo heartbeats, so long idle timeouts and TCP keepalives",
+        health="TCP connect",
         frontend_options=("option clitcpka", "timeout client 2h"),
         backend_options=("balance roundrobin", "option srvtcpka", "timeout server 2h",
                          "default-server inter 2s rise 2 fall 5"),

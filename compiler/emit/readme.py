@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .. import __version__
-from ..catalog import endpoints
 from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
@@ -53,12 +52,9 @@ def rabbitmq_correction(topo: Topology) -> str:
 def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict], review: bool) -> BundleFile:
     fe_rows = []
     for fe in frontends(topo):
-        health = {"galera": f"HTTP 200 from clustercheck :{topo.galera.clustercheck_port}",
-                  "rabbitmq": "TCP connect",
-                  **{ep.service.frontend: f"GET {ep.service.health_path}" for ep in endpoints(topo)}}[fe.name]
         backends = ", ".join(f"{s.name}:{s.port}" + (" (backup)" if "backup" in s.options else "")
                              for s in fe.servers)
-        fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode, "health": health, "backends": backends})
+        fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode, "health": fe.health, "backends": backends})
     nodes = [{"name": n.name, "address": n.address, "cluster": cluster_name_of(topo, n) or "none (Keystone only)",
               "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
     clusters = [{"name": c.name, "nodes": ", ".join(n.name for n in c.nodes),
