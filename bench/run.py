@@ -105,13 +105,14 @@ def growth_exponent(xs: list[float], ys: list[float]) -> float:
 
 def check_timing() -> dict:
     from compiler.check import check_bundle
+    from compiler.spec import retarget
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         # The seed on debian12, so that this (bookworm) machine's own tools judge it: a debian13
         # bundle needs a tools root, whose chroot start-up would be timed too.
         spec = Path(tmp) / "seed-debian12.yaml"
-        spec.write_text((ROOT / "examples/seed.yaml").read_text().replace("target: debian13", "target: debian12"))
+        spec.write_text(retarget((ROOT / "examples/seed.yaml").read_text(), "debian12"))
         subprocess.run([HAGEN, "build", str(spec), "-o", str(out)], check=True, capture_output=True)
         start = time.perf_counter()
         proc = subprocess.run([HAGEN, "check", "--strict", str(out)], capture_output=True, text=True)

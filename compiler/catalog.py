@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .model import Node, Topology, Vip
 from .quoting import url_quote
 from .secrets import SecretValues
+from .targets import DebconfAnswer
 
 # HAProxy serves the endpoints over plain HTTP; TLS would change this one fact.
 ENDPOINT_SCHEME = "http"
@@ -30,6 +31,28 @@ class ServiceDatabase:
     name: str
     user: str
     password_secret: str
+
+
+@dataclass(frozen=True)
+class ServiceUser:
+    """A service's own Keystone user (auth_token validates tokens as it), in the 'service'
+    project with the roles it needs."""
+    name: str
+    password_secret: str
+    roles: tuple[str, ...] = ("admin", "service")
+
+
+@dataclass(frozen=True)
+class ServiceHost:
+    """How a service runs on Debian 13: its packages (their debconf questions answered first),
+    the packaged unit that serves it, and its system user (db sync runs as it)."""
+    packages: tuple[str, ...]
+    debconf: tuple[DebconfAnswer, ...]
+    unit: str  # the packaged unit; a hagen drop-in makes it run uwsgi on uwsgi_ini
+    system_user: str
+    db_sync: tuple[str, ...]  # commands that create or upgrade its schema; each safe to rerun
+    uwsgi_ini: str  # path on the node (hagen writes it)
+    wsgi_script: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +71,16 @@ class ApiService:
     # oslo-config-validator needs to know every option the file may set.
     config_namespaces: tuple[str, ...]
     python_package: str  # Debian's package of its modules, whose entry points name the options
+    # The section oslo.db reads its connection from ('database', or a service's own such as
+    # placement_database).
+    database_section: str = "database"
+    # None for Keystone itself, which keystone-manage bootstrap registers.
+    keystone_user: ServiceUser | None = None
+    # None for Keystone, whose Apache site is laid by its own emitter and target fields.
+    host: ServiceHost | None = None
+    # Targets this entry compiles for: an option set is release-bound, and hagen emits only what
+    # the target's own release knows (see catalog_targets_check in checks.py).
+    targets: tuple[str, ...] = ("debian12", "debian13", "el9")
 
 
 KEYSTONE = ApiService(
@@ -61,7 +94,35 @@ KEYSTONE = ApiService(
     python_package="python3-keystone",
 )
 
-CATALOG: tuple[ApiService, ...] = (KEYSTONE,)
+# The release each service entry's options are written for (and judged by).
+RELEASE = "2025.1"
+
+# Placement 13 (2025.1) under uwsgi, as Debian packages it: its own uwsgi options
+# (chunked input) are why Debian does not run it under Apache.
+PLACEMENT = ApiService(
+    name="placement", service_type="placement", frontend="placement-api",
+    description="Placement API, balanced in http mode; its root answers unauthenticated once the app loaded",
+    endpoint_path="", health_path="/",
+    database=ServiceDatabase("placement", "placement", "placement_db_password"),
+    config_file="etc/placement/placement.conf",
+    # placement 13.0.0's etc/placement/config-generator.conf, plus oslo.policy (its [oslo_policy]).
+    config_namespaces=("placement.conf", "keystonemiddleware.auth_token", "oslo.log", "oslo.middleware.cors",
+                       "oslo.middleware.http_proxy_to_wsgi", "oslo.policy", "osprofiler"),
+    python_package="python3-placement",
+    database_section="placement_database",
+    keystone_user=ServiceUser("placement", "placement_keystone_password"),
+    host=ServiceHost(
+        packages=("placement-api", "python3-pymysql", "python3-openstackclient"),
+        debconf=(DebconfAnswer("placement-common", "placement/configure_db", "boolean", "false"),
+                 DebconfAnswer("placement-common", "placement/configure_ksat", "boolean", "false"),
+                 DebconfAnswer("placement-api", "placement/configure_api-endpoint", "boolean", "false")),
+        unit="placement-api", system_user="placement",
+        db_sync=("placement-manage db sync",),
+        uwsgi_ini="/etc/placement/placement-api-uwsgi.ini", wsgi_script="/usr/bin/placement-api"),
+    targets=("debian13",),
+)
+
+CATALOG: tuple[ApiService, ...] = (KEYSTONE, PLACEMENT)
 
 
 @dataclass(frozen=True)
@@ -84,7 +145,41 @@ def endpoint(topo: Topology, service: ApiService) -> ApiEndpoint:
 
 
 def endpoints(topo: Topology) -> tuple[ApiEndpoint, ...]:
-    return tuple(endpoint(topo, s) for s in CATALOG)
+    """The catalog services this topology runs (Keystone always; the others when the spec
+    places them)."""
+    return tuple(endpoint(topo, s) for s in CATALOG if getattr(topo, s.name) is not None)
+
+
+def hosted_on(topo: Topology, node: Node) -> tuple[ApiEndpoint, ...]:
+    """The catalog services, other than Keystone, that run on this node."""
+    return tuple(ep for ep in endpoints(topo) if ep.service.host and node in ep.nodes)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What Keystone's catalog holds for one service: its service entry, its endpoints (public,
+    internal, admin, all on the VIP) and its service user. keystone-register.py reads these."""
+    name: str
+    type: str
+    url: str
+    region: str
+    user: str
+    password_env: str  # the secrets.env variable holding the user's password on the Keystone node
+    roles: tuple[str, ...]
+
+    INTERFACES = ("public", "internal", "admin")
+
+
+def registrations(topo: Topology) -> tuple[Registration, ...]:
+    return tuple(Registration(ep.service.name, ep.service.service_type, ep.url, topo.keystone.region,
+                              ep.service.keystone_user.name, ep.service.keystone_user.password_secret.upper(),
+                              ep.service.keystone_user.roles)
+                 for ep in endpoints(topo) if ep.service.keystone_user)
+
+
+def registration_secrets(topo: Topology) -> list[str]:
+    """The service users' passwords the Keystone bootstrap node needs to register them."""
+    return [ep.service.keystone_user.password_secret for ep in endpoints(topo) if ep.service.keystone_user]
 
 
 def database_client_hosts(topo: Topology) -> list[str]:

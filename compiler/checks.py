@@ -11,7 +11,8 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Memcached, RabbitMQ, cluster_groups, cluster_name
+from .catalog import CATALOG
+from .model import CLUSTERED_SERVICES, OPTIONAL_SERVICES, SERVICE_ORDER, Galera, Memcached, RabbitMQ, cluster_groups, cluster_name
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
@@ -62,11 +63,15 @@ def reserved_block(address: ipaddress.IPv4Address | ipaddress.IPv4Network) -> st
 def placement(data: dict, service: str, key: str = "nodes") -> list[tuple[str, tuple]]:
     """(node name, path of the reference) for a service's node list (key), by default every
     node; a narrower list such as keystone's memcached_nodes defaults to the service's nodes."""
-    svc = data["services"][service]
+    svc = data["services"].get(service)
+    if svc is None:  # an optional catalog service the spec leaves out
+        return []
     if key in svc:
         return [(name, ("services", service, key, i)) for i, name in enumerate(svc[key])]
     if key != "nodes":
         return placement(data, service)
+    if service in OPTIONAL_SERVICES:  # Keystone's nodes, as Kolla places its API services
+        return placement(data, "keystone")
     return [(n["name"], ("nodes", i, "name")) for i, n in enumerate(data["nodes"])]
 
 
@@ -229,8 +234,10 @@ def _check_vip_networks(data, nets_by_name, report) -> None:
     """A VIP is held by load-balancer nodes (IPaddr2 needs a local interface in
     its network) and fronts its service's nodes on the same network."""
     lb_nodes = [name for name, _ in placement(data, "loadbalancer")]
-    for service in ("galera", "keystone", "rabbitmq"):
-        vip_name = data["services"][service].get("vip")
+    for service in ("galera", "keystone", "rabbitmq", *OPTIONAL_SERVICES):
+        if service not in data["services"]:
+            continue
+        vip_name = service_vip(data, service)
         vip_net = nets_by_name.get(f"vip {vip_name}")
         if vip_net is None:
             continue
@@ -249,7 +256,9 @@ def _check_references(data, node_names, report) -> None:
     used_vips: set[str] = set()
     undefined_vip = False
     for service in SERVICE_ORDER:
-        svc = data["services"][service]
+        svc = data["services"].get(service)
+        if svc is None:
+            continue
         listed: set[str] = set()
         for name, path in placement(data, service):
             if name not in node_names:
@@ -295,6 +304,14 @@ def _check_references(data, node_names, report) -> None:
                    ("vips", i, "name"), hint="set it as the vip of galera, rabbitmq or keystone, or remove it")
 
 
+def service_vip(data: dict, service: str) -> str | None:
+    """The VIP a service is fronted on: its own, or Keystone's for a catalog service that names none."""
+    svc = data["services"][service]
+    if service in OPTIONAL_SERVICES:
+        return svc.get("vip", data["services"]["keystone"]["vip"])
+    return svc.get("vip")
+
+
 def _check_ports(data, node_names, report) -> None:
     services = data["services"]
     galera, rabbit, keystone = services["galera"], services["rabbitmq"], services["keystone"]
@@ -309,12 +326,17 @@ def _check_ports(data, node_names, report) -> None:
     fronted = [("galera", galera.get("vip"), g_port, ("services", "galera", "port")),
                ("keystone", keystone.get("vip"), k_port, ("services", "keystone", "public_port")),
                ("rabbitmq", rabbit.get("vip"), r_port, ("services", "rabbitmq", "port"))]
+    fronted += [(s, service_vip(data, s), service_setting(data, s, "port"), ("services", s, "port"))
+                for s in OPTIONAL_SERVICES if s in services]
     for service, vip, port, path in fronted:
         if vip is None:
             continue
         if (vip, port) in frontends:
+            own = path if path[-1] in services[service] else ("services", service, "vip")
+            if own[-1] not in services[service]:  # both defaulted: point at the service itself
+                own = ("services", service)
             report("H040", f"{service} frontend {vip}:{port} is already bound by {frontends[(vip, port)]}",
-                   path if path[-1] in services[service] else ("services", service, "vip"),
+                   own,
                    hint="give the service another port or another VIP")
         frontends.setdefault((vip, port), service)
     # Listeners on each node's own address.
@@ -325,11 +347,12 @@ def _check_ports(data, node_names, report) -> None:
         "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd port"), (r_port + 20000, "distribution port")],
         "keystone": [(k_port, "public_port")],
         "memcached": [(Memcached.PORT, "memcached port")],
+        **{s: [(service_setting(data, s, "port"), "port")] for s in OPTIONAL_SERVICES if s in services},
     }
-    placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone")}
+    placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone", *OPTIONAL_SERVICES)}
     placed["memcached"] = placement(data, "keystone", "memcached_nodes")
     per_node: dict[str, dict[int, str]] = defaultdict(dict)
-    for service in ("galera", "rabbitmq", "keystone", "memcached"):
+    for service in listeners:
         nodes = [n for n, _ in placed[service] if n in node_names]
         for port, label in listeners[service]:
             owner = "keystone" if service == "memcached" else service
@@ -398,8 +421,21 @@ def _check_cluster_size(data, report) -> None:
                    key=not explicit)
 
 
+# Why a catalog service is not compiled for a target, in the words the diagnostic uses.
+NOT_COMPILED_FOR = {
+    "debian12": "Debian 12 ships OpenStack Zed (2022.2), which upstream no longer maintains; hagen emits "
+                "only options the target's own release knows, and compiles this service for 2025.1",
+    "el9": "hagen does not yet compile it for RDO's packages (their unit and file layout)",
+}
+
+
 def _check_target(data, report) -> None:
     target = TARGETS[data["cluster"]["target"]]
+    for service in CATALOG:
+        if service.name in data["services"] and target.name not in service.targets:
+            report("H062", f"{service.name} is not available on {target.name}: {NOT_COMPILED_FOR[target.name]}",
+                   ("services", service.name), key=True,
+                   hint=f"set cluster.target to {' or '.join(service.targets)}, or remove services.{service.name}")
     rabbit = data["services"]["rabbitmq"]
     if rabbit.get("queue_mode") == "mirrored":
         path = ("services", "rabbitmq", "queue_mode")

@@ -44,6 +44,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H055": (WARNING, "Pacemaker cluster too large", "the Pacemaker cluster of loadbalancer has 40 nodes"),
     "H060": (ERROR, "feature removed on target", "classic mirrored queues were removed in RabbitMQ 4"),
     "H061": (WARNING, "feature deprecated on target", "classic mirrored queues are deprecated"),
+    "H062": (ERROR, "service not available on target", "placement is not available on debian12: Debian 12 ships "
+                                                          "OpenStack Zed (2022.2)"),
     "H070": (ERROR, "fencing missing", "node controller1 has no fencing device"),
     "H071": (WARNING, "fencing waived", "fencing is waived: lab"),
     "H080": (ERROR, "secret missing", "secret 'keystone_db_password' is missing"),

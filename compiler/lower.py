@@ -11,7 +11,7 @@ import ipaddress
 import re
 
 from .checks import placement
-from .model import (Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
+from .model import (ApiPlacement, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
                     PacemakerCluster, RabbitMQ, Topology, Vip, cluster_groups, cluster_name)
 from .resources import service_setting
 from .targets import TARGETS
@@ -54,7 +54,8 @@ def lower(data: dict) -> Topology:
                         service_setting(data, "rabbitmq", "queue_mode"), vips[rabbit_vip] if rabbit_vip else None,
                         service_setting(data, "rabbitmq", "clients"))
     keystone = Keystone(placed("keystone"), vips[data["services"]["keystone"]["vip"]],
-                        service_setting(data, "keystone", "public_port"), service_setting(data, "keystone", "region"))
+                        service_setting(data, "keystone", "public_port"), service_setting(data, "keystone", "region"),
+                        service_setting(data, "keystone", "workers"))
     loadbalancer = LoadBalancer(placed("loadbalancer"), service_setting(data, "loadbalancer", "maxconn"))
     placements = {"loadbalancer": loadbalancer.nodes, "galera": galera.nodes, "rabbitmq": rabbitmq.nodes}
     waiver = data["cluster"].get("fencing_waiver")
@@ -69,9 +70,21 @@ def lower(data: dict) -> Topology:
         galera=galera,
         rabbitmq=rabbitmq,
         keystone=keystone,
+        placement=api_placement(data, "placement", placed, vips),
         memcached=Memcached(placed("keystone", "memcached_nodes")),
         clusters=pacemaker_clusters(data["cluster"]["name"], placements),
     )
+
+
+def api_placement(data: dict, service: str, placed, vips: dict) -> ApiPlacement | None:
+    """A catalog service's placement, or None when the spec leaves it out. Its nodes and VIP
+    default to Keystone's (checks.placement says so for the nodes)."""
+    spec = data["services"].get(service)
+    if spec is None:
+        return None
+    vip = vips[spec.get("vip", data["services"]["keystone"]["vip"])]
+    return ApiPlacement(placed(service), vip, service_setting(data, service, "port"),
+                        service_setting(data, service, "workers"))
 
 
 def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tuple[PacemakerCluster, ...]:

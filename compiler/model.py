@@ -9,7 +9,9 @@ from functools import cached_property
 
 from .targets import Target
 
-SERVICE_ORDER = ("loadbalancer", "galera", "rabbitmq", "keystone")
+SERVICE_ORDER = ("loadbalancer", "galera", "rabbitmq", "keystone", "placement")
+# Catalog services a spec may leave out (the key absent: the service is not deployed).
+OPTIONAL_SERVICES = ("placement",)
 
 # The services Pacemaker runs. Keystone is stateless: systemd keeps Apache running and
 # HAProxy's /healthcheck takes a failed node out of rotation, as TripleO (since Newton)
@@ -114,6 +116,16 @@ class Keystone:
     vip: Vip
     public_port: int
     region: str
+    workers: int
+
+
+@dataclass(frozen=True)
+class ApiPlacement:
+    """Where a catalog API service other than Keystone runs (what it is: catalog.py)."""
+    nodes: tuple[Node, ...]
+    vip: Vip
+    public_port: int
+    workers: int
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,7 @@ class Topology:
     galera: Galera
     rabbitmq: RabbitMQ
     keystone: Keystone
+    placement: ApiPlacement | None
     memcached: Memcached
     clusters: tuple[PacemakerCluster, ...]
 
@@ -167,8 +180,8 @@ class Topology:
     # service's node list per question would make a build quadratic in the node count.
     @cached_property
     def _services_by_node(self) -> dict[Node, tuple[str, ...]]:
-        placed = {s: set(getattr(self, s).nodes) for s in SERVICE_ORDER}
-        return {n: tuple(s for s in SERVICE_ORDER if n in placed[s]) for n in self.nodes}
+        placed = {s: set(getattr(self, s).nodes) for s in SERVICE_ORDER if getattr(self, s) is not None}
+        return {n: tuple(s for s in placed if n in placed[s]) for n in self.nodes}
 
     @cached_property
     def _cluster_by_node(self) -> dict[Node, PacemakerCluster]:

@@ -26,5 +26,8 @@ def topology_schema() -> dict:
 
 def service_setting(data: dict, service: str, key: str):
     """A service's setting from the spec, or the schema's 'default': the one place defaults are written."""
-    props = topology_schema()["properties"]["services"]["properties"][service]["properties"]
-    return data["services"][service].get(key, props[key].get("default"))
+    schema = topology_schema()
+    prop = schema["properties"]["services"]["properties"][service]["properties"][key]
+    if "default" not in prop and "$ref" in prop:  # a shared setting such as workers: $defs holds it
+        prop = schema["$defs"][prop["$ref"].rsplit("/", 1)[-1]]
+    return data["services"][service].get(key, prop.get("default"))

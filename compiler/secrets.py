@@ -40,7 +40,14 @@ PLACEHOLDER = "__SECRET_{}__"
 
 
 def required_secrets(topo: Topology) -> dict[str, str]:
+    from .catalog import endpoints  # the catalog reads SecretValues: import it late
+
     needed = dict(FIXED_SECRETS)
+    for ep in endpoints(topo):
+        if ep.service.keystone_user:  # Keystone's own are fixed above
+            db, user = ep.service.database, ep.service.keystone_user
+            needed[db.password_secret] = f"MariaDB user '{db.user}'"
+            needed[user.password_secret] = f"Keystone service user '{user.name}' ({ep.service.name}'s auth_token)"
     for node in topo.nodes:
         # Only cluster members are fenced; a Keystone-only node's BMC is not Pacemaker's.
         if node.fencing and topo.fencing_waiver is None and topo.cluster_of(node):

@@ -22,7 +22,7 @@ def hagen(tmp_path):
 
 
 def retarget(spec_text: str, target: str) -> str:
-    """The same topology on the other target."""
-    for name in ("debian12", "debian13", "el9"):
-        spec_text = spec_text.replace(f"target: {name}", f"target: {target}")
-    return spec_text
+    """The same topology on the other target (see compiler.spec.retarget)."""
+    from compiler.spec import retarget as retarget_spec
+
+    return retarget_spec(spec_text, target)

@@ -37,7 +37,7 @@ def topologies(draw):
     prefix = draw(st.sampled_from([16, 20, 23, 24, 25, 27, 28]))
     net = ipaddress.IPv4Network(f"10.{draw(st.integers(0, 255))}.{draw(st.integers(0, 255))}.0/{prefix}",
                                 strict=False)
-    hosts = draw(st.lists(st.integers(1, net.num_addresses - 2), min_size=count + 3, max_size=count + 3,
+    hosts = draw(st.lists(st.integers(1, net.num_addresses - 2), min_size=count + 4, max_size=count + 4,
                           unique=True))
     nodes = [{"name": f"n{n}", "address": str(net.network_address + h)} for n, h in zip(node_names, hosts)]
     interfaces = draw(st.sampled_from(["none", "same", "mixed"]))  # what IPaddr2's nic is derived from
@@ -64,10 +64,10 @@ def topologies(draw):
             if node["name"] not in clustered:
                 node.pop("fencing", None)
     ports = draw(st.lists(st.integers(1024, 40000).filter(lambda p: p not in RESERVED and p + 20000 not in RESERVED),
-                          min_size=4, max_size=4, unique=True))
-    if len(set(ports) | {p + 20000 for p in ports}) < 8:
-        ports = [13306, 15000, 15672, 19200]
-    db_port, ks_port, rmq_port, check_port = ports
+                          min_size=5, max_size=5, unique=True))
+    if len(set(ports) | {p + 20000 for p in ports}) < 10:
+        ports = [13306, 15000, 15672, 19200, 18778]
+    db_port, ks_port, rmq_port, check_port, placement_port = ports
     use_rabbit_vip = draw(st.booleans())
     vips = [{"name": "vip-db", "address": vip_addrs[0], "hostname": draw(names) + "-db"},
             {"name": "vip-ks", "address": vip_addrs[1], "hostname": draw(names) + "-ks"}]
@@ -86,6 +86,17 @@ def topologies(draw):
                      "rabbitmq": rabbit_spec,
                      "keystone": {"nodes": keystone, "vip": "vip-ks", "public_port": ks_port}},
     }
+    target = spec["cluster"]["target"]
+    if target == "debian13" and draw(st.booleans()):  # the catalog's other services: 2025.1 only
+        placement = {"port": placement_port}
+        if draw(st.booleans()):
+            placement["nodes"] = subset()
+        if len(vip_addrs) > 3 and draw(st.booleans()):  # its own VIP, or (default) Keystone's on its own port
+            spec["vips"].append({"name": "vip-pl", "address": vip_addrs[3], "hostname": draw(names) + "-pl"})
+            placement["vip"] = "vip-pl"
+        if draw(st.booleans()):
+            placement["workers"] = draw(st.integers(1, 8))
+        spec["services"]["placement"] = placement
     if draw(st.booleans()):
         spec["services"]["keystone"]["memcached_nodes"] = draw(
             st.lists(st.sampled_from(keystone), min_size=1, unique=True))
@@ -423,21 +434,28 @@ def test_bash_reads_every_pcs_argument_exactly_as_written(spec):
 
 # --- cross-file facts, per node ---------------------------------------------------------------
 
-def listeners_of(files, node):
-    """{'address:port': service} that the node's own config files make it listen on."""
-    found = {}
+def listener_list(files, node):
+    """[('address:port', service)] that the node's own config files make it listen on."""
+    found = []
     for path, f in files.items():
         if not path.startswith(f"nodes/{node}/"):
             continue
         if re.search(r"/etc/(mysql/mariadb.conf.d/60-galera|my.cnf.d/galera)\.cnf$", path):
             parser = configparser.ConfigParser(strict=True)
             parser.read_string(f.content)
-            found[f"{parser['mysqld']['bind-address']}:{parser['mysqld']['port']}"] = "galera"
+            found.append((f"{parser['mysqld']['bind-address']}:{parser['mysqld']['port']}", "galera"))
         elif path.endswith("/etc/rabbitmq/rabbitmq.conf"):
-            found[re.search(r"^listeners\.tcp\.1 = (\S+)$", f.content, flags=re.M).group(1)] = "rabbitmq"
+            found.append((re.search(r"^listeners\.tcp\.1 = (\S+)$", f.content, flags=re.M).group(1), "rabbitmq"))
         elif re.search(r"/(sites-available/keystone-wsgi|conf\.d/wsgi-keystone)\.conf$", path):
-            found[re.search(r"^Listen (\S+)$", f.content, flags=re.M).group(1)] = "keystone"
+            found.append((re.search(r"^Listen (\S+)$", f.content, flags=re.M).group(1), "keystone"))
+        elif path.endswith("-uwsgi.ini"):  # a catalog service under uwsgi: /etc/<service>/<unit>-uwsgi.ini
+            found.append((re.search(r"^http-socket = (\S+)$", f.content, flags=re.M).group(1), path.split("/")[3]))
     return found
+
+
+def listeners_of(files, node):
+    """{'address:port': service}"""
+    return dict(listener_list(files, node))
 
 
 @given(topologies())
@@ -610,3 +628,92 @@ def test_spec_settings_reach_the_files_that_use_them(spec):
     for path, f in files.items():
         if path.endswith("/root/admin-openrc"):
             assert shlex.split(re.search(r"OS_REGION_NAME=(.*)", f.content).group(1)) == [region]
+
+
+# --- the catalog's services beyond Keystone ----------------------------------------------------
+
+def registrations(files):
+    """What keystone-bootstrap.sh hands keystone-register.py: {service: registration}."""
+    boot = text(files, "bootstrap/keystone-bootstrap.sh")
+    found = re.search(r"^python3 - (.+) <<'HAGEN_REGISTER'$", boot, flags=re.M)
+    return {r["name"]: r for r in json.loads(shlex.split(found.group(1))[0])} if found else {}
+
+
+def seeded_sql(files):
+    """{user: (password, database granted)} from one Galera node's seeded SQL."""
+    sql = next(f.content for p, f in files.items() if p.endswith("/etc/hagen/galera-users.sql"))
+    passwords = dict(re.findall(r"^ALTER USER '(\w+)'@'[^']+' IDENTIFIED BY '([^']*)';$", sql, flags=re.M))
+    grants = dict((u, d) for d, u in re.findall(r"^GRANT ALL PRIVILEGES ON (\w+)\.\* TO '(\w+)'@", sql, flags=re.M))
+    return {u: (passwords[u], grants.get(u)) for u in passwords}
+
+
+def secrets_env(files, node):
+    return {k: shlex.split(v)[0] for k, v in re.findall(r"^(\w+)=(.*)$", text(files, f"nodes/{node}/etc/hagen/secrets.env"),
+                                                        flags=re.M)}
+
+
+@given(topologies())
+def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spec):
+    """Each service of the catalog beyond Keystone (Placement today), read from its own files:
+    its endpoint resolves to a VIP:port HAProxy binds, balanced over exactly its nodes on the port
+    they listen on; its database URL goes through the DB VIP to a database and user the seeded
+    SQL creates with that password; its auth_token user is the one registered, with the password
+    the Keystone node registers it with; its token cache is the memcached nodes."""
+    files = build(spec)
+    services = spec["services"]
+    addresses = {n["name"]: n["address"] for n in spec["nodes"]}
+    vips = {v["name"]: v for v in spec["vips"]}
+    frontends, backends = haproxy(files, lb_nodes(files)[0])
+    by_bind = {fe["bind"]: fe for fe in frontends.values()}
+    registered = registrations(files)
+    sql = seeded_sql(files)
+    keystone_nodes = sorted(p.split("/")[1] for p in files if p.endswith("/etc/keystone/keystone.conf"))
+    first_keystone = keystone_nodes[0] if services["keystone"]["nodes"] else None
+    ks_bind = f"{vips['vip-ks']['address']}:{services['keystone']['public_port']}"
+    memcached = sorted(p.split("/")[1] for p in files
+                       if p.startswith("nodes/") and p.endswith(("/etc/memcached.conf", "/etc/sysconfig/memcached")))
+    for name in ("placement",):
+        placed = sorted(p.split("/")[1] for p in files if p.endswith(f"/etc/{name}/{name}.conf"))
+        if name not in services:
+            assert not placed and name not in registered
+            continue
+        wanted = services[name].get("nodes", services["keystone"]["nodes"])
+        assert placed == sorted(set(wanted))
+        reg = registered[name]
+        url = urllib.parse.urlsplit(reg["url"])
+        vip = vips[services[name].get("vip", "vip-ks")]
+        assert url.hostname == vip["hostname"] and url.port == services[name]["port"]
+        fe = by_bind[f"{vip['address']}:{url.port}"]
+        servers = backends[fe["backend"]]["servers"]
+        assert sorted(s["name"] for s in servers) == placed
+        for server in servers:
+            assert server["addr"] == listeners_of_service(files, server["name"], name)
+        for node in placed:
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read_string(text(files, f"nodes/{node}/etc/{name}/{name}.conf"))
+            hosts = hosts_of(files, node)
+            db = urllib.parse.urlsplit(parser[f"{name}_database"]["connection"])
+            assert hosts[db.hostname] == vips["vip-db"]["address"] and db.port == services["galera"]["port"]
+            assert sql[db.username] == (urllib.parse.unquote(db.password), db.path.lstrip("/"))
+            auth = parser["keystone_authtoken"]
+            for key in ("auth_url", "www_authenticate_uri"):
+                ks = urllib.parse.urlsplit(auth[key])
+                assert f"{hosts[ks.hostname]}:{ks.port}" == ks_bind
+            assert auth["username"] == reg["user"]
+            assert secrets_env(files, first_keystone)[reg["password_env"]] == auth["password"]
+            assert sorted(auth["memcached_servers"].split(",")) == sorted(f"{addresses[n]}:11211" for n in memcached)
+
+
+def listeners_of_service(files, node, service):
+    mine = [addr for addr, owner in listeners_of(files, node).items() if owner == service]
+    assert len(mine) == 1, (node, service, mine)
+    return mine[0]
+
+
+@given(topologies())
+def test_no_two_listeners_on_a_node_share_a_port(spec):
+    files = build(spec)
+    for node in {n["name"] for n in spec["nodes"]}:
+        found = listener_list(files, node)
+        ports = [addr.rsplit(":", 1)[1] for addr, _ in found]
+        assert len(ports) == len(set(ports)), (node, found)

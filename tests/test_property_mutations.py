@@ -10,7 +10,7 @@ import pytest
 from hypothesis import Phase, settings
 
 import test_properties as props
-from compiler.emit import cloudinit, galera, haproxy, host, keystone, pacemaker, rabbitmq, review
+from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, pacemaker, rabbitmq, review
 from compiler.emit.base import environment
 from compiler import catalog, lower
 
@@ -228,6 +228,43 @@ def openrc_region_left_at_regionone(monkeypatch):
                    lambda out, context: re.sub(r"OS_REGION_NAME=.*", "OS_REGION_NAME=RegionOne", out))
 
 
+# --- the catalog's services beyond Keystone
+
+def registered_endpoint_on_the_wrong_port(monkeypatch):
+    original = catalog.registrations
+    monkeypatch.setattr(bootstrap, "registrations", lambda topo: tuple(
+        dataclasses.replace(r, url=re.sub(r":(\d+)", lambda m: f":{int(m[1]) + 1}", r.url, count=1))
+        for r in original(topo)))
+
+
+def auth_token_user_not_the_registered_one(monkeypatch):
+    original = openstack.keystone_auth
+    monkeypatch.setattr(openstack, "keystone_auth",
+                        lambda topo, ep, secrets: {**original(topo, ep, secrets), "username": "nova"})
+
+
+def service_database_password_from_keystone(monkeypatch):
+    original = catalog.database_url
+
+    def broken(topo, db, secrets):
+        if db.name == "placement":
+            db = dataclasses.replace(db, password_secret="keystone_db_password")
+        return original(topo, db, secrets)
+    monkeypatch.setattr(catalog, "database_url", broken)
+
+
+def uwsgi_listens_on_keystones_port(monkeypatch):
+    original = openstack.service_files
+    monkeypatch.setattr(openstack, "service_files", lambda topo, node, ep, secrets: original(
+        topo, node, dataclasses.replace(ep, port=topo.keystone.public_port), secrets))
+
+
+def auth_token_cache_on_every_service_node(monkeypatch):
+    original = openstack.keystone_auth
+    monkeypatch.setattr(openstack, "keystone_auth", lambda topo, ep, secrets: {
+        **original(topo, ep, secrets), "memcache_servers": [f"{n.address}:11211" for n in ep.nodes]})
+
+
 _QUICK: dict = {}
 
 
@@ -265,6 +302,15 @@ MUTATIONS = [
     (setup_installs_secrets_world_readable, props.test_secret_files_stay_private_on_every_delivery_path),
     (defaults_section_keeps_the_default_maxconn, props.test_spec_settings_reach_the_files_that_use_them),
     (openrc_region_left_at_regionone, props.test_spec_settings_reach_the_files_that_use_them),
+    (registered_endpoint_on_the_wrong_port,
+     props.test_catalog_services_reach_their_database_keystone_and_vip_consistently),
+    (auth_token_user_not_the_registered_one,
+     props.test_catalog_services_reach_their_database_keystone_and_vip_consistently),
+    (service_database_password_from_keystone,
+     props.test_catalog_services_reach_their_database_keystone_and_vip_consistently),
+    (auth_token_cache_on_every_service_node,
+     props.test_catalog_services_reach_their_database_keystone_and_vip_consistently),
+    (uwsgi_listens_on_keystones_port, props.test_no_two_listeners_on_a_node_share_a_port),
 ]
 
 

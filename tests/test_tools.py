@@ -315,6 +315,9 @@ DEBIAN13_BREAKAGES = {
     # Keystone 27's own option registry (python3-keystone of trixie in the root)
     N1 + "etc/keystone/keystone.conf": (lambda b: _edit(b / N1 / "etc/keystone/keystone.conf", "[token]\n",
                                                         "[token]\nbogus_knob = 1\n"), "token/bogus_knob"),
+    # Placement 13's registry: its own [api] section, and a value of the wrong type in oslo.db's
+    N1 + "etc/placement/placement.conf": (lambda b: _edit(b / N1 / "etc/placement/placement.conf", "[api]\n",
+                                                          "[api]\nbogus_knob = 1\n"), "api/bogus_knob"),
 }
 
 

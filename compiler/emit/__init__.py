@@ -7,7 +7,8 @@ import hashlib
 from ..diagnostics import Diagnostic
 from ..model import Topology
 from ..secrets import PLACEHOLDER, SecretValues
-from . import bootstrap, cloudinit, galera, haproxy, host, keystone, memcached, pacemaker, rabbitmq, readme, review
+from . import (bootstrap, cloudinit, galera, haproxy, host, keystone, memcached, openstack, pacemaker, rabbitmq,
+               readme, review)
 from .base import BundleFile
 
 NODE_LIB = bootstrap.NODE_LIB.lstrip("/")
@@ -35,6 +36,7 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     laid += galera.emit(topo, node, secrets)
     laid += rabbitmq.emit(topo, node, secrets)
     laid += keystone.emit(topo, node, secrets)
+    laid += openstack.emit(topo, node, secrets)
     laid += memcached.emit(topo, node)
     laid += pacemaker.node_files(topo, node, secrets)
     cluster = topo.cluster_of(node)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
+from ..catalog import KEYSTONE, RABBIT_USER, Registration, endpoint, endpoints, registrations
 from ..model import Topology
 from .base import BundleFile, render
-from ..catalog import KEYSTONE, RABBIT_USER, endpoint
 from .rabbitmq import queue_policies
 
 # Where setup.sh lays the cluster-wide scripts on the node that runs them.
@@ -16,8 +19,22 @@ def steps(topo: Topology) -> list[tuple[str, str, str]]:
     return [
         ("galera-ready.sh", topo.galera.nodes[0].name, "wait for Galera to form and check it"),
         ("rabbitmq-cluster.sh", topo.rabbitmq.nodes[0].name, "join RabbitMQ nodes, create the OpenStack user"),
-        ("keystone-bootstrap.sh", topo.keystone.nodes[0].name, "db_sync, admin user, endpoints on the VIP"),
+        ("keystone-bootstrap.sh", topo.keystone.nodes[0].name,
+         "db_sync, admin user, endpoints on the VIP" + (", the other services' users and endpoints"
+                                                         if registrations(topo) else "")),
+        *((service_script(ep.service.name), ep.nodes[0].name, f"{ep.service.name} db sync, then wait for it on its VIP")
+          for ep in endpoints(topo) if ep.service.host),
     ]
+
+
+def service_script(name: str) -> str:
+    return f"{name}-bootstrap.sh"
+
+
+def registrations_json(topo: Topology) -> str:
+    """What keystone-register.py reads: names, URLs and the variables holding passwords (no secret)."""
+    return json.dumps([{**dataclasses.asdict(r), "interfaces": list(Registration.INTERFACES)}
+                       for r in registrations(topo)], sort_keys=True)
 
 
 def deploy_steps(topo: Topology) -> list[dict[str, str]]:
@@ -34,6 +51,12 @@ def deploy_steps(topo: Topology) -> list[dict[str, str]]:
 
 def emit(topo: Topology) -> list[BundleFile]:
     g, r, k = topo.galera, topo.rabbitmq, topo.keystone
+    services = [BundleFile(f"bootstrap/{service_script(ep.service.name)}",
+                           render("bootstrap/service-bootstrap.sh.j2", service=ep.service, host=ep.service.host,
+                                  first=ep.nodes[0], script=service_script(ep.service.name),
+                                  health_url=ep.url.removesuffix(ep.service.endpoint_path) + ep.service.health_path),
+                           0o755)
+                for ep in endpoints(topo) if ep.service.host]
     return [
         BundleFile("bootstrap/galera-ready.sh",
                    render("bootstrap/galera-ready.sh.j2", first=g.nodes[0], size=len(g.nodes)), 0o755),
@@ -43,5 +66,7 @@ def emit(topo: Topology) -> list[BundleFile]:
                           version=topo.target.rabbitmq_version), 0o755),
         BundleFile("bootstrap/keystone-bootstrap.sh",
                    render("bootstrap/keystone-bootstrap.sh.j2", first=k.nodes[0], url=endpoint(topo, KEYSTONE).url,
-                          region=k.region), 0o755),
+                          region=k.region, registrations=registrations(topo),
+                          registrations_json=registrations_json(topo)), 0o755),
+        *services,
     ]

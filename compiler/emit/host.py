@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import catalog
 from ..model import Node, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
@@ -37,11 +38,17 @@ def masked_units(topo: Topology, node: Node) -> list[str]:
 def packages(topo: Topology, node: Node) -> list[str]:
     t = topo.target
     per_service = {"loadbalancer": t.packages_loadbalancer, "galera": t.packages_galera,
-                   "rabbitmq": t.packages_rabbitmq, "keystone": t.packages_keystone}
+                   "rabbitmq": t.packages_rabbitmq, "keystone": t.packages_keystone,
+                   **{ep.service.name: ep.service.host.packages for ep in catalog.hosted_on(topo, node)}}
     found = list(t.packages_cluster) if topo.cluster_of(node) else []
     for service in topo.services_of(node):
         found += [p for p in per_service[service] if p not in found]
     return found
+
+
+def service_units(topo: Topology, node: Node) -> list[str]:
+    """The catalog services' units systemd runs here (stateless, like Keystone's Apache)."""
+    return [ep.service.host.unit for ep in catalog.hosted_on(topo, node)]
 
 
 def repositories(topo: Topology, node: Node) -> list:
@@ -53,7 +60,13 @@ def repositories(topo: Topology, node: Node) -> list:
 def debconf_answers(topo: Topology, node: Node) -> list:
     """The target's debconf answers for the packages this node installs."""
     installed = set(packages(topo, node))
-    return [a for a in topo.target.debconf_answers if a.package in installed]
+    answers = list(topo.target.debconf_answers)
+    for ep in catalog.hosted_on(topo, node):
+        answers += ep.service.host.debconf
+    # A package's questions are answered whether it is named or pulled in by another (placement-api
+    # pulls placement-common): answer those of every catalog package this node installs.
+    pulled = {a.package for ep in catalog.hosted_on(topo, node) for a in ep.service.host.debconf}
+    return [a for a in answers if a.package in installed | pulled]
 
 
 def names_used_by(topo: Topology, node: Node) -> set[Node]:
@@ -85,6 +98,8 @@ def secret_env(topo: Topology, node: Node, secrets: SecretValues) -> list[tuple[
         wanted.append("rabbitmq_password")
     if node in topo.keystone.nodes:
         wanted.append("keystone_admin_password")
+    if node == topo.keystone.nodes[0]:  # keystone-bootstrap.sh registers the service users here
+        wanted += catalog.registration_secrets(topo)
     return [(name.upper(), secrets.get(name)) for name in sorted(wanted)]
 
 
@@ -109,5 +124,6 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         masked_units=masked_units(topo, node), systemd_units=running, stopped_units=stopped,
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
         site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],
+        service_units=service_units(topo, node),
     )
     return BundleFile("setup.sh", text, 0o755)

@@ -23,7 +23,8 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     files = [
         BundleFile(KEYSTONE.config_file, conf, 0o600, owner="keystone", group="keystone"),
         BundleFile(target.keystone_site_path.lstrip("/"),
-                   render("keystone/keystone-wsgi.conf.j2", node=node, port=k.public_port, target=target), 0o644),
+                   render("keystone/keystone-wsgi.conf.j2", node=node, port=k.public_port, workers=k.workers,
+                          target=target), 0o644),
         BundleFile("root/admin-openrc",
                    render("keystone/admin-openrc.j2", vip=k.vip, auth_url=catalog.endpoint(topo, KEYSTONE).url,
                           password=secrets.get("keystone_admin_password"), region=k.region), 0o600),
