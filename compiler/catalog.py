@@ -48,7 +48,7 @@ class ServiceHost:
     the packaged unit that serves it, and its system user (db sync runs as it)."""
     packages: tuple[str, ...]
     debconf: tuple[DebconfAnswer, ...]
-    unit: str  # the packaged unit; a hagen drop-in makes it run uwsgi on uwsgi_ini
+    unit: str  # the packaged unit's name; hagen's unit of that name replaces it (uwsgi on uwsgi_ini)
     system_user: str
     db_sync: tuple[str, ...]  # commands that create or upgrade its schema; each safe to rerun
     uwsgi_ini: str  # path on the node (hagen writes it)

@@ -297,7 +297,7 @@ def tools_root_command(
 @secrets_app.command("init")
 def secrets_init(
     path: Path = typer.Argument(..., help="Secrets file to create (mode 0600)."),
-    spec: Optional[Path] = typer.Option(None, "--spec", help="Spec whose fencing passwords to include too."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="Spec whose fencing passwords and OpenStack services' secrets to include too."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Generate every secret with strong random values; the BMC passwords, which only the operator

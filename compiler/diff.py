@@ -152,6 +152,16 @@ def summarize(old: dict, new: dict) -> list[str]:
             if key in ("wsrep_cluster_address", "nodes") or sa.get(key) == sb.get(key):
                 continue
             out.append(f"{section} {key} {sa.get(key)} -> {sb.get(key)}")
+    a, b, names = keyed("services")  # the catalog's services, from topology.json
+    for name in names:
+        if name not in a:
+            out.append(f"service {name} added: {b[name]['url']} on {', '.join(b[name]['nodes'])}")
+        elif name not in b:
+            out.append(f"service {name} removed")
+        else:
+            for key in ("url", "health_path", "database"):
+                if a[name].get(key) != b[name].get(key):
+                    out.append(f"service {name} {key} {a[name].get(key)} -> {b[name].get(key)}")
     a, b, names = keyed("clusters")
     for name in names:
         if name not in a:

@@ -197,10 +197,9 @@ def test_secrets_init_and_deploy_build(tmp_path, hagen):
 
 
 def test_a_build_never_silently_swaps_a_deploy_bundle_for_a_review_bundle(tmp_path, hagen):
-    spec = EXAMPLES / "seed.yaml"
-    assert hagen("secrets", "init", "s.yaml").returncode == 0
     no_fencing = tmp_path / "lab.yaml"
     no_fencing.write_text((ROOT / "lab" / "lab-spec.yaml").read_text())
+    assert hagen("secrets", "init", "s.yaml", "--spec", no_fencing).returncode == 0
     assert hagen("build", no_fencing, "-o", "deploy", "--secrets", "s.yaml").returncode == 0, "setup"
     before = {p: p.read_bytes() for p in (tmp_path / "deploy").rglob("*") if p.is_file()}
     proc = hagen("build", no_fencing, "-o", "deploy")
@@ -255,3 +254,52 @@ def test_debian13_differs_from_debian12_only_where_the_target_data_says():
     assert "keystone keystone/configure_db boolean false" in setup13
     assert "debconf-set-selections" not in deb12["nodes/controller1/setup.sh"]
     assert "'fence-agents-ipmilan'" in setup13
+
+
+def test_units_systemd_starts_at_boot_never_pull_in_what_pacemaker_runs():
+    """The package's placement-api.service Wants= mysql.service and rabbitmq-server.service: enabled,
+    it started MariaDB at boot behind Pacemaker's back (the lab's galera agent then refused the node).
+    hagen ships whole units for the catalog's services (a drop-in cannot remove a dependency)."""
+    import configparser
+
+    from compiler.catalog import CATALOG
+    from compiler.emit.host import pacemaker_units
+    from compiler.pipeline import compile_doc
+    from compiler.spec import load_spec_text
+
+    result = compile_doc(load_spec_text((EXAMPLES / "seed.yaml").read_text(), "seed.yaml"))
+    files = {f.path: f.content for f in result.files}
+    topo = result.topology
+    hosted = [s for s in CATALOG if s.host]
+    assert hosted
+    for node in topo.nodes:
+        managed = {u.removesuffix(".service") for u in pacemaker_units(topo, node)} | {"mysql", "mariadb"}
+        for service in hosted:
+            path = f"nodes/{node.name}/etc/systemd/system/{service.host.unit}.service"
+            assert not any(p.startswith(path + ".d/") for p in files), "a drop-in keeps the package's dependencies"
+            unit = configparser.ConfigParser(strict=False, interpolation=None)
+            unit.read_string(files[path])
+            assert unit["Service"]["ExecStart"].endswith(service.host.uwsgi_ini)
+            named = " ".join(unit["Unit"].get(k, "") for k in ("Wants", "Requires", "After", "BindsTo", "Requisite"))
+            assert not {n.removesuffix(".service") for n in named.split()} & managed, named
+
+
+def test_keystone_bootstrap_carries_the_registration_program_whole():
+    """keystone-register.py travels inside keystone-bootstrap.sh's heredoc: it must arrive as valid
+    Python, and the registrations it reads must name no secret, only the variables holding them."""
+    import ast
+    import json
+    import re
+    import shlex
+
+    from compiler.pipeline import compile_path
+
+    files = {f.path: f.content for f in compile_path(str(EXAMPLES / "seed.yaml")).files}
+    boot = files["bootstrap/keystone-bootstrap.sh"]
+    program = re.search(r"<<'HAGEN_REGISTER'\n(.*)\nHAGEN_REGISTER\n", boot, flags=re.S).group(1)
+    ast.parse(program)
+    argument = re.search(r"^python3 - (.+) <<'HAGEN_REGISTER'$", boot, flags=re.M).group(1)
+    registrations = json.loads(shlex.split(argument)[0])
+    assert [r["name"] for r in registrations] == ["placement"]
+    assert "__SECRET_" not in argument and registrations[0]["password_env"] == "PLACEMENT_KEYSTONE_PASSWORD"
+    assert "export PLACEMENT_KEYSTONE_PASSWORD\n" in boot

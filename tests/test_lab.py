@@ -56,6 +56,18 @@ def test_lost_rows_and_messages_are_acknowledged_ones_missing_afterwards():
         "r: setup.sh on c2 is not a no-op: {'exit': 0, 'files_changed': ['/etc/hosts']}"]
 
 
+def test_lost_providers_are_created_ones_placement_no_longer_lists():
+    events = _events(("placement", 1, True, {"id": 1, "name": "p1"}), ("placement", 2, False, {"id": 2, "name": "p2"}),
+                     ("placement", 3, True, {"id": 3, "name": "p3"}), ("placement", 3.2, True, {"id": 4, "name": "p4"}),
+                     ("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1}))
+    figures = report.scenario_figures(events, 1.5, rows=[1], messages=[1], vips=[], providers=["p1", "p4"])
+    assert (figures["providers_created"], figures["placement_failures"], figures["providers_lost"]) == (3, 1, 1)
+    assert figures["placement_outage_s"] == 2.0  # from the last success before the crash (1) to the next (3)
+    assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
+        "x: Placement created 3 resource providers, 1 of them lost"]
+    assert "providers_created" not in report.scenario_figures(events, None, [1], [1], [])  # no Placement: no figure
+
+
 # Lines as MariaDB 10.11 with mariabackup logged them in the lab: the SST script runs for an IST too.
 REJOIN_BY_IST = """WSREP: State transfer required:
 \tGroup state: 8bd69f20-eb36-11f1-b754-1e3869686c9b:681
@@ -120,6 +132,8 @@ def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen)
     assert options.stat().st_mode & 0o777 == 0o600
     assert f"password={values['keystone_db_password']}\n" in options.read_text()
     assert {v["name"] for v in config["vips"]} == {"vip-db", "vip-keystone", "vip-rabbitmq"}
+    # Placement at its registered URL, with the VIP's address (the client has no hosts file)
+    assert config["placement"] == {"url": "http://10.99.0.202:8778"}
 
 
 def test_client_publishes_through_the_vip_when_the_spec_says_so(tmp_path, hagen):

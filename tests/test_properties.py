@@ -37,7 +37,7 @@ def topologies(draw):
     prefix = draw(st.sampled_from([16, 20, 23, 24, 25, 27, 28]))
     net = ipaddress.IPv4Network(f"10.{draw(st.integers(0, 255))}.{draw(st.integers(0, 255))}.0/{prefix}",
                                 strict=False)
-    hosts = draw(st.lists(st.integers(1, net.num_addresses - 2), min_size=count + 4, max_size=count + 4,
+    hosts = draw(st.lists(st.integers(1, net.num_addresses - 2), min_size=count + 3, max_size=count + 3,
                           unique=True))
     nodes = [{"name": f"n{n}", "address": str(net.network_address + h)} for n, h in zip(node_names, hosts)]
     interfaces = draw(st.sampled_from(["none", "same", "mixed"]))  # what IPaddr2's nic is derived from
@@ -64,10 +64,10 @@ def topologies(draw):
             if node["name"] not in clustered:
                 node.pop("fencing", None)
     ports = draw(st.lists(st.integers(1024, 40000).filter(lambda p: p not in RESERVED and p + 20000 not in RESERVED),
-                          min_size=5, max_size=5, unique=True))
-    if len(set(ports) | {p + 20000 for p in ports}) < 10:
-        ports = [13306, 15000, 15672, 19200, 18778]
-    db_port, ks_port, rmq_port, check_port, placement_port = ports
+                          min_size=4, max_size=4, unique=True))
+    if len(set(ports) | {p + 20000 for p in ports}) < 8:
+        ports = [13306, 15000, 15672, 19200]
+    db_port, ks_port, rmq_port, check_port = ports
     use_rabbit_vip = draw(st.booleans())
     vips = [{"name": "vip-db", "address": vip_addrs[0], "hostname": draw(names) + "-db"},
             {"name": "vip-ks", "address": vip_addrs[1], "hostname": draw(names) + "-ks"}]
@@ -86,17 +86,6 @@ def topologies(draw):
                      "rabbitmq": rabbit_spec,
                      "keystone": {"nodes": keystone, "vip": "vip-ks", "public_port": ks_port}},
     }
-    target = spec["cluster"]["target"]
-    if target == "debian13" and draw(st.booleans()):  # the catalog's other services: 2025.1 only
-        placement = {"port": placement_port}
-        if draw(st.booleans()):
-            placement["nodes"] = subset()
-        if len(vip_addrs) > 3 and draw(st.booleans()):  # its own VIP, or (default) Keystone's on its own port
-            spec["vips"].append({"name": "vip-pl", "address": vip_addrs[3], "hostname": draw(names) + "-pl"})
-            placement["vip"] = "vip-pl"
-        if draw(st.booleans()):
-            placement["workers"] = draw(st.integers(1, 8))
-        spec["services"]["placement"] = placement
     if draw(st.booleans()):
         spec["services"]["keystone"]["memcached_nodes"] = draw(
             st.lists(st.sampled_from(keystone), min_size=1, unique=True))
@@ -110,6 +99,21 @@ def topologies(draw):
         spec["services"]["galera"]["sst_method"] = draw(st.sampled_from(["mariabackup", "rsync"]))
     if draw(st.booleans()):
         spec["services"]["keystone"]["region"] = draw(st.sampled_from(["RegionTwo", "eu-west-1", "dc_2"]))
+    target = spec["cluster"]["target"]
+    if target == "debian13" and draw(st.booleans()):  # the catalog's other services: 2025.1 only
+        used = set(ports) | {p + 20000 for p in ports} | RESERVED
+        placement = {"port": draw(st.integers(1024, 60000).filter(lambda p: p not in used))}
+        if draw(st.booleans()):
+            placement["nodes"] = subset()
+        if draw(st.booleans()):  # its own VIP, or (default) Keystone's on its own port
+            taken = {n["address"] for n in nodes} | {v["address"] for v in spec["vips"]}
+            address = draw(st.integers(1, net.num_addresses - 2).map(lambda h: str(net.network_address + h))
+                           .filter(lambda a: a not in taken))
+            spec["vips"].append({"name": "vip-pl", "address": address, "hostname": draw(names) + "-pl"})
+            placement["vip"] = "vip-pl"
+        if draw(st.booleans()):
+            placement["workers"] = draw(st.integers(1, 8))
+        spec["services"]["placement"] = placement
     return spec
 
 

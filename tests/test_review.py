@@ -51,8 +51,9 @@ NODE4 = ("  - name: controller4\n    address: 192.168.16.61\n    interface: eth0
          "    fencing: {address: 192.168.17.61, username: admin, password_secret: ipmi_controller4}\nvips:")
 EDITS = {
     "add a node": (SEED.replace("vips:", NODE4, 1).replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller3]\n"), [
-        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone",
+        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, placement",
         "backend controller4 added to vip-keystone (active, port 5000)",
+        "backend controller4 added to vip-keystone (active, port 8778)",
         "backend controller4 added to vip-rabbitmq (active, port 5672)",
         "pcs: cluster ha-controller gains node controller4",
         "pcs: new resource fence-controller4 in cluster ha-controller",
@@ -68,6 +69,21 @@ EDITS = {
         "backend controller2 of vip-keystone: port 5000 -> 5001",
         "backend controller3 of vip-keystone: port 5000 -> 5001",
         "keystone public_port 5000 -> 5001",
+        "service keystone url http://vip-keystone:5000/v3 -> http://vip-keystone:5001/v3",
+    ]),
+    "move Placement to another port": (SEED.replace("port: 8778", "port: 8779"), [
+        "frontend placement-api on vip-keystone: port 8778 -> 8779",
+        "backend controller1 of vip-keystone: port 8778 -> 8779",
+        "backend controller2 of vip-keystone: port 8778 -> 8779",
+        "backend controller3 of vip-keystone: port 8778 -> 8779",
+        "service placement url http://vip-keystone:8778 -> http://vip-keystone:8779",
+    ]),
+    "leave Placement out": (SEED[:SEED.index("  # Placement")], [
+        "node controller1 loses placement",
+        "node controller2 loses placement",
+        "node controller3 loses placement",
+        "frontend placement-api removed",
+        "service placement removed",
     ]),
     "waive fencing": (SEED.replace("  target: debian13\n", "  target: debian13\n  fencing_waiver: {reason: lab}\n"), [
         "fencing: fence_ipmilan per node -> waived: lab",

@@ -1,5 +1,6 @@
 """The catalog's API services other than Keystone: each one's config (its own template, with
-the shared oslo sections), its uwsgi ini, and the drop-in that makes its packaged unit run it."""
+the shared oslo sections), its uwsgi ini, and the systemd unit that runs it (in place of the
+package's)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,12 @@ def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretVa
     ini_name = host.uwsgi_ini.rsplit("/", 1)[-1]
     ini = render(f"{service.name}/{ini_name}.j2", node=node, port=ep.port, workers=placed.workers,
                  wsgi_script=host.wsgi_script, user=host.system_user, unit=host.unit)
-    dropin = render("openstack/uwsgi-dropin.conf.j2", node=node, unit=host.unit, ini=host.uwsgi_ini)
+    unit = render("openstack/uwsgi.service.j2", node=node, unit=host.unit, ini=host.uwsgi_ini, user=host.system_user,
+                  description=f"OpenStack {service.name} API ({service.service_type}) under uwsgi")
     return [
         BundleFile(service.config_file, conf, 0o600, owner=host.system_user, group=host.system_user),
         BundleFile(host.uwsgi_ini.lstrip("/"), ini, 0o644),
-        BundleFile(f"etc/systemd/system/{host.unit}.service.d/hagen.conf", dropin, 0o644),
+        BundleFile(f"etc/systemd/system/{host.unit}.service", unit, 0o644),
     ]
 
 

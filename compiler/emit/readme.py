@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
+from ..catalog import endpoints
 from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
@@ -55,7 +56,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
         backends = ", ".join(f"{s.name}:{s.port}" + (" (backup)" if "backup" in s.options else "")
                              for s in fe.servers)
         fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode, "health": fe.health, "backends": backends})
-    nodes = [{"name": n.name, "address": n.address, "cluster": cluster_name_of(topo, n) or "none (Keystone only)",
+    nodes = [{"name": n.name, "address": n.address, "cluster": cluster_name_of(topo, n) or "none (API services only)",
               "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
     clusters = [{"name": c.name, "nodes": ", ".join(n.name for n in c.nodes),
                  "services": ", ".join(c.services), "resources": ", ".join(resources(topo, c)),
@@ -66,5 +67,6 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                   frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=deploy_steps(topo),
                   sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS + (rabbitmq_correction(topo),),
                   diagram=mermaid(topo), topology_json=TOPOLOGY_JSON,
-                  installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook])
+                  installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook],
+                  services=[ep.service.name for ep in endpoints(topo)])
     return BundleFile("README.md", text, 0o644)

@@ -110,11 +110,14 @@ def mermaid(topo: Topology) -> str:
         lines.append("    end")
     # Keystone-only nodes: systemd runs Keystone there, they are in no cluster.
     lines += [_node_box(topo, node) for node in topo.nodes if topo.cluster_of(node) is None]
+    drawn = set()  # one VIP may front several services, each on its own port: draw it once
     for fe in frontends(topo):
         vip, front = f"v_{_id(fe.vip.name)}", f"f_{_id(fe.name)}"
-        lines.append(f'    {vip}{{{{"{fe.vip.name}<br/>{fe.vip.address}"}}}}')
+        if vip not in drawn:
+            drawn.add(vip)
+            lines.append(f'    {vip}{{{{"{fe.vip.name}<br/>{fe.vip.address}"}}}}')
+            lines.append(f"    clients --> {vip}")
         lines.append(f'    {front}["HAProxy {fe.name}<br/>:{fe.port} {fe.mode}"]')
-        lines.append(f"    clients --> {vip}")
         lines.append(f"    {vip} --> {front}")
         for server in fe.servers:
             arrow = "-.->" if "backup" in server.options else "-->"

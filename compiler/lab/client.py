@@ -2,8 +2,9 @@
 as OpenStack services would, through the VIPs (and RabbitMQ's node URLs, as oslo.messaging does).
 
     python -m compiler.lab.client setup  CONFIG        create the write table
-    python -m compiler.lab.client load   CONFIG EVENTS write, issue tokens, publish and probe until SIGTERM
-    python -m compiler.lab.client verify CONFIG        rows present and messages delivered, as JSON
+    python -m compiler.lab.client load   CONFIG EVENTS write, issue tokens, publish, create resource
+                                                       providers and probe until SIGTERM
+    python -m compiler.lab.client verify CONFIG        rows, messages and providers present, as JSON
 
 CONFIG is a 0600 JSON file with the addresses and credentials (see run.client_config). Every
 event is one JSON line with a CLOCK_MONOTONIC timestamp, which the orchestrator shares.
@@ -26,6 +27,10 @@ WRITE_INTERVAL = 0.1
 TOKEN_INTERVAL = 0.5
 PUBLISH_INTERVAL = 0.2
 PROBE_INTERVAL = 0.25
+PLACEMENT_INTERVAL = 0.25
+# Placement's microversion that returns the created provider (1.20) and filters by name.
+PLACEMENT_VERSION = "placement 1.20"
+PROVIDER_PREFIX = "hagen-lab-"
 TABLE = "hagen_lab_writes"
 QUEUE = "hagen-lab"
 
@@ -86,6 +91,47 @@ def token_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
             ok = False
         record("token", ok)
         stop.wait(max(0.0, TOKEN_INTERVAL - (time.monotonic() - started)))
+
+
+def _token(ks: dict) -> str:
+    """An admin token from Keystone through its VIP (raises on failure)."""
+    body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"name": "Default"}, "password": ks["password"]}}},
+        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}).encode()
+    request = urllib.request.Request(ks["url"] + "/auth/tokens", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.headers["X-Subject-Token"]
+
+
+def _placement(config: dict, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(config["placement"]["url"] + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"X-Auth-Token": token, "OpenStack-API-Version": PLACEMENT_VERSION,
+                                              "Content-Type": "application/json", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def placement_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Create one resource provider per tick through Placement's VIP, as nova-compute registers
+    itself; a provider counts as created only when Placement answered 200 with its uuid."""
+    next_id, token = config["first_write_id"], None
+    while not stop.is_set():
+        started = time.monotonic()
+        name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
+        try:
+            token = token or _token(config["keystone"])
+            status, created = _placement(config, token, "POST", "/resource_providers", {"name": name})
+            ok = status == 200 and created.get("name") == name and bool(created.get("uuid"))
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                token = None
+            ok = False
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError):
+            ok = False
+        record("placement", ok, id=next_id, name=name)
+        next_id += 1
+        stop.wait(max(0.0, PLACEMENT_INTERVAL - (time.monotonic() - started)))
 
 
 def probe_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
@@ -150,8 +196,10 @@ def publish_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
 def load(config: dict, events: str) -> None:
     record, stop = Recorder(events), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True)
-               for loop in (write_loop, token_loop, probe_loop, publish_loop)]
+    loops = [write_loop, token_loop, probe_loop, publish_loop]
+    if "placement" in config:
+        loops.append(placement_loop)
+    threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True) for loop in loops]
     for thread in threads:
         thread.start()
     record("started", True)
@@ -185,7 +233,23 @@ def verify(config: dict) -> dict:
             time.sleep(2)
     else:
         sys.exit(f"client: cannot drain {QUEUE}: {last_error}")
-    return {"rows": rows, "messages": messages}
+    found = {"rows": rows, "messages": messages}
+    if "placement" in config:
+        found["providers"] = _providers(config)
+    return found
+
+
+def _providers(config: dict) -> list[str]:
+    """The names of the lab's resource providers, listed through Placement's VIP."""
+    last_error = None
+    for _ in range(10):
+        try:
+            _, listed = _placement(config, _token(config["keystone"]), "GET", "/resource_providers")
+            return sorted(p["name"] for p in listed["resource_providers"] if p["name"].startswith(PROVIDER_PREFIX))
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(3)
+    sys.exit(f"client: cannot list resource providers: {last_error}")
 
 
 def main(argv: list[str]) -> None:

@@ -14,9 +14,10 @@ def _times(events: list[dict], kind: str, ok: bool | None = None, **match) -> li
                   and all(e.get(k) == v for k, v in match.items()))
 
 
-def write_outage(events: list[dict], since: float) -> float:
-    """The longest stretch after `since` (the crash) in which no write succeeded, in seconds."""
-    good = _times(events, "write", True)
+def write_outage(events: list[dict], since: float, kind: str = "write", gap: float = OUTAGE_GAP) -> float:
+    """The longest stretch after `since` (the crash) in which no request of this kind succeeded,
+    in seconds (0 when no gap exceeded `gap`)."""
+    good = _times(events, kind, True)
     before = [t for t in good if t <= since]
     after = [t for t in good if t > since]
     if not after:
@@ -24,7 +25,7 @@ def write_outage(events: list[dict], since: float) -> float:
         return end - since
     marks = ([before[-1]] if before else [since]) + after
     longest = max(b - a for a, b in zip(marks, marks[1:])) if len(marks) > 1 else 0.0
-    return round(longest if longest > OUTAGE_GAP else 0.0, 2)
+    return round(longest if longest > gap else 0.0, 2)
 
 
 def vip_recovery(events: list[dict], vip: str, since: float) -> float | None:
@@ -46,7 +47,7 @@ def count(events: list[dict], kind: str, ok: bool) -> int:
 
 
 def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int], messages: list[int],
-                     vips: list[str]) -> dict:
+                     vips: list[str], providers: list[str] | None = None) -> dict:
     """What the issue asks for, per scenario."""
     acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
     figures = {
@@ -59,8 +60,15 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         "tokens_issued": count(events, "token", True),
         "token_failures": count(events, "token", False),
     }
+    if providers is not None:  # Placement: providers it answered 200 for, and which it still lists
+        created = {e["name"] for e in events if e["k"] == "placement" and e["ok"]}
+        figures["providers_created"] = len(created)
+        figures["placement_failures"] = count(events, "placement", False)
+        figures["providers_lost"] = len(created - set(providers))
     if crash_at is not None:
         figures["write_outage_s"] = write_outage(events, crash_at)
+        if providers is not None:  # one request every 0.25 s: a gap over 1 s is an outage
+            figures["placement_outage_s"] = write_outage(events, crash_at, "placement", gap=1.0)
         figures["vip_answers_again_s"] = {v: vip_recovery(events, v, crash_at) for v in vips}
     return figures
 
@@ -79,7 +87,8 @@ def galera_transfer_from_log(text: str) -> str:
 def table(report: dict) -> str:
     """The report as a plain-text table, one row per scenario."""
     heads = ["scenario", "write outage s", "VIPs answer again s", "rows lost", "msgs lost/confirmed", "tokens ok/fail",
-             "writes ok/fail", "rejoin s", "state transfer"]
+             "writes ok/fail", "providers lost/created", "placement fail", "placement outage s", "rejoin s",
+             "state transfer"]
     rows = []
     for s in report["scenarios"]:
         f = s["figures"]
@@ -90,6 +99,8 @@ def table(report: dict) -> str:
                      f"{f['messages_lost']}/{f['messages_confirmed']}",
                      f"{f['tokens_issued']}/{f['token_failures']}",
                      f"{f['writes_acknowledged']}/{f['writes_failed']}",
+                     f"{f['providers_lost']}/{f['providers_created']}" if "providers_created" in f else "-",
+                     str(f.get("placement_failures", "-")), str(f.get("placement_outage_s", "-")),
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]

@@ -18,6 +18,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..catalog import CATALOG
 from ..emit import cloudinit
 from ..targets import TARGETS
 from . import claim, hosts, report
@@ -50,7 +51,7 @@ def read_topology(bundle: Path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LabError(f"{path} is not valid JSON ({err}); rebuild the bundle with 'hagen build'")
     missing = [key for key in ("target", "nodes", "vips", "frontends", "deploy_steps", "galera", "rabbitmq",
-                               "keystone") if key not in topo]
+                               "keystone", "services") if key not in topo]
     if missing or any("interface" not in n or "packages" not in n for n in topo["nodes"].values()):
         raise LabError(f"{path} lacks what the lab reads ({', '.join(missing) or 'node details'}): the bundle "
                        "was written by an older hagen; rebuild it")
@@ -73,6 +74,11 @@ def _secrets_env(bundle: Path, node: str) -> dict[str, str]:
             key, value = line.split("=", 1)
             values[key] = shlex.split(value)[0]
     return values
+
+
+def catalog_debconf(topo: dict) -> list:
+    """The debconf answers of the catalog services the bundle deploys (what their setup.sh gives)."""
+    return [a for s in CATALOG if s.name in topo["services"] and s.host for a in s.host.debconf]
 
 
 def client_address(topo: dict) -> str:
@@ -124,7 +130,22 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
                      "password": urllib.parse.unquote(brokers[0].password)},
         "vips": [{"name": fe["vip"], "address": topo["vips"][fe["vip"]]["address"], "port": fe["port"]}
                  for _, fe in sorted(topo["frontends"].items())],
+        # The other catalog services the client uses, at their registered URL with the VIP's address.
+        **{name: {"url": _by_address(topo, service)} for name, service in topo["services"].items()
+           if name in CLIENT_SERVICES},
     }
+
+
+# The catalog services the client drives (each has a loop in client.py).
+CLIENT_SERVICES = ("placement",)
+
+
+def _by_address(topo: dict, service: dict) -> str:
+    """A service's endpoint URL with its VIP's address for its host name (the client's network
+    namespace has no hosts file)."""
+    fe = topo["frontends"][service["frontend"]]
+    url = urllib.parse.urlsplit(service["url"])
+    return urllib.parse.urlunsplit(url._replace(netloc=f"{topo['vips'][fe['vip']]['address']}:{fe['port']}"))
 
 
 def _network_config(node: dict) -> str:
@@ -189,7 +210,7 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None) -> dic
     packages = sorted({p for n in topo["nodes"].values() for p in n["packages"]})
     target = TARGETS[topo["target"]]
     # The same answers the hosts' setup.sh gives, as the base installs the packages before it runs.
-    debconf = "".join(a.selection + "\n" for a in target.debconf_answers)
+    debconf = "".join(a.selection + "\n" for a in [*target.debconf_answers, *catalog_debconf(topo)])
     timings = {"base_build_s": round(hosts.build_base(Path(state.base), target.debian_suite, packages, debconf,
                                                       _log), 1)}
     hosts.create_network(state, state.client_address)
@@ -231,12 +252,16 @@ def member_status(topo: dict, name: str) -> dict[str, bool]:
             status["pacemaker"] = all(nodes.get(n, False) for n in topo["clusters"][cluster]["nodes"])
         except ET.ParseError:
             status["pacemaker"] = False
-    if name in topo["keystone"]["nodes"]:
-        url = f"http://{topo['nodes'][name]['address']}:{topo['keystone']['public_port']}/healthcheck"
+    for service_name, service in sorted(topo["services"].items()):
+        if name not in service["nodes"]:
+            continue
+        # The node's own server, on the port HAProxy checks it on, at the catalog's health path.
+        port = topo["frontends"][service["frontend"]]["backends"][name]["port"]
+        url = f"http://{topo['nodes'][name]['address']}:{port}{service['health_path']}"
         probe = hosts.host_command(name, f"python3 -c 'import sys, urllib.request; "
                                          f"sys.exit(urllib.request.urlopen(sys.argv[1], timeout=5).status != 200)' "
                                          f"{shlex.quote(url)}", check=False, timeout=30)
-        status["keystone"] = probe.returncode == 0
+        status[service_name] = probe.returncode == 0
     if name in topo["galera"]["wsrep_cluster_address"].removeprefix("gcomm://").split(","):
         size = len(topo["galera"]["wsrep_cluster_address"].split(","))
         out = hosts.host_command(name, "mysql -N -B -e \"SHOW GLOBAL STATUS WHERE Variable_name IN "
@@ -321,7 +346,7 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
     found = json.loads(verified.stdout)
     events = _events(events_path)
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
-                                                [v["name"] for v in cfg["vips"]])
+                                                [v["name"] for v in cfg["vips"]], found.get("providers"))
     return result
 
 
@@ -390,6 +415,9 @@ def problems(result: dict) -> list[str]:
                 found.append(f"{s['name']}: {key} = {f[key]}")
         if not f["tokens_issued"]:
             found.append(f"{s['name']}: no Keystone token issued")
+        if "providers_created" in f and (f["providers_lost"] or not f["providers_created"]):
+            found.append(f"{s['name']}: Placement created {f['providers_created']} resource providers, "
+                         f"{f['providers_lost']} of them lost")
         if not f["writes_acknowledged"] or not f["messages_confirmed"]:
             found.append(f"{s['name']}: no write or no message went through")
         for vip, seconds in f.get("vip_answers_again_s", {}).items():
