@@ -318,6 +318,9 @@ DEBIAN13_BREAKAGES = {
     # Placement 13's registry: its own [api] section, and a value of the wrong type in oslo.db's
     N1 + "etc/placement/placement.conf": (lambda b: _edit(b / N1 / "etc/placement/placement.conf", "[api]\n",
                                                           "[api]\nbogus_knob = 1\n"), "api/bogus_knob"),
+    # hagen's own placement-api.service, by trixie's systemd
+    N1 + "etc/systemd/system": (lambda b: _edit(b / N1 / "etc/systemd/system/placement-api.service", "Restart=always",
+                                                "Restart=perhaps"), "perhaps"),
 }
 
 
