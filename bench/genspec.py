@@ -1,7 +1,7 @@
 """Generated specs for the scaling benchmark: N nodes, the services spread the way a large
 control plane would be (3 load balancers, 3 or 5 Galera nodes, 3 RabbitMQ nodes on their own
-hosts, Keystone - the stateless API tier - on all the others, with memcached on 3 of them),
-three VIPs.
+hosts, Keystone and Placement - the stateless API tier, the whole catalog - on all the others, with
+memcached on 3 of them), three VIPs (Placement on Keystone's, its own port).
 
 memcached_everywhere=True keeps the spec default instead (memcached on every Keystone node):
 every keystone.conf then lists every cache server, so that bundle grows with the square of
@@ -31,7 +31,7 @@ def spec_for(n: int, memcached_everywhere: bool = False) -> str:
             for i, v in enumerate(("vip-db", "vip-keystone", "vip-rabbitmq"))]
     spec = {
         "version": 1,
-        "cluster": {"name": "bench", "target": "debian12"},
+        "cluster": {"name": "bench", "target": "debian13"},
         "networks": [{"name": "mgmt", "cidr": str(net)}],
         "nodes": nodes,
         "vips": vips,
@@ -40,6 +40,7 @@ def spec_for(n: int, memcached_everywhere: bool = False) -> str:
             "galera": {"nodes": placement["galera"], "vip": "vip-db"},
             "rabbitmq": {"nodes": placement["rabbitmq"], "vip": "vip-rabbitmq"},
             "keystone": {"nodes": placement["keystone"], "vip": "vip-keystone"},
+            "placement": {},  # on Keystone's nodes and VIP
         },
     }
     if n >= 12 and not memcached_everywhere:

@@ -117,8 +117,9 @@ def emit(topo: Topology, node: Node, files: list[BundleFile]) -> tuple[list[Bund
            BundleFile(INSTALLER_HOOK_FILES[hook], INSTALLER_HOOKS[hook](topo, node, files), 0o600)]
     report = {"user-data": sizes(text)}
     if not report["user-data"]["fits_ec2"] or not report["user-data"]["fits_openstack"]:
-        # mtime=0 keeps the archive byte-identical between builds.
-        packed = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+        # mtime=0 keeps the archive byte-identical between builds; level 6 as for the preseed
+        # archive (level 9 cost twice the time for about 1 % fewer bytes).
+        packed = gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
         out.append(BundleFile("user-data.gz", packed, 0o600))  # type: ignore[arg-type]
         report["user-data.gz"] = {"raw": len(packed), "base64": 4 * ((len(packed) + 2) // 3),
                                   "fits_openstack": 4 * ((len(packed) + 2) // 3) <= OPENSTACK_LIMIT_B64,
