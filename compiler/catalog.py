@@ -152,7 +152,10 @@ def endpoints(topo: Topology) -> tuple[ApiEndpoint, ...]:
 
 def hosted_on(topo: Topology, node: Node) -> tuple[ApiEndpoint, ...]:
     """The catalog services, other than Keystone, that run on this node."""
-    return tuple(ep for ep in endpoints(topo) if ep.service.host and node in ep.nodes)
+    # services_of is the topology's per-node lookup: `node in ep.nodes` scanned the whole API
+    # tier for every node, several times each (quadratic at a thousand nodes).
+    here = topo.services_of(node)
+    return tuple(ep for ep in endpoints(topo) if ep.service.host and ep.service.name in here)
 
 
 @dataclass(frozen=True)

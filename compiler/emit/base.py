@@ -54,6 +54,9 @@ def environment() -> jinja2.Environment:
         # Bash uses {# (${#array[@]}), so Jinja comments get delimiters no artifact uses.
         comment_start_string="{{#",
         comment_end_string="#}}",
+        # One build never sees a template change: skip the stat of its file on every render
+        # (13 000 of them in a 1000-node build).
+        auto_reload=False,
     )
     env.filters.update(shell=shell_quote, url=url_quote, oslo=oslo_value, sql=sql_string,
                        optfile=option_file_value, format_code=lambda s: f"`{s}`")

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import base64
 import gzip
-import io
 import posixpath
 import re
-import tarfile
 
 from ..model import Node, Topology
 from .base import BundleFile, render
@@ -56,24 +54,39 @@ def _first_boot_unit(node: Node) -> BundleFile:
                       render("cloudinit/hagen-setup.service.j2", node=node, staging=STAGING), 0o644)
 
 
+def _ustar_member(name: str, data: bytes, mode: int) -> bytes:
+    """One regular file in POSIX ustar form: root-owned, mtime 0, so byte-identical between builds.
+    Written by hand because tarfile's general machinery cost a third of the archive's time, which
+    was a sixth of a 1000-node build; `hagen check` unpacks the result with the real tar."""
+    raw = name.encode("utf-8")
+    prefix = b""
+    if len(raw) > 100:  # ustar splits a long path at a slash: prefix (155) / name (100)
+        cut = raw.rfind(b"/", 0, 156)
+        if cut <= 0 or len(raw) - cut - 1 > 100:
+            raise ValueError(f"{name}: too long for a ustar archive")
+        prefix, raw = raw[:cut], raw[cut + 1:]
+    header = bytearray(512)
+    for offset, value in ((0, raw), (100, b"%07o\0" % mode), (108, b"0000000\0"), (116, b"0000000\0"),
+                          (124, b"%011o\0" % len(data)), (136, b"00000000000\0"), (148, b" " * 8),
+                          (156, b"0"), (257, b"ustar\x0000"), (265, b"root"), (297, b"root"), (345, prefix)):
+        header[offset:offset + len(value)] = value
+    header[148:156] = b"%06o\0 " % sum(header)  # the checksum counts its own field as spaces
+    return bytes(header) + data + b"\0" * (-len(data) % 512)
+
+
 def bundle_archive(node: Node, files: list[BundleFile]) -> bytes:
     """The node's files under the staging folder plus the first-boot unit, as a tar.gz that is
     byte-identical between builds (sorted, mtime 0, root-owned, explicit modes)."""
     members = [(posixpath.join(STAGING, f.path).lstrip("/"), f) for f in files]
     unit = _first_boot_unit(node)
     members.append((unit.path, unit))
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name, f in sorted(members, key=lambda m: m[0]):
-            data = f.content if isinstance(f.content, bytes) else f.content.encode("utf-8")
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), f.mode, 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
-            tar.addfile(info, io.BytesIO(data))
+    parts = [_ustar_member(name, f.content if isinstance(f.content, bytes) else f.content.encode("utf-8"), f.mode)
+             for name, f in sorted(members, key=lambda m: m[0])]
+    archive = b"".join(parts) + b"\0" * 1024  # two zero blocks end it
+    archive += b"\0" * (-len(archive) % 10240)  # whole records, as tar writes them
     # Level 6, not 9: half the time (0.9 ms instead of 1.9 ms a node, which was a third of a
     # 1000-node build) for 1.5 % more bytes, far inside late_command's argument limit.
-    return gzip.compress(raw.getvalue(), compresslevel=6, mtime=0)
+    return gzip.compress(archive, compresslevel=6, mtime=0)
 
 
 def preseed_late(topo: Topology, node: Node, files: list[BundleFile]) -> str:
