@@ -123,6 +123,9 @@ PLACEMENT = ApiService(
 )
 
 CATALOG: tuple[ApiService, ...] = (KEYSTONE, PLACEMENT)
+# The services a spec may place or leave out (its services.<name> key), run beside Keystone by
+# default: every entry but Keystone.
+API_SERVICES: tuple[str, ...] = tuple(s.name for s in CATALOG if s is not KEYSTONE)
 
 
 @dataclass(frozen=True)
@@ -140,14 +143,14 @@ class ApiEndpoint:
 
 
 def endpoint(topo: Topology, service: ApiService) -> ApiEndpoint:
-    placed = getattr(topo, service.name)
+    placed = topo.keystone if service is KEYSTONE else topo.api(service.name)
     return ApiEndpoint(service, placed.nodes, placed.vip, placed.public_port)
 
 
 def endpoints(topo: Topology) -> tuple[ApiEndpoint, ...]:
     """The catalog services this topology runs (Keystone always; the others when the spec
     places them)."""
-    return tuple(endpoint(topo, s) for s in CATALOG if getattr(topo, s.name) is not None)
+    return tuple(endpoint(topo, s) for s in CATALOG if s is KEYSTONE or topo.api(s.name) is not None)
 
 
 def hosted_on(topo: Topology, node: Node) -> tuple[ApiEndpoint, ...]:

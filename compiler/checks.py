@@ -11,8 +11,8 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .catalog import CATALOG
-from .model import CLUSTERED_SERVICES, OPTIONAL_SERVICES, SERVICE_ORDER, Galera, Memcached, RabbitMQ, cluster_groups, cluster_name
+from .catalog import API_SERVICES, CATALOG
+from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Memcached, RabbitMQ, cluster_groups, cluster_name
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
@@ -70,7 +70,7 @@ def placement(data: dict, service: str, key: str = "nodes") -> list[tuple[str, t
         return [(name, ("services", service, key, i)) for i, name in enumerate(svc[key])]
     if key != "nodes":
         return placement(data, service)
-    if service in OPTIONAL_SERVICES:  # Keystone's nodes, as Kolla places its API services
+    if service in API_SERVICES:  # Keystone's nodes, as Kolla places its API services
         return placement(data, "keystone")
     return [(n["name"], ("nodes", i, "name")) for i, n in enumerate(data["nodes"])]
 
@@ -234,7 +234,7 @@ def _check_vip_networks(data, nets_by_name, report) -> None:
     """A VIP is held by load-balancer nodes (IPaddr2 needs a local interface in
     its network) and fronts its service's nodes on the same network."""
     lb_nodes = [name for name, _ in placement(data, "loadbalancer")]
-    for service in ("galera", "keystone", "rabbitmq", *OPTIONAL_SERVICES):
+    for service in ("galera", "keystone", "rabbitmq", *API_SERVICES):
         if service not in data["services"]:
             continue
         vip_name = service_vip(data, service)
@@ -255,7 +255,7 @@ def _check_references(data, node_names, report) -> None:
     used_nodes: set[str] = set()
     used_vips: set[str] = set()
     undefined_vip = False
-    for service in SERVICE_ORDER:
+    for service in SERVICE_ORDER + API_SERVICES:
         svc = data["services"].get(service)
         if svc is None:
             continue
@@ -307,7 +307,7 @@ def _check_references(data, node_names, report) -> None:
 def service_vip(data: dict, service: str) -> str | None:
     """The VIP a service is fronted on: its own, or Keystone's for a catalog service that names none."""
     svc = data["services"][service]
-    if service in OPTIONAL_SERVICES:
+    if service in API_SERVICES:
         return svc.get("vip", data["services"]["keystone"]["vip"])
     return svc.get("vip")
 
@@ -327,7 +327,7 @@ def _check_ports(data, node_names, report) -> None:
                ("keystone", keystone.get("vip"), k_port, ("services", "keystone", "public_port")),
                ("rabbitmq", rabbit.get("vip"), r_port, ("services", "rabbitmq", "port"))]
     fronted += [(s, service_vip(data, s), service_setting(data, s, "port"), ("services", s, "port"))
-                for s in OPTIONAL_SERVICES if s in services]
+                for s in API_SERVICES if s in services]
     for service, vip, port, path in fronted:
         if vip is None:
             continue
@@ -347,9 +347,9 @@ def _check_ports(data, node_names, report) -> None:
         "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd port"), (r_port + 20000, "distribution port")],
         "keystone": [(k_port, "public_port")],
         "memcached": [(Memcached.PORT, "memcached port")],
-        **{s: [(service_setting(data, s, "port"), "port")] for s in OPTIONAL_SERVICES if s in services},
+        **{s: [(service_setting(data, s, "port"), "port")] for s in API_SERVICES if s in services},
     }
-    placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone", *OPTIONAL_SERVICES)}
+    placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone", *API_SERVICES)}
     placed["memcached"] = placement(data, "keystone", "memcached_nodes")
     per_node: dict[str, dict[int, str]] = defaultdict(dict)
     for service in listeners:

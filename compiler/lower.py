@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from .catalog import API_SERVICES
 from .checks import placement
 from .model import (ApiPlacement, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
                     PacemakerCluster, RabbitMQ, Topology, Vip, cluster_groups, cluster_name)
@@ -70,7 +71,7 @@ def lower(data: dict) -> Topology:
         galera=galera,
         rabbitmq=rabbitmq,
         keystone=keystone,
-        placement=api_placement(data, "placement", placed, vips),
+        apis=tuple(p for s in API_SERVICES if (p := api_placement(data, s, placed, vips)) is not None),
         memcached=Memcached(placed("keystone", "memcached_nodes")),
         clusters=pacemaker_clusters(data["cluster"]["name"], placements),
     )
@@ -83,7 +84,7 @@ def api_placement(data: dict, service: str, placed, vips: dict) -> ApiPlacement 
     if spec is None:
         return None
     vip = vips[spec.get("vip", data["services"]["keystone"]["vip"])]
-    return ApiPlacement(placed(service), vip, service_setting(data, service, "port"),
+    return ApiPlacement(service, placed(service), vip, service_setting(data, service, "port"),
                         service_setting(data, service, "workers"))
 
 

@@ -9,9 +9,9 @@ from functools import cached_property
 
 from .targets import Target
 
-SERVICE_ORDER = ("loadbalancer", "galera", "rabbitmq", "keystone", "placement")
-# Catalog services a spec may leave out (the key absent: the service is not deployed).
-OPTIONAL_SERVICES = ("placement",)
+# The infrastructure and Keystone, which every spec has; the catalog's other API services follow
+# in catalog order (catalog.API_SERVICES), each present when the spec places it.
+SERVICE_ORDER = ("loadbalancer", "galera", "rabbitmq", "keystone")
 
 # The services Pacemaker runs. Keystone is stateless: systemd keeps Apache running and
 # HAProxy's /healthcheck takes a failed node out of rotation, as TripleO (since Newton)
@@ -122,6 +122,7 @@ class Keystone:
 @dataclass(frozen=True)
 class ApiPlacement:
     """Where a catalog API service other than Keystone runs (what it is: catalog.py)."""
+    name: str  # the catalog entry's name, and the spec's services.<name>
     nodes: tuple[Node, ...]
     vip: Vip
     public_port: int
@@ -172,7 +173,7 @@ class Topology:
     galera: Galera
     rabbitmq: RabbitMQ
     keystone: Keystone
-    placement: ApiPlacement | None
+    apis: tuple[ApiPlacement, ...]  # the catalog's other services the spec places, in catalog order
     memcached: Memcached
     clusters: tuple[PacemakerCluster, ...]
 
@@ -180,7 +181,8 @@ class Topology:
     # service's node list per question would make a build quadratic in the node count.
     @cached_property
     def _services_by_node(self) -> dict[Node, tuple[str, ...]]:
-        placed = {s: set(getattr(self, s).nodes) for s in SERVICE_ORDER if getattr(self, s) is not None}
+        placed = {s: set(getattr(self, s).nodes) for s in SERVICE_ORDER}
+        placed.update((a.name, set(a.nodes)) for a in self.apis)
         return {n: tuple(s for s in placed if n in placed[s]) for n in self.nodes}
 
     @cached_property
@@ -194,6 +196,10 @@ class Topology:
     def nodes_in_order(self, nodes) -> list[Node]:
         """Some nodes, in the topology's (natural) order."""
         return sorted(nodes, key=self._position.__getitem__)
+
+    def api(self, name: str) -> ApiPlacement | None:
+        """A catalog service's placement, or None when the spec leaves it out."""
+        return next((a for a in self.apis if a.name == name), None)
 
     def services_of(self, node: Node) -> tuple[str, ...]:
         return self._services_by_node[node]

@@ -21,7 +21,7 @@ def keystone_auth(topo: Topology, ep: ApiEndpoint, secrets: SecretValues) -> dic
 
 def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> list[BundleFile]:
     service, host = ep.service, ep.service.host
-    placed = getattr(topo, service.name)
+    placed = topo.api(service.name)
     config_name = service.config_file.rsplit("/", 1)[-1]
     conf = render(f"{service.name}/{config_name}.j2", node=node, release=catalog.RELEASE,
                   db_host=topo.galera.vip.hostname, auth=keystone_auth(topo, ep, secrets),
