@@ -14,7 +14,7 @@ from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone,
 from compiler.emit.base import environment
 from compiler import catalog, lower
 
-quick = settings(max_examples=30, phases=[Phase.generate], derandomize=True, deadline=None)
+quick = settings(max_examples=30, phases=[Phase.generate], derandomize=True, deadline=None, database=None)
 
 
 def vip_on_node_address(monkeypatch):
