@@ -43,16 +43,45 @@ class ServiceUser:
 
 
 @dataclass(frozen=True)
+class Uwsgi:
+    """Served by uwsgi on hagen's ini (the release's recommended WSGI server for the service)."""
+    ini: str  # path on the node (hagen writes it, from <service>/<file name>.j2)
+    wsgi_script: str
+
+    def exec_start(self) -> str:
+        return f"/usr/bin/uwsgi_python3 --ini {self.ini}"
+
+
+@dataclass(frozen=True)
+class OwnServer:
+    """Served by the service's own server, which listens where its config says (bind_host and
+    bind_port) with its own workers: the way its release's documentation says to run it."""
+    command: str  # the program, run on config_file
+
+    def exec_start(self, config_file: str) -> str:
+        return f"{self.command} --config-file=/{config_file}"
+
+
+@dataclass(frozen=True)
 class ServiceHost:
     """How a service runs on Debian 13: its packages (their debconf questions answered first),
     the packaged unit that serves it, and its system user (db sync runs as it)."""
     packages: tuple[str, ...]
     debconf: tuple[DebconfAnswer, ...]
-    unit: str  # the packaged unit's name; hagen's unit of that name replaces it (uwsgi on uwsgi_ini)
+    unit: str  # the packaged unit's name; hagen's unit of that name replaces it
     system_user: str
     db_sync: tuple[str, ...]  # commands that create or upgrade its schema; each safe to rerun
-    uwsgi_ini: str  # path on the node (hagen writes it)
-    wsgi_script: str
+    server: Uwsgi | OwnServer
+
+
+@dataclass(frozen=True)
+class StoreGroups:
+    """Config sections a service creates at run time as copies of one option group (Glance's
+    stores: one per enabled_backends id, and its reserved ones). No namespace lists them, so the
+    validator judges each as the group it copies."""
+    copies: str  # the option group each section is a copy of
+    reserved: tuple[str, ...]  # sections always present
+    listed_by: tuple[str, str]  # (section, option) whose 'id:type' list names the others
 
 
 @dataclass(frozen=True)
@@ -78,6 +107,10 @@ class ApiService:
     keystone_user: ServiceUser | None = None
     # None for Keystone, whose Apache site is laid by its own emitter and target fields.
     host: ServiceHost | None = None
+    store_groups: StoreGroups | None = None
+    # HAProxy's client and server timeouts for this service, when its requests may go quiet for
+    # longer than the defaults' minute (an image upload: the store writes and checksums).
+    request_timeout: str | None = None
     # Targets this entry compiles for: an option set is release-bound, and hagen emits only what
     # the target's own release knows (see catalog_targets_check in checks.py).
     targets: tuple[str, ...] = ("debian12", "debian13", "el9")
@@ -118,11 +151,43 @@ PLACEMENT = ApiService(
                  DebconfAnswer("placement-api", "placement/configure_api-endpoint", "boolean", "false")),
         unit="placement-api", system_user="placement",
         db_sync=("placement-manage db sync",),
-        uwsgi_ini="/etc/placement/placement-api-uwsgi.ini", wsgi_script="/usr/bin/placement-api"),
+        server=Uwsgi(ini="/etc/placement/placement-api-uwsgi.ini", wsgi_script="/usr/bin/placement-api")),
     targets=("debian13",),
 )
 
-CATALOG: tuple[ApiService, ...] = (KEYSTONE, PLACEMENT)
+# Glance 30 (2025.1) runs under its own (eventlet) server: its release's documentation advises
+# against any WSGI server (interoperable import and chunked uploads break), and Debian's unit runs
+# it that way too. Image data lives in the spec's store (model.Storage), which decides its HA.
+GLANCE = ApiService(
+    name="glance", service_type="image", frontend="glance-api",
+    description="Glance image API, balanced in http mode with its /healthcheck",
+    endpoint_path="", health_path="/healthcheck",
+    database=ServiceDatabase("glance", "glance", "glance_db_password"),
+    config_file="etc/glance/glance-api.conf",
+    # glance 30.0.0's etc/oslo-config-generator/glance-api.conf.
+    config_namespaces=("castellan.config", "glance.api", "glance.store", "os_brick", "glance.multi_store",
+                       "oslo.concurrency", "oslo.messaging", "oslo.db", "oslo.policy",
+                       "keystonemiddleware.auth_token", "oslo.limit", "oslo.log", "oslo.middleware.cors",
+                       "oslo.middleware.healthcheck", "oslo.middleware.http_proxy_to_wsgi", "oslo.reports"),
+    python_package="python3-glance",
+    keystone_user=ServiceUser("glance", "glance_keystone_password"),
+    host=ServiceHost(
+        packages=("glance-api", "python3-pymysql"),
+        debconf=(DebconfAnswer("glance-common", "glance/configure_db", "boolean", "false"),
+                 DebconfAnswer("glance-common", "glance/configure_rabbit", "boolean", "false"),
+                 DebconfAnswer("glance-common", "glance/configure_ksat", "boolean", "false"),
+                 DebconfAnswer("glance-api", "glance/configure_api-endpoint", "boolean", "false")),
+        unit="glance-api", system_user="glance",
+        # db sync applies the migrations not applied yet; load_metadefs skips namespaces it has.
+        db_sync=("glance-manage db sync", "glance-manage db load_metadefs"),
+        server=OwnServer("/usr/bin/glance-api")),
+    store_groups=StoreGroups("glance_store", ("os_glance_staging_store", "os_glance_tasks_store"),
+                             ("DEFAULT", "enabled_backends")),
+    request_timeout="6h",  # a large image to a slow store: a request may be quiet for minutes
+    targets=("debian13",),
+)
+
+CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT)
 # The services a spec may place or leave out (its services.<name> key), run beside Keystone by
 # default: every entry but Keystone.
 API_SERVICES: tuple[str, ...] = tuple(s.name for s in CATALOG if s is not KEYSTONE)
@@ -140,6 +205,36 @@ class ApiEndpoint:
     def url(self) -> str:
         """The URL registered in Keystone's catalog (public, internal and admin alike for now)."""
         return f"{ENDPOINT_SCHEME}://{self.vip.hostname}:{self.port}{self.service.endpoint_path}"
+
+
+def node_url(ep: ApiEndpoint, node: Node) -> str:
+    """The service on one node itself, not the VIP (Glance's worker_self_reference_url: the
+    node that staged an image import is asked for it by the others)."""
+    return f"{ENDPOINT_SCHEME}://{node.address}:{ep.port}"
+
+
+# What a store's client needs on the service's nodes, beyond the service's own packages (Glance's
+# rbd driver imports python3-rbd and python3-rados; ceph-common brings the 'rbd' and 'ceph' CLIs an
+# operator checks the pool with).
+STORAGE_PACKAGES = {"file": (), "rbd": ("python3-rados", "python3-rbd", "ceph-common")}
+
+
+def packages(topo: Topology, ep: ApiEndpoint) -> tuple[str, ...]:
+    """What a node running this service installs for it."""
+    placed = topo.api(ep.service.name)
+    return ep.service.host.packages + (STORAGE_PACKAGES[placed.storage.kind] if placed.storage else ())
+
+
+def shared_mounts(topo: Topology, node: Node) -> list[str]:
+    """The directories that must be a mounted shared filesystem on this node before its services
+    start (setup.sh refuses to go on without them: a local directory would split the store)."""
+    return sorted(p.storage.path for p in topo.apis
+                  if p.storage and p.storage.kind == "file" and p.storage.shared and node in p.nodes)
+
+
+def ceph_key_secret(service: str) -> str:
+    """The secret holding a service's Ceph key (its client's keyring)."""
+    return f"{service}_ceph_key"
 
 
 def endpoint(topo: Topology, service: ApiService) -> ApiEndpoint:
@@ -214,3 +309,28 @@ def transport_url(topo: Topology, secrets: SecretValues) -> str:
     password = url_quote(secrets.get("rabbitmq_password"))
     hosts = [r.vip.hostname] if r.clients == "vip" else [n.name for n in r.nodes]
     return "rabbit://" + ",".join(f"{RABBIT_USER}:{password}@{h}:{r.port}" for h in hosts) + "/"
+
+
+def ep_user(name: str) -> str:
+    return next(s.host.system_user for s in CATALOG if s.name == name)
+
+
+def storage_prerequisites(topo: Topology) -> list[str]:
+    """What the operator provides before deploying, for each service's store (the bundle README)."""
+    out = []
+    for placed in topo.apis:
+        store, nodes = placed.storage, ", ".join(n.name for n in placed.nodes)
+        if store is None:
+            continue
+        if store.kind == "file" and store.shared:
+            out.append(f"{placed.name}: mount one shared filesystem (NFS, CephFS) at `{store.path}` on {nodes}, "
+                       f"writable by the `{ep_user(placed.name)}` user (the same uid on every node), mounted at boot "
+                       "before their setup.sh runs (which refuses an unmounted path).")
+        elif store.kind == "file":
+            out.append(f"{placed.name}: its images are in `{store.path}` on {nodes} alone; back that directory up.")
+        else:
+            out.append(f"{placed.name}: in Ceph cluster {store.fsid}, create pool `{store.pool}` (`ceph osd pool create "
+                       f"{store.pool}` then `rbd pool init {store.pool}`) and its client "
+                       f"(`ceph auth get-or-create client.{store.user} mon 'profile rbd' osd 'profile rbd "
+                       f"pool={store.pool}' mgr 'profile rbd pool={store.pool}'`); put the key in the secrets file as `{ceph_key_secret(placed.name)}`.")
+    return out

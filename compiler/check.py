@@ -10,6 +10,7 @@ is simulated from that one CIB.
 from __future__ import annotations
 
 import base64
+import configparser
 import os
 import re
 import shutil
@@ -369,6 +370,20 @@ sys.exit(1 if bad else 0)
 """
 
 
+def store_sections_as_groups(text: str, groups) -> tuple[str, list[str]]:
+    """The config with each run-time copy of an option group (Glance's [file], [rbd] and reserved
+    stores) renamed to the group it copies, so the validator and the types judge its options as
+    that group's; and the sections renamed. Everything else is unchanged."""
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.read_string(text)
+    section, option = groups.listed_by
+    listed = parser.get(section, option, fallback="")
+    copies = set(groups.reserved) | {item.split(":", 1)[0].strip() for item in listed.split(",") if item.strip()}
+    renamed = sorted(c for c in copies if parser.has_section(c))
+    pattern = re.compile(r"^\[(" + "|".join(map(re.escape, renamed)) + r")\]\s*$", re.M) if renamed else None
+    return (pattern.sub(f"[{groups.copies}]", text) if pattern else text), renamed
+
+
 def check_oslo_config(bundle: Path, conf: Path, service) -> list[CheckResult]:
     """oslo-config-validator with the service's namespaces (unknown options, wrong sections), then
     every value through its option's oslo.config type (the validator does not check values)."""
@@ -378,16 +393,24 @@ def check_oslo_config(bundle: Path, conf: Path, service) -> list[CheckResult]:
     with tempfile.TemporaryDirectory() as tmp:
         generator = Path(tmp) / "generator.conf"
         generator.write_text("[DEFAULT]\n" + "".join(f"namespace = {n}\n" for n in service.config_namespaces))
+        renamed = []
+        if service.store_groups:
+            judged, renamed = store_sections_as_groups(conf.read_text(encoding="utf-8"), service.store_groups)
+            conf = Path(tmp) / conf.name
+            conf.write_text(judged, encoding="utf-8")
+            conf.chmod(0o600)
         proc = run([find_tool("oslo-config-validator"), "--config-file", str(generator), "--input-file", str(conf)])
+        typed = run([SYSTEM_PYTHON, "-c", OSLO_TYPES_SCRIPT, ",".join(service.config_namespaces), str(conf)])
     output = proc.stdout + proc.stderr
     unloaded = re.findall(r"Could not load (\S+)", output)
     if unloaded:
         return [CheckResult(rel, "oslo-config-validator", SKIP,
                             f"namespaces {', '.join(unloaded)} not installed; apt-get install {service.python_package}")]
     errors = [line.split(":", 2)[-1] for line in output.splitlines() if line.startswith("ERROR")]
+    judged_as = (f"[{'], ['.join(renamed)}] judged as [{service.store_groups.copies}]" if renamed else "")
     results = [CheckResult(rel, "oslo-config-validator", FAIL if proc.returncode or errors else PASS,
-                           "; ".join(errors[:5]) if errors else ("" if proc.returncode == 0 else _tail(output)))]
-    typed = run([SYSTEM_PYTHON, "-c", OSLO_TYPES_SCRIPT, ",".join(service.config_namespaces), str(conf)])
+                           "; ".join(errors[:5]) if errors else ("" if proc.returncode == 0 else _tail(output))
+                           or judged_as)]
     results.append(CheckResult(rel, "oslo.config types", PASS if typed.returncode == 0 else FAIL,
                                "" if typed.returncode == 0 else _tail(typed.stdout + typed.stderr)))
     return results

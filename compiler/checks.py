@@ -97,6 +97,8 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
         _check_quorum(data, report)
         _check_cluster_size(data, report)
     _check_target(data, report)
+    if not names_broken:
+        _check_stores(data, report)
     _check_fencing(data, report)
     return sorted(found, key=lambda d: d.sort_key)
 
@@ -419,6 +421,22 @@ def _check_cluster_size(data, report) -> None:
                    ("services", service, "nodes") if explicit else ("services", service),
                    hint="place these services on fewer nodes; Keystone, being stateless, is not in any cluster",
                    key=not explicit)
+
+
+def _check_stores(data, report) -> None:
+    """A service's store must be one that every node of it sees: a local directory on several
+    nodes would answer 'not found' for every image another node received."""
+    for service in CATALOG:
+        store = (data["services"].get(service.name) or {}).get("store")
+        if not store or store.get("type") != "file" or store.get("shared", False):
+            continue
+        nodes = [n for n, _ in placement(data, service.name)]
+        if len(nodes) > 1:
+            report("H056", f"{service.name}'s file store is a local directory on each of its {len(nodes)} nodes "
+                   f"({', '.join(nodes)}): an image uploaded to one node would be missing on the others",
+                   ("services", service.name, "store", "type"),
+                   hint="mount one filesystem (NFS, CephFS) at the store's path on every node and set "
+                        "shared: true, use type: rbd (an external Ceph pool), or run the service on one node")
 
 
 # Why a catalog service is not compiled for a target, in the words the diagnostic uses.

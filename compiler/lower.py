@@ -13,8 +13,8 @@ import re
 from .catalog import API_SERVICES
 from .checks import placement
 from .model import (ApiPlacement, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
-                    PacemakerCluster, RabbitMQ, Topology, Vip, cluster_groups, cluster_name)
-from .resources import service_setting
+                    PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name)
+from .resources import service_setting, topology_schema
 from .targets import TARGETS
 
 
@@ -85,7 +85,19 @@ def api_placement(data: dict, service: str, placed, vips: dict) -> ApiPlacement 
         return None
     vip = vips[spec.get("vip", data["services"]["keystone"]["vip"])]
     return ApiPlacement(service, placed(service), vip, service_setting(data, service, "port"),
-                        service_setting(data, service, "workers"))
+                        service_setting(data, service, "workers"), storage(spec.get("store")))
+
+
+def storage(store: dict | None) -> Storage | None:
+    """The spec's store with the schema's defaults filled in (only the fields of its kind)."""
+    if store is None:
+        return None
+    defaults = topology_schema()["$defs"]["image_store"]["properties"]
+    value = {k: store.get(k, defaults[k].get("default")) for k in defaults if k != "type"}
+    if store["type"] == "file":
+        return Storage("file", path=value["path"], shared=value["shared"])
+    return Storage("rbd", pool=value["pool"], user=value["user"], monitors=tuple(store["monitors"]),
+                   fsid=store["fsid"])
 
 
 def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tuple[PacemakerCluster, ...]:

@@ -120,6 +120,19 @@ class Keystone:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """Where a service keeps its data outside the database (Glance's images): a directory, or a
+    pool of an external Ceph cluster. Which one decides the service's HA (checks.py)."""
+    kind: str  # "file" or "rbd"
+    path: str = ""  # file: the directory
+    shared: bool = False  # file: one filesystem mounted on every node of the service
+    pool: str = ""  # rbd
+    user: str = ""  # rbd: the Ceph client (client.<user>)
+    monitors: tuple[str, ...] = ()  # rbd
+    fsid: str = ""  # rbd
+
+
+@dataclass(frozen=True)
 class ApiPlacement:
     """Where a catalog API service other than Keystone runs (what it is: catalog.py)."""
     name: str  # the catalog entry's name, and the spec's services.<name>
@@ -127,6 +140,7 @@ class ApiPlacement:
     vip: Vip
     public_port: int
     workers: int
+    storage: Storage | None = None  # the spec's store, for a service that has one
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def _to_diagnostics(doc: SourceDoc, error: jsonschema.ValidationError) -> list[D
         name = missing.group(1) if missing else "?"
         return [Diagnostic("H011", f"missing required key '{name}' in {where}", doc.file,
                            doc.span(path, key=bool(path)),
-                           hint=_describe(schema.get("properties", {}).get(name, {})))]
+                           hint=_describe(_property_schema(schema, name)))]
     if kind == "type":
         want = schema.get("type")
         wanted = [want] if isinstance(want, str) else want
@@ -95,6 +95,15 @@ _TYPE_HINTS = {"integer": "write a whole number without quotes", "array": "write
 def _show(value) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _property_schema(schema: dict, name: str) -> dict:
+    """A required key's own schema; for a conditional requirement (an 'if'/'then' such as rbd's
+    monitors) the object whose 'then' this is holds it."""
+    if name in schema.get("properties", {}):
+        return schema["properties"][name]
+    owner = next((d for d in topology_schema()["$defs"].values() if isinstance(d, dict) and d.get("then") == schema), {})
+    return owner.get("properties", {}).get(name, {})
 
 
 def _rule(schema: dict) -> str:

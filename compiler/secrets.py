@@ -40,7 +40,7 @@ PLACEHOLDER = "__SECRET_{}__"
 
 
 def required_secrets(topo: Topology) -> dict[str, str]:
-    from .catalog import endpoints  # the catalog reads SecretValues: import it late
+    from .catalog import ceph_key_secret, endpoints  # the catalog reads SecretValues: import it late
 
     needed = dict(FIXED_SECRETS)
     for ep in endpoints(topo):
@@ -48,6 +48,9 @@ def required_secrets(topo: Topology) -> dict[str, str]:
             db, user = ep.service.database, ep.service.keystone_user
             needed[db.password_secret] = f"MariaDB user '{db.user}'"
             needed[user.password_secret] = f"Keystone service user '{user.name}' ({ep.service.name}'s auth_token)"
+        storage = topo.api(ep.service.name).storage if ep.service.keystone_user else None
+        if storage and storage.kind == "rbd":
+            needed[ceph_key_secret(ep.service.name)] = f"{CEPH_KEY}client.{storage.user} ('ceph auth get-key client.{storage.user}')"
     for node in topo.nodes:
         # Only cluster members are fenced; a Keystone-only node's BMC is not Pacemaker's.
         if node.fencing and topo.fencing_waiver is None and topo.cluster_of(node):
@@ -56,12 +59,14 @@ def required_secrets(topo: Topology) -> dict[str, str]:
 
 
 def operator_supplied(topo: Topology) -> set[str]:
-    """Secrets hagen cannot make up: the BMC passwords are the BMCs' own, set by whoever runs them.
-    'hagen secrets init' leaves them empty, and a deploy build refuses until they are filled in."""
-    return {name for name, why in required_secrets(topo).items() if why.startswith(BMC_PASSWORD)}
+    """Secrets hagen cannot make up: the BMC passwords are the BMCs' own, set by whoever runs them,
+    and a Ceph client's key is the Ceph cluster's. 'hagen secrets init' leaves them empty, and a
+    deploy build refuses until they are filled in."""
+    return {name for name, why in required_secrets(topo).items() if why.startswith((BMC_PASSWORD, CEPH_KEY))}
 
 
 BMC_PASSWORD = "BMC password of "
+CEPH_KEY = "Ceph key of "
 
 
 def generate_value(name: str) -> str:
@@ -91,6 +96,18 @@ class SecretValues:
         return sorted(self.values.values()) if self.values else []
 
 
+def ceph_key_weakness(value: str) -> str:
+    """A Ceph key as 'ceph auth get-key' prints it: base64 of its type (1, AES), creation time,
+    length (16) and the 16 key bytes."""
+    try:
+        raw = base64.b64decode(value.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        return "is not base64 (a Ceph key, as 'ceph auth get-key' prints it)"
+    if len(raw) != 28 or raw[:2] != b"\x01\x00" or raw[10:12] != b"\x10\x00":
+        return "is not a Ceph AES key (28 bytes: type 1, creation time, length 16, the key)"
+    return ""
+
+
 def weakness(name: str, value: object) -> str:
     """Why a value is unacceptable, without quoting it; '' when fine."""
     if not isinstance(value, str):
@@ -105,6 +122,8 @@ def weakness(name: str, value: object) -> str:
         except (ValueError, UnicodeEncodeError):
             return "is not url-safe base64"
         return "" if len(raw) == 32 else "must decode to 32 bytes (a Fernet key)"
+    if name.endswith("_ceph_key"):
+        return ceph_key_weakness(value)
     if name == "rabbitmq_erlang_cookie" and not re.fullmatch(r"[A-Za-z0-9]{20,255}", value):
         return "must be 20-255 letters and digits"
     if value.strip().lower() in WELL_KNOWN:
@@ -150,8 +169,8 @@ def load_secrets_file(path: str, needed: dict[str, str], supplied_by_operator: s
             continue
         if name in supplied_by_operator and data[name] in ("", None):
             diagnostics.append(Diagnostic("H084", f"secret '{name}' ({needed[name]}) is not filled in", shown,
-                                          doc.span((name,)), hint="set it to the BMC's real password: hagen cannot "
-                                          "generate it, and fencing fails without it"))
+                                          doc.span((name,)), hint="set it to the real value: hagen cannot generate it "
+                                          "(a BMC's password is the BMC's, a Ceph key the Ceph cluster's)"))
             continue
         problem = weakness(name, data[name])
         if problem:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .lab.hosts import LabError, debootstrap
 from .resources import data_dir
-from .catalog import CATALOG
+from .catalog import CATALOG, Uwsgi
 from .targets import TARGETS
 
 # What hagen check runs (check.APT_PACKAGES' packages), plus what hagen itself imports there.
@@ -38,6 +38,8 @@ def wanted_packages(target_name: str) -> list[str]:
     the fence and resource agents the bundle names; fence_ipmilan is its own package on trixie),
     and the OpenStack services' modules (their options, for oslo-config-validator)."""
     services = {s.python_package for s in CATALOG}  # the options oslo-config-validator loads
+    # The programs the catalog's units run (systemd-analyze verify resolves each ExecStart).
+    services |= {s.host.packages[0] for s in CATALOG if s.host and not isinstance(s.host.server, Uwsgi)}
     return sorted(set(TOOL_PACKAGES) | set(PYTHON_PACKAGES) | set(TARGETS[target_name].packages_cluster) | services)
 
 

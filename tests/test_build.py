@@ -262,7 +262,7 @@ def test_units_systemd_starts_at_boot_never_pull_in_what_pacemaker_runs():
     hagen ships whole units for the catalog's services (a drop-in cannot remove a dependency)."""
     import configparser
 
-    from compiler.catalog import CATALOG
+    from compiler.catalog import CATALOG, Uwsgi
     from compiler.emit.host import pacemaker_units
     from compiler.pipeline import compile_doc
     from compiler.spec import load_spec_text
@@ -279,7 +279,9 @@ def test_units_systemd_starts_at_boot_never_pull_in_what_pacemaker_runs():
             assert not any(p.startswith(path + ".d/") for p in files), "a drop-in keeps the package's dependencies"
             unit = configparser.ConfigParser(strict=False, interpolation=None)
             unit.read_string(files[path])
-            assert unit["Service"]["ExecStart"].endswith(service.host.uwsgi_ini)
+            server = service.host.server
+            wanted = server.exec_start() if isinstance(server, Uwsgi) else server.exec_start(service.config_file)
+            assert unit["Service"]["ExecStart"] == wanted
             named = " ".join(unit["Unit"].get(k, "") for k in ("Wants", "Requires", "After", "BindsTo", "Requisite"))
             assert not {n.removesuffix(".service") for n in named.split()} & managed, named
 
@@ -300,6 +302,7 @@ def test_keystone_bootstrap_carries_the_registration_program_whole():
     ast.parse(program)
     argument = re.search(r"^python3 - (.+) <<'HAGEN_REGISTER'$", boot, flags=re.M).group(1)
     registrations = json.loads(shlex.split(argument)[0])
-    assert [r["name"] for r in registrations] == ["placement"]
-    assert "__SECRET_" not in argument and registrations[0]["password_env"] == "PLACEMENT_KEYSTONE_PASSWORD"
-    assert "export PLACEMENT_KEYSTONE_PASSWORD\n" in boot
+    assert [r["name"] for r in registrations] == ["glance", "placement"]
+    assert "__SECRET_" not in argument
+    assert [r["password_env"] for r in registrations] == ["GLANCE_KEYSTONE_PASSWORD", "PLACEMENT_KEYSTONE_PASSWORD"]
+    assert "export GLANCE_KEYSTONE_PASSWORD\n" in boot and "export PLACEMENT_KEYSTONE_PASSWORD\n" in boot

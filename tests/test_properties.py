@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from compiler import catalog
 from compiler.pipeline import compile_doc
 from compiler.spec import load_spec_text
 
@@ -106,18 +107,29 @@ def topologies(draw):
     if spec["cluster"]["target"] != "el9" and draw(st.booleans()):
         spec["cluster"]["target"] = "debian13"
         used = set(ports) | {p + 20000 for p in ports} | RESERVED
-        placement = {"port": draw(st.integers(1024, 60000).filter(lambda p: p not in used))}
-        if draw(st.booleans()):
-            placement["nodes"] = subset()
-        if draw(st.booleans()):  # its own VIP, or (default) Keystone's on its own port
-            taken = {n["address"] for n in nodes} | {v["address"] for v in spec["vips"]}
-            address = draw(st.integers(1, net.num_addresses - 2).map(lambda h: str(net.network_address + h))
-                           .filter(lambda a: a not in taken))
-            spec["vips"].append({"name": "vip-pl", "address": address, "hostname": draw(names) + "-pl"})
-            placement["vip"] = "vip-pl"
-        if draw(st.booleans()):
-            placement["workers"] = draw(st.integers(1, 8))
-        spec["services"]["placement"] = placement
+        for service, short in (("placement", "pl"), ("glance", "gl")):
+            if service == "glance" and not draw(st.booleans()):
+                continue
+            port = draw(st.integers(1024, 60000).filter(lambda p: p not in used))
+            used.add(port)
+            placed = {"port": port}
+            if draw(st.booleans()):
+                placed["nodes"] = subset()
+            if draw(st.booleans()):  # its own VIP, or (default) Keystone's on its own port
+                taken = {n["address"] for n in nodes} | {v["address"] for v in spec["vips"]}
+                address = draw(st.integers(1, net.num_addresses - 2).map(lambda h: str(net.network_address + h))
+                               .filter(lambda a: a not in taken))
+                spec["vips"].append({"name": f"vip-{short}", "address": address, "hostname": draw(names) + f"-{short}"})
+                placed["vip"] = f"vip-{short}"
+            if draw(st.booleans()):
+                placed["workers"] = draw(st.integers(1, 8))
+            if service == "glance":  # a shared directory, or an external Ceph pool
+                placed["store"] = draw(st.sampled_from([
+                    {"type": "file", "shared": True},
+                    {"type": "file", "path": "/srv/glance", "shared": True},
+                    {"type": "rbd", "pool": "images", "user": "glance", "monitors": ["10.9.0.1", "10.9.0.2"],
+                     "fsid": "8f1c3a52-6f1e-4b8e-9a57-3c2d7e4b9f10"}]))
+            spec["services"][service] = placed
     return spec
 
 
@@ -458,6 +470,10 @@ def listener_list(files, node):
             found.append((re.search(r"^Listen (\S+)$", f.content, flags=re.M).group(1), "keystone"))
         elif path.endswith("-uwsgi.ini"):  # a catalog service under uwsgi: /etc/<service>/<unit>-uwsgi.ini
             found.append((re.search(r"^http-socket = (\S+)$", f.content, flags=re.M).group(1), path.split("/")[3]))
+        elif path.endswith("/etc/glance/glance-api.conf"):  # its own server: bind_host and bind_port
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read_string(f.content)
+            found.append((f"{parser['DEFAULT']['bind_host']}:{parser['DEFAULT']['bind_port']}", "glance"))
     return found
 
 
@@ -662,7 +678,7 @@ def secrets_env(files, node):
 
 @given(topologies())
 def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spec):
-    """Each service of the catalog beyond Keystone (Placement today), read from its own files:
+    """Each service of the catalog beyond Keystone (Glance, Placement), read from its own files:
     its endpoint resolves to a VIP:port HAProxy binds, balanced over exactly its nodes on the port
     they listen on; its database URL goes through the DB VIP to a database and user the seeded
     SQL creates with that password; its auth_token user is the one registered, with the password
@@ -680,8 +696,9 @@ def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spe
     ks_bind = f"{vips['vip-ks']['address']}:{services['keystone']['public_port']}"
     memcached = sorted(p.split("/")[1] for p in files
                        if p.startswith("nodes/") and p.endswith(("/etc/memcached.conf", "/etc/sysconfig/memcached")))
-    for name in ("placement",):
-        placed = sorted(p.split("/")[1] for p in files if p.endswith(f"/etc/{name}/{name}.conf"))
+    for service in catalog.CATALOG[1:]:  # every entry after Keystone
+        name, conf_path = service.name, service.config_file
+        placed = sorted(p.split("/")[1] for p in files if p.startswith("nodes/") and p.endswith("/" + conf_path))
         if name not in services:
             assert not placed and name not in registered
             continue
@@ -698,9 +715,9 @@ def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spe
             assert server["addr"] == listeners_of_service(files, server["name"], name)
         for node in placed:
             parser = configparser.ConfigParser(interpolation=None)
-            parser.read_string(text(files, f"nodes/{node}/etc/{name}/{name}.conf"))
+            parser.read_string(text(files, f"nodes/{node}/{conf_path}"))
             hosts = hosts_of(files, node)
-            db = urllib.parse.urlsplit(parser[f"{name}_database"]["connection"])
+            db = urllib.parse.urlsplit(parser[service.database_section]["connection"])
             assert hosts[db.hostname] == vips["vip-db"]["address"] and db.port == services["galera"]["port"]
             assert sql[db.username] == (urllib.parse.unquote(db.password), db.path.lstrip("/"))
             auth = parser["keystone_authtoken"]
@@ -725,3 +742,41 @@ def test_no_two_listeners_on_a_node_share_a_port(spec):
         found = listener_list(files, node)
         ports = [addr.rsplit(":", 1)[1] for addr, _ in found]
         assert len(ports) == len(set(ports)), (node, found)
+
+
+@given(topologies())
+def test_glance_nodes_name_themselves_and_share_one_store(spec):
+    """Every glance-api node: worker_self_reference_url is its own address and the port it binds
+    (another node hands it the imports it staged); its store is the spec's and the same on every
+    node; a shared directory is one setup.sh refuses to run without mounted; an rbd store's
+    client is the one its keyring holds a key for, on the spec's monitors."""
+    files = build(spec)
+    store = spec["services"].get("glance", {}).get("store")
+    confs = {p.split("/")[1]: text(files, p) for p in files if p.startswith("nodes/") and p.endswith("/etc/glance/glance-api.conf")}
+    assert bool(confs) == (store is not None)
+    addresses = {n["name"]: n["address"] for n in spec["nodes"]}
+    stores = set()
+    for node, content in confs.items():
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(content)
+        default = parser["DEFAULT"]
+        me = urllib.parse.urlsplit(default["worker_self_reference_url"])
+        assert (me.hostname, me.port) == (addresses[node], int(default["bind_port"])) == (default["bind_host"], me.port)
+        backend, kind = default["enabled_backends"].split(":")
+        assert kind == store["type"] and parser["glance_store"]["default_backend"] == backend
+        section = {k: v for k, v in parser.items(backend) if k not in parser.defaults()}  # its own lines
+        stores.add(tuple(sorted(section.items())))
+        setup = text(files, f"nodes/{node}/setup.sh")
+        if kind == "file":
+            path = store.get("path", "/var/lib/glance/images")
+            assert section["filesystem_store_datadir"] == path
+            assert f"if ! mountpoint -q '{path}'; then" in setup  # the schema's paths need no escaping
+        else:
+            assert section["rbd_store_pool"] == store["pool"]
+            keyring = text(files, f"nodes/{node}/etc/ceph/ceph.client.{section['rbd_store_user']}.keyring")
+            assert keyring.startswith(f"[client.{store['user']}]\n") and "\tkey = " in keyring
+            ceph = configparser.ConfigParser(interpolation=None)
+            ceph.read_string(text(files, f"nodes/{node}/{section['rbd_store_ceph_conf'].lstrip('/')}"))
+            assert ceph["global"]["mon_host"].split(",") == store["monitors"]
+            assert ceph["global"]["fsid"] == store["fsid"]
+    assert len(stores) <= 1, stores

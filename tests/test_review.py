@@ -51,7 +51,8 @@ NODE4 = ("  - name: controller4\n    address: 192.168.16.61\n    interface: eth0
          "    fencing: {address: 192.168.17.61, username: admin, password_secret: ipmi_controller4}\nvips:")
 EDITS = {
     "add a node": (SEED.replace("vips:", NODE4, 1).replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller3]\n"), [
-        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, placement",
+        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, glance, placement",
+        "backend controller4 added to vip-keystone (active, port 9292)",
         "backend controller4 added to vip-keystone (active, port 5000)",
         "backend controller4 added to vip-keystone (active, port 8778)",
         "backend controller4 added to vip-rabbitmq (active, port 5672)",

@@ -60,9 +60,11 @@ def api_frontend(ep: ApiEndpoint) -> Frontend:
         # Services build their version-discovery links from these (enable_proxy_headers_parsing):
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
-                          f"http-request set-header X-Forwarded-Proto {ENDPOINT_SCHEME}"),
+                          f"http-request set-header X-Forwarded-Proto {ENDPOINT_SCHEME}",
+                          *((f"timeout client {ep.service.request_timeout}",) if ep.service.request_timeout else ())),
         backend_options=("balance roundrobin", f"option httpchk GET {ep.service.health_path}",
-                         "http-check expect status 200", "default-server inter 2s rise 2 fall 5"),
+                         "http-check expect status 200", "default-server inter 2s rise 2 fall 5",
+                         *((f"timeout server {ep.service.request_timeout}",) if ep.service.request_timeout else ())),
         servers=tuple(Server(n.name, n.address, ep.port, "check") for n in ep.nodes),
     )
 

@@ -39,7 +39,7 @@ def packages(topo: Topology, node: Node) -> list[str]:
     t = topo.target
     per_service = {"loadbalancer": t.packages_loadbalancer, "galera": t.packages_galera,
                    "rabbitmq": t.packages_rabbitmq, "keystone": t.packages_keystone,
-                   **{ep.service.name: ep.service.host.packages for ep in catalog.hosted_on(topo, node)}}
+                   **{ep.service.name: catalog.packages(topo, ep) for ep in catalog.hosted_on(topo, node)}}
     found = list(t.packages_cluster) if topo.cluster_of(node) else []
     for service in topo.services_of(node):
         found += [p for p in per_service[service] if p not in found]
@@ -124,6 +124,6 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         masked_units=masked_units(topo, node), systemd_units=running, stopped_units=stopped,
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
         site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],
-        service_units=service_units(topo, node),
+        service_units=service_units(topo, node), shared_mounts=catalog.shared_mounts(topo, node),
     )
     return BundleFile("setup.sh", text, 0o755)

@@ -1,12 +1,12 @@
 """The catalog's API services other than Keystone: each one's config (its own template, with
-the shared oslo sections), its uwsgi ini, and the systemd unit that runs it (in place of the
-package's)."""
+the shared oslo sections), the uwsgi ini of those uwsgi serves, the Ceph client files of those
+that store in Ceph, and the systemd unit that runs it (in place of the package's)."""
 
 from __future__ import annotations
 
 from .. import catalog
-from ..catalog import ApiEndpoint
-from ..model import Node, Topology
+from ..catalog import ApiEndpoint, Uwsgi
+from ..model import Node, Storage, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
 
@@ -19,23 +19,41 @@ def keystone_auth(topo: Topology, ep: ApiEndpoint, secrets: SecretValues) -> dic
             "memcache_servers": topo.memcached.servers()}
 
 
+def ceph_files(service: str, user: str, storage: Storage, secrets: SecretValues) -> list[BundleFile]:
+    """The Ceph client's view of the external cluster: its monitors, and the service's key (0600,
+    readable by the service alone)."""
+    conf = render("ceph/ceph.conf.j2", storage=storage, service=service)
+    keyring = render("ceph/keyring.j2", storage=storage,
+                     key=secrets.get(catalog.ceph_key_secret(service)))
+    return [BundleFile("etc/ceph/ceph.conf", conf, 0o644),
+            BundleFile(f"etc/ceph/ceph.client.{storage.user}.keyring", keyring, 0o600, owner=user, group=user)]
+
+
 def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> list[BundleFile]:
     service, host = ep.service, ep.service.host
     placed = topo.api(service.name)
     config_name = service.config_file.rsplit("/", 1)[-1]
-    conf = render(f"{service.name}/{config_name}.j2", node=node, release=catalog.RELEASE,
-                  db_host=topo.galera.vip.hostname, auth=keystone_auth(topo, ep, secrets),
+    conf = render(f"{service.name}/{config_name}.j2", node=node, release=catalog.RELEASE, port=ep.port,
+                  workers=placed.workers, storage=placed.storage, db_host=topo.galera.vip.hostname,
+                  auth=keystone_auth(topo, ep, secrets), self_url=catalog.node_url(ep, node),
                   database_url=catalog.database_url(topo, service.database, secrets))
-    ini_name = host.uwsgi_ini.rsplit("/", 1)[-1]
-    ini = render(f"{service.name}/{ini_name}.j2", node=node, port=ep.port, workers=placed.workers,
-                 wsgi_script=host.wsgi_script, user=host.system_user, unit=host.unit)
-    unit = render("openstack/uwsgi.service.j2", node=node, unit=host.unit, ini=host.uwsgi_ini, user=host.system_user,
-                  description=f"OpenStack {service.name} API ({service.service_type}) under uwsgi")
-    return [
-        BundleFile(service.config_file, conf, 0o600, owner=host.system_user, group=host.system_user),
-        BundleFile(host.uwsgi_ini.lstrip("/"), ini, 0o644),
-        BundleFile(f"etc/systemd/system/{host.unit}.service", unit, 0o644),
-    ]
+    files = [BundleFile(service.config_file, conf, 0o600, owner=host.system_user, group=host.system_user)]
+    server = host.server
+    if isinstance(server, Uwsgi):
+        ini_name = server.ini.rsplit("/", 1)[-1]
+        ini = render(f"{service.name}/{ini_name}.j2", node=node, port=ep.port, workers=placed.workers,
+                     wsgi_script=server.wsgi_script, user=host.system_user, unit=host.unit)
+        files.append(BundleFile(server.ini.lstrip("/"), ini, 0o644))
+        exec_start, how = server.exec_start(), "under uwsgi, on hagen's ini"
+    else:
+        exec_start, how = server.exec_start(service.config_file), "on its own server, as its config says"
+    unit = render("openstack/service.unit.j2", node=node, unit=host.unit, exec_start=exec_start,
+                  user=host.system_user, how=how,
+                  description=f"OpenStack {service.name} API ({service.service_type})")
+    files.append(BundleFile(f"etc/systemd/system/{host.unit}.service", unit, 0o644))
+    if placed.storage and placed.storage.kind == "rbd":
+        files += ceph_files(service.name, host.system_user, placed.storage, secrets)
+    return files
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:

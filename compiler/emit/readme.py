@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
-from ..catalog import endpoints
+from ..catalog import endpoints, storage_prerequisites
 from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
@@ -68,5 +68,6 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                   sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS + (rabbitmq_correction(topo),),
                   diagram=mermaid(topo), topology_json=TOPOLOGY_JSON,
                   installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook],
-                  services=[ep.service.name for ep in endpoints(topo)])
+                  services=[ep.service.name for ep in endpoints(topo)],
+                  prerequisites=storage_prerequisites(topo))
     return BundleFile("README.md", text, 0o644)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ..catalog import endpoints
+from ..catalog import endpoints, shared_mounts
 from ..model import Topology
 from .base import BundleFile
 from .bootstrap import deploy_steps
@@ -74,6 +74,8 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
         "services": {ep.service.name: {"type": ep.service.service_type, "url": ep.url, "frontend": ep.service.frontend,
                                        "health_path": ep.service.health_path, "database": ep.service.database.name,
                                        "nodes": [n.name for n in ep.nodes]} for ep in endpoints(topo)},
+        # Stores that a shared filesystem must hold on every node of their service (the lab mounts one).
+        "shared_mounts": {n.name: paths for n in topo.nodes if (paths := shared_mounts(topo, n))},
         "deploy_steps": deploy_steps(topo),
         "secret_files": per_node_paths(secret_files),
         "clusters": {c.name: {"nodes": [n.name for n in c.nodes], "resources": resources(topo, c),

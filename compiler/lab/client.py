@@ -3,8 +3,10 @@ as OpenStack services would, through the VIPs (and RabbitMQ's node URLs, as oslo
 
     python -m compiler.lab.client setup  CONFIG        create the write table
     python -m compiler.lab.client load   CONFIG EVENTS write, issue tokens, publish, create resource
-                                                       providers and probe until SIGTERM
-    python -m compiler.lab.client verify CONFIG        rows, messages and providers present, as JSON
+                                                       providers, upload and download images and
+                                                       probe until SIGTERM
+    python -m compiler.lab.client verify CONFIG        rows, messages, providers and intact images
+                                                       present, as JSON
 
 CONFIG is a 0600 JSON file with the addresses and credentials (see run.client_config). Every
 event is one JSON line with a CLOCK_MONOTONIC timestamp, which the orchestrator shares.
@@ -12,6 +14,7 @@ event is one JSON line with a CLOCK_MONOTONIC timestamp, which the orchestrator 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -31,6 +34,8 @@ PLACEMENT_INTERVAL = 0.25
 # Placement's microversion that returns the created provider (1.20) and filters by name.
 PLACEMENT_VERSION = "placement 1.20"
 PROVIDER_PREFIX = "hagen-lab-"
+IMAGE_INTERVAL = 1.0
+IMAGE_BYTES = 64 * 1024  # small: the loop measures availability, not throughput
 TABLE = "hagen_lab_writes"
 QUEUE = "hagen-lab"
 
@@ -134,6 +139,47 @@ def placement_loop(config: dict, record: Recorder, stop: threading.Event) -> Non
         stop.wait(max(0.0, PLACEMENT_INTERVAL - (time.monotonic() - started)))
 
 
+def image_data(name: str) -> bytes:
+    """An image's bytes, derived from its name, so that verify knows what each must hold."""
+    return b"".join(hashlib.sha256(f"{name}/{i}".encode()).digest() for i in range(IMAGE_BYTES // 32))
+
+
+def _glance(config: dict, token: str, method: str, path: str, body: bytes | None = None,
+            content_type: str = "application/json") -> tuple[int, bytes]:
+    request = urllib.request.Request(config["glance"]["url"] + path, method=method, data=body,
+                                     headers={"X-Auth-Token": token, "Content-Type": content_type})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read()
+
+
+def image_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Create, upload and download back one image per tick through Glance's VIP (HAProxy sends
+    each request to the next node, so the three requests are served by different ones); an image
+    counts only when its download matched its upload byte for byte."""
+    next_id, token = config["first_write_id"], None
+    while not stop.is_set():
+        started = time.monotonic()
+        name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
+        data, image_id = image_data(name), None
+        try:
+            token = token or _token(config["keystone"])
+            _, created = _glance(config, token, "POST", "/v2/images", json.dumps(
+                {"name": name, "disk_format": "raw", "container_format": "bare"}).encode())
+            image_id = json.loads(created)["id"]
+            status, _ = _glance(config, token, "PUT", f"/v2/images/{image_id}/file", data, "application/octet-stream")
+            _, downloaded = _glance(config, token, "GET", f"/v2/images/{image_id}/file")
+            ok = status == 204 and downloaded == data
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                token = None
+            ok = False
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError):
+            ok = False
+        record("image", ok, id=next_id, name=name, image=image_id)
+        next_id += 1
+        stop.wait(max(0.0, IMAGE_INTERVAL - (time.monotonic() - started)))
+
+
 def probe_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
@@ -199,6 +245,8 @@ def load(config: dict, events: str) -> None:
     loops = [write_loop, token_loop, probe_loop, publish_loop]
     if "placement" in config:
         loops.append(placement_loop)
+    if "glance" in config:
+        loops.append(image_loop)
     threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True) for loop in loops]
     for thread in threads:
         thread.start()
@@ -236,7 +284,32 @@ def verify(config: dict) -> dict:
     found = {"rows": rows, "messages": messages}
     if "placement" in config:
         found["providers"] = _providers(config)
+    if "glance" in config:
+        found["images"] = _intact_images(config)
     return found
+
+
+def _intact_images(config: dict) -> list[str]:
+    """The lab's images Glance still lists active and serves with the bytes they were uploaded with
+    (each downloaded through the VIP, so from every node in turn)."""
+    last_error = None
+    for _ in range(10):
+        try:
+            token, intact, path = _token(config["keystone"]), [], "/v2/images?limit=1000"
+            while path:
+                _, page = _glance(config, token, "GET", path)
+                listed = json.loads(page)
+                for image in listed["images"]:
+                    if image["name"].startswith(PROVIDER_PREFIX) and image["status"] == "active":
+                        _, downloaded = _glance(config, token, "GET", f"/v2/images/{image['id']}/file")
+                        if downloaded == image_data(image["name"]):
+                            intact.append(image["name"])
+                path = listed.get("next")
+            return sorted(intact)
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(3)
+    sys.exit(f"client: cannot list images: {last_error}")
 
 
 def _providers(config: dict) -> list[str]:

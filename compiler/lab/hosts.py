@@ -185,11 +185,23 @@ def _cgroup_dirs(host: str) -> list[Path]:
     return [CGROUP_ROOT / c / CGROUP_GROUP / host for c in CGROUP_CONTROLLERS]
 
 
-def prepare_host(state: LabState, name: str, user_data: bytes, network_config: str) -> None:
-    """The host's disk: an overlay on the base with the NoCloud seed in its upper layer."""
+def prepare_host(state: LabState, name: str, user_data: bytes, network_config: str,
+                 shared: list[str] = ()) -> None:
+    """The host's disk: an overlay on the base with the NoCloud seed in its upper layer; and the
+    shared filesystems the bundle needs, as one directory of the lab's root bind-mounted into
+    every host that mounts it (standing in for an NFS export)."""
     root = state.root / "hosts" / name
     upper, work, merged = root / "upper", root / "work", root / "merged"
-    state.hosts[name] = {"upper": str(upper), "work": str(work), "merged": str(merged)}
+    binds = []
+    for path in shared:
+        source = state.root / "shared" / path.strip("/").replace("/", "_")
+        if not source.is_dir():
+            source.mkdir(parents=True)
+            packaged = Path(state.base) / path.lstrip("/")  # its owner as the base's packages made it
+            if packaged.exists():
+                os.chown(source, packaged.stat().st_uid, packaged.stat().st_gid)
+        binds.append([str(source), path])
+    state.hosts[name] = {"upper": str(upper), "work": str(work), "merged": str(merged), "binds": binds}
     state.save()
     for d in (upper, work, merged):
         d.mkdir(parents=True, exist_ok=True)
@@ -223,7 +235,8 @@ def boot_host(state: LabState, name: str) -> None:
     console = open(state.root / "hosts" / f"{name}.console", "ab")
     argv = in_netns(["unshare", "--mount", "--propagation", "private",
                      "systemd-nspawn", "-D", h["merged"], "-M", name, "--boot", "--register=no", "--keep-unit",
-                     f"--network-bridge={BRIDGE}", "--console=pipe"], state.netns)
+                     f"--network-bridge={BRIDGE}", "--console=pipe",
+                     *(f"--bind={source}:{target}" for source, target in h.get("binds", []))], state.netns)
     # Its processes are found again through the host's cgroup (host_pids), so no PID is kept here.
     subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                      preexec_fn=join_cgroups, start_new_session=True)
@@ -371,8 +384,9 @@ def teardown(root: Path) -> list[str]:
     if state.base and state.base_owned and Path(state.base).exists():
         shutil.rmtree(state.base)
         removed.append("base root")
-    if (root / "hosts").exists():
-        shutil.rmtree(root / "hosts")
+    for sub in ("hosts", "shared"):  # the hosts' disks, and the shared stores (images)
+        if (root / sub).exists():
+            shutil.rmtree(root / sub)
     # The client's files hold credentials; the report, up.json and steps.log stay for the operator.
     for pattern in ("client*.json", "client-mysql.cnf", "events-*.jsonl"):
         for path in root.glob(pattern):

@@ -47,7 +47,7 @@ def count(events: list[dict], kind: str, ok: bool) -> int:
 
 
 def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int], messages: list[int],
-                     vips: list[str], providers: list[str] | None = None) -> dict:
+                     vips: list[str], providers: list[str] | None = None, images: list[str] | None = None) -> dict:
     """What the issue asks for, per scenario."""
     acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
     figures = {
@@ -65,8 +65,15 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         figures["providers_created"] = len(created)
         figures["placement_failures"] = count(events, "placement", False)
         figures["providers_lost"] = len(created - set(providers))
+    if images is not None:  # Glance: images whose download matched, and which still download intact
+        taken = {e["name"] for e in events if e["k"] == "image" and e["ok"]}
+        figures["images_created"] = len(taken)
+        figures["image_failures"] = count(events, "image", False)
+        figures["images_lost"] = len(taken - set(images))
     if crash_at is not None:
         figures["write_outage_s"] = write_outage(events, crash_at)
+        if images is not None:  # one image a second: a gap over 3 s is an outage
+            figures["image_outage_s"] = write_outage(events, crash_at, "image", gap=3.0)
         if providers is not None:  # one request every 0.25 s: a gap over 1 s is an outage
             figures["placement_outage_s"] = write_outage(events, crash_at, "placement", gap=1.0)
         figures["vip_answers_again_s"] = {v: vip_recovery(events, v, crash_at) for v in vips}
@@ -87,7 +94,8 @@ def galera_transfer_from_log(text: str) -> str:
 def table(report: dict) -> str:
     """The report as a plain-text table, one row per scenario."""
     heads = ["scenario", "write outage s", "VIPs answer again s", "rows lost", "msgs lost/confirmed", "tokens ok/fail",
-             "writes ok/fail", "providers lost/created", "placement fail", "placement outage s", "rejoin s",
+             "writes ok/fail", "providers lost/created", "placement fail", "placement outage s",
+             "images lost/created", "image fail", "image outage s", "rejoin s",
              "state transfer"]
     rows = []
     for s in report["scenarios"]:
@@ -101,6 +109,8 @@ def table(report: dict) -> str:
                      f"{f['writes_acknowledged']}/{f['writes_failed']}",
                      f"{f['providers_lost']}/{f['providers_created']}" if "providers_created" in f else "-",
                      str(f.get("placement_failures", "-")), str(f.get("placement_outage_s", "-")),
+                     f"{f['images_lost']}/{f['images_created']}" if "images_created" in f else "-",
+                     str(f.get("image_failures", "-")), str(f.get("image_outage_s", "-")),
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]

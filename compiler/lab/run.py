@@ -137,7 +137,7 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
 
 
 # The catalog services the client drives (each has a loop in client.py).
-CLIENT_SERVICES = ("placement",)
+CLIENT_SERVICES = ("glance", "placement")
 
 
 def _by_address(topo: dict, service: dict) -> str:
@@ -166,7 +166,8 @@ def wait_cloud_init(name: str, timeout: float = 900) -> None:
 def boot_all(state: LabState, bundle: Path, topo: dict) -> dict:
     """Every host on its own overlay with its own user-data; returns the boot timings."""
     for name, node in topo["nodes"].items():
-        hosts.prepare_host(state, name, (bundle / "nodes" / name / "user-data").read_bytes(), _network_config(node))
+        hosts.prepare_host(state, name, (bundle / "nodes" / name / "user-data").read_bytes(), _network_config(node),
+                           shared=topo.get("shared_mounts", {}).get(name, []))
     boot_at = time.monotonic()
     for name in topo["nodes"]:
         hosts.boot_host(state, name)
@@ -346,7 +347,8 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
     found = json.loads(verified.stdout)
     events = _events(events_path)
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
-                                                [v["name"] for v in cfg["vips"]], found.get("providers"))
+                                                [v["name"] for v in cfg["vips"]], found.get("providers"),
+                                                found.get("images"))
     return result
 
 
@@ -418,6 +420,8 @@ def problems(result: dict) -> list[str]:
         if "providers_created" in f and (f["providers_lost"] or not f["providers_created"]):
             found.append(f"{s['name']}: Placement created {f['providers_created']} resource providers, "
                          f"{f['providers_lost']} of them lost")
+        if "images_created" in f and (f["images_lost"] or not f["images_created"]):
+            found.append(f"{s['name']}: Glance took {f['images_created']} images, {f['images_lost']} of them lost")
         if not f["writes_acknowledged"] or not f["messages_confirmed"]:
             found.append(f"{s['name']}: no write or no message went through")
         for vip, seconds in f.get("vip_answers_again_s", {}).items():
