@@ -265,6 +265,20 @@ def auth_token_cache_on_every_service_node(monkeypatch):
         **original(topo, ep, secrets), "memcache_servers": [f"{n.address}:11211" for n in ep.nodes]})
 
 
+def glance_names_the_vip_as_itself(monkeypatch):
+    monkeypatch.setattr(catalog, "node_url", lambda ep, node: ep.url)
+
+
+def setup_forgets_the_shared_store_mount(monkeypatch):
+    monkeypatch.setattr(catalog, "shared_mounts", lambda topo, node: [])
+
+
+def keyring_for_the_admin_client(monkeypatch):
+    original = openstack.ceph_files
+    monkeypatch.setattr(openstack, "ceph_files", lambda service, user, storage, secrets: original(
+        service, user, dataclasses.replace(storage, user="admin"), secrets))
+
+
 _QUICK: dict = {}
 
 
@@ -311,6 +325,9 @@ MUTATIONS = [
     (auth_token_cache_on_every_service_node,
      props.test_catalog_services_reach_their_database_keystone_and_vip_consistently),
     (uwsgi_listens_on_keystones_port, props.test_no_two_listeners_on_a_node_share_a_port),
+    (glance_names_the_vip_as_itself, props.test_glance_nodes_name_themselves_and_share_one_store),
+    (setup_forgets_the_shared_store_mount, props.test_glance_nodes_name_themselves_and_share_one_store),
+    (keyring_for_the_admin_client, props.test_glance_nodes_name_themselves_and_share_one_store),
 ]
 
 
