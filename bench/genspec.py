@@ -40,7 +40,10 @@ def spec_for(n: int, memcached_everywhere: bool = False) -> str:
             "galera": {"nodes": placement["galera"], "vip": "vip-db"},
             "rabbitmq": {"nodes": placement["rabbitmq"], "vip": "vip-rabbitmq"},
             "keystone": {"nodes": placement["keystone"], "vip": "vip-keystone"},
-            "placement": {},  # on Keystone's nodes and VIP
+            # The whole catalog, on Keystone's nodes and VIP.
+            "glance": {"store": {"type": "file", "shared": True}},
+            "placement": {},
+            "nova": {},
         },
     }
     if n >= 12 and not memcached_everywhere:

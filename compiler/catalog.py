@@ -63,6 +63,38 @@ class OwnServer:
 
 
 @dataclass(frozen=True)
+class SyncStep:
+    """One command of a service's schema setup, run once from one node as its system user. Each
+    is safe to rerun; `done_exit` is the exit status by which a command says that what it would
+    create exists already (nova-manage cell_v2 create_cell: 2), which is success on a rerun."""
+    command: str
+    done_exit: int | None = None
+
+
+@dataclass(frozen=True)
+class Frontend:
+    """A port a service serves beside its API's, with its own process and HAProxy frontend
+    (Nova's metadata API, its noVNC proxy). Its port is the spec's services.<name>.<port_key>."""
+    port_key: str
+    frontend: str
+    description: str
+    health_path: str
+    # HAProxy's timeout tunnel: how long an upgraded connection (a websocket console) may stay
+    # quiet before HAProxy closes it; None for plain request/response.
+    tunnel_timeout: str | None = None
+
+
+@dataclass(frozen=True)
+class Process:
+    """One more systemd unit of a service: a daemon on the message bus alone (Nova's conductor
+    and scheduler), or the server of one of its other frontends."""
+    unit: str  # the packaged unit's name; hagen's unit of that name replaces it
+    server: Uwsgi | OwnServer
+    description: str
+    frontend: Frontend | None = None
+
+
+@dataclass(frozen=True)
 class ServiceHost:
     """How a service runs on Debian 13: its packages (their debconf questions answered first),
     the packaged unit that serves it, and its system user (db sync runs as it)."""
@@ -70,8 +102,13 @@ class ServiceHost:
     debconf: tuple[DebconfAnswer, ...]
     unit: str  # the packaged unit's name; hagen's unit of that name replaces it
     system_user: str
-    db_sync: tuple[str, ...]  # commands that create or upgrade its schema; each safe to rerun
+    db_sync: tuple[SyncStep, ...]  # what creates or upgrades its schemas; each safe to rerun
     server: Uwsgi | OwnServer
+    processes: tuple[Process, ...] = ()  # its other units, on every node of the service
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return (self.unit, *(p.unit for p in self.processes))
 
 
 @dataclass(frozen=True)
@@ -108,6 +145,16 @@ class ApiService:
     # None for Keystone, whose Apache site is laid by its own emitter and target fields.
     host: ServiceHost | None = None
     store_groups: StoreGroups | None = None
+    # More schemas the service owns beside `database`, as the same user (Nova's API database and
+    # its cell0): the seeded SQL creates each, and the service's config names them.
+    more_databases: tuple[ServiceDatabase, ...] = ()
+    # Other catalog services it calls, which the spec must place too (checks.py refuses otherwise).
+    needs: tuple[str, ...] = ()
+    # Whether it talks over RabbitMQ (its config's transport_url, whose brokers it reaches by name).
+    messaging: bool = False
+    # Its own section of the bundle README (what the operator does next), a template under
+    # readme/; rendered with the topology's endpoints and frontends.
+    readme_section: str | None = None
     # HAProxy's client and server timeouts for this service, when its requests may go quiet for
     # longer than the defaults' minute (an image upload: the store writes and checksums).
     request_timeout: str | None = None
@@ -150,7 +197,7 @@ PLACEMENT = ApiService(
                  DebconfAnswer("placement-common", "placement/configure_ksat", "boolean", "false"),
                  DebconfAnswer("placement-api", "placement/configure_api-endpoint", "boolean", "false")),
         unit="placement-api", system_user="placement",
-        db_sync=("placement-manage db sync",),
+        db_sync=(SyncStep("placement-manage db sync"),),
         server=Uwsgi(ini="/etc/placement/placement-api-uwsgi.ini", wsgi_script="/usr/bin/placement-api")),
     targets=("debian13",),
 )
@@ -179,7 +226,7 @@ GLANCE = ApiService(
                  DebconfAnswer("glance-api", "glance/configure_api-endpoint", "boolean", "false")),
         unit="glance-api", system_user="glance",
         # db sync applies the migrations not applied yet; load_metadefs skips namespaces it has.
-        db_sync=("glance-manage db sync", "glance-manage db load_metadefs"),
+        db_sync=(SyncStep("glance-manage db sync"), SyncStep("glance-manage db load_metadefs")),
         server=OwnServer("/usr/bin/glance-api")),
     store_groups=StoreGroups("glance_store", ("os_glance_staging_store", "os_glance_tasks_store"),
                              ("DEFAULT", "enabled_backends")),
@@ -187,10 +234,78 @@ GLANCE = ApiService(
     targets=("debian13",),
 )
 
-CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT)
+# Nova 31 (2025.1)'s control services: the compute API and the metadata API under uwsgi (as
+# Debian runs them), the conductor and the scheduler on the message bus, and the noVNC proxy that
+# browsers reach through HAProxy with a websocket. One cell (cell1) beside cell0; compute nodes
+# are not deployed by hagen (the bundle README says what one needs to join).
+NOVA_DB_USER, NOVA_DB_SECRET = "nova", "nova_db_password"
+# The console page of Debian's novnc package: what HAProxy checks and compute nodes hand out.
+NOVNC_PAGE = "/vnc_auto.html"
+NOVA = ApiService(
+    name="nova", service_type="compute", frontend="nova-api",
+    description="Nova compute API, balanced in http mode; its root (the version list) answers unauthenticated",
+    endpoint_path="/v2.1", health_path="/",
+    # [database]: cell1's schema (create_cell maps it); the API database and cell0 beside it.
+    database=ServiceDatabase("nova", NOVA_DB_USER, NOVA_DB_SECRET),
+    more_databases=(ServiceDatabase("nova_api", NOVA_DB_USER, NOVA_DB_SECRET),
+                    # map_cell0's default: the [database] connection's name with _cell0 appended.
+                    ServiceDatabase("nova_cell0", NOVA_DB_USER, NOVA_DB_SECRET)),
+    config_file="etc/nova/nova.conf",
+    # nova 31.0.0's etc/nova/nova-config-generator.conf.
+    config_namespaces=("nova.conf", "oslo.log", "oslo.messaging", "oslo.policy", "oslo.privsep",
+                       "oslo.service.periodic_task", "oslo.service.service", "oslo.middleware",
+                       "oslo.concurrency", "keystonemiddleware.auth_token", "osprofiler"),
+    python_package="python3-nova",
+    keystone_user=ServiceUser("nova", "nova_keystone_password"),
+    host=ServiceHost(
+        packages=("nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy", "python3-pymysql"),
+        debconf=(DebconfAnswer("nova-common", "nova/configure_db", "boolean", "false"),
+                 DebconfAnswer("nova-common", "nova/configure_rabbit", "boolean", "false"),
+                 DebconfAnswer("nova-common", "nova/configure_ksat", "boolean", "false"),
+                 DebconfAnswer("nova-common", "nova/configure_neutron", "boolean", "false"),
+                 DebconfAnswer("nova-common", "nova/configure_placement", "boolean", "false"),
+                 DebconfAnswer("nova-api", "novaapi/configure_db", "boolean", "false"),
+                 DebconfAnswer("nova-api", "nova/configure_api-endpoint", "boolean", "false"),
+                 DebconfAnswer("nova-consoleproxy", "nova-consoleproxy/daemon_type", "select", "novnc")),
+        unit="nova-api", system_user="nova",
+        # The upstream order: the API schema, the cell mappings (cell0, then cell1 on this
+        # config's [database] and transport_url), then the cells' schema.
+        db_sync=(SyncStep("nova-manage api_db sync"), SyncStep("nova-manage cell_v2 map_cell0"),
+                 SyncStep("nova-manage cell_v2 create_cell --name=cell1 --verbose", done_exit=2),
+                 SyncStep("nova-manage db sync")),
+        server=Uwsgi(ini="/etc/nova/nova-api-uwsgi.ini", wsgi_script="/usr/bin/nova-api-wsgi"),
+        processes=(
+            Process("nova-api-metadata", Uwsgi(ini="/etc/nova/nova-api-metadata-uwsgi.ini",
+                                               wsgi_script="/usr/bin/nova-metadata-wsgi"),
+                    "OpenStack Nova metadata API (instances' metadata, through Neutron's proxy)",
+                    Frontend("metadata_port", "nova-metadata", "Nova metadata API, balanced in http mode with its "
+                             "/healthcheck", "/healthcheck")),
+            Process("nova-novncproxy", OwnServer("/usr/bin/nova-novncproxy"),
+                    "OpenStack Nova noVNC proxy (instance consoles over a websocket)",
+                    Frontend("novncproxy_port", "nova-novncproxy", "Nova noVNC console proxy, websockets "
+                             "tunnelled through http mode", NOVNC_PAGE, tunnel_timeout="1h")),
+            Process("nova-conductor", OwnServer("/usr/bin/nova-conductor"), "OpenStack Nova conductor"),
+            Process("nova-scheduler", OwnServer("/usr/bin/nova-scheduler"), "OpenStack Nova scheduler"))),
+    needs=("glance", "placement"),
+    messaging=True,
+    readme_section="readme/nova-compute-nodes.md.j2",
+    targets=("debian13",),
+)
+
+CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA)
 # The services a spec may place or leave out (its services.<name> key), run beside Keystone by
 # default: every entry but Keystone.
 API_SERVICES: tuple[str, ...] = tuple(s.name for s in CATALOG if s is not KEYSTONE)
+
+
+def by_name(name: str) -> ApiService:
+    return next(s for s in CATALOG if s.name == name)
+
+
+def frontend_port_keys(name: str) -> tuple[str, ...]:
+    """The spec keys of a service's other frontends' ports (services.nova.metadata_port, ...)."""
+    host = by_name(name).host
+    return tuple(p.frontend.port_key for p in host.processes if p.frontend) if host else ()
 
 
 @dataclass(frozen=True)
@@ -205,6 +320,42 @@ class ApiEndpoint:
     def url(self) -> str:
         """The URL registered in Keystone's catalog (public, internal and admin alike for now)."""
         return f"{ENDPOINT_SCHEME}://{self.vip.hostname}:{self.port}{self.service.endpoint_path}"
+
+
+@dataclass(frozen=True)
+class Balanced:
+    """One HAProxy frontend of a catalog service and its backend: the API's, or one of its other
+    frontends' (Frontend). HAProxy, the port checks and the lab read these."""
+    service: ApiService
+    name: str  # the frontend's
+    backend: str
+    description: str
+    vip: Vip
+    port: int
+    nodes: tuple[Node, ...]
+    health_path: str
+    request_timeout: str | None
+    tunnel_timeout: str | None
+
+    @property
+    def health_url(self) -> str:
+        return f"{ENDPOINT_SCHEME}://{self.vip.hostname}:{self.port}{self.health_path}"
+
+
+def balanced(topo: Topology) -> tuple[Balanced, ...]:
+    """Every frontend of every catalog service this topology runs, each service's API first."""
+    out = []
+    for ep in endpoints(topo):
+        s = ep.service
+        # The API's backend keeps its historical name, '<service>-nodes'.
+        out.append(Balanced(s, s.frontend, f"{s.name}-nodes", s.description, ep.vip, ep.port, ep.nodes,
+                            s.health_path, s.request_timeout, None))
+        for process in (s.host.processes if s.host else ()):
+            if f := process.frontend:
+                out.append(Balanced(s, f.frontend, f"{f.frontend}-nodes", f.description, ep.vip,
+                                    topo.api(s.name).port(f.port_key), ep.nodes, f.health_path, None,
+                                    f.tunnel_timeout))
+    return tuple(out)
 
 
 def node_url(ep: ApiEndpoint, node: Node) -> str:
@@ -292,7 +443,7 @@ def database_client_hosts(topo: Topology) -> list[str]:
 
 def databases(topo: Topology) -> tuple[ServiceDatabase, ...]:
     """The databases of the services this topology runs."""
-    return tuple(ep.service.database for ep in endpoints(topo))
+    return tuple(db for ep in endpoints(topo) for db in (ep.service.database, *ep.service.more_databases))
 
 
 def database_url(topo: Topology, db: ServiceDatabase, secrets: SecretValues) -> str:
@@ -302,17 +453,22 @@ def database_url(topo: Topology, db: ServiceDatabase, secrets: SecretValues) -> 
     return f"mysql+pymysql://{db.user}:{password}@{g.vip.hostname}:{g.port}/{db.name}"
 
 
-def transport_url(topo: Topology, secrets: SecretValues) -> str:
-    """oslo.messaging's transport_url: every RabbitMQ node (clients fail over between them, as
-    oslo.messaging does) or the RabbitMQ VIP, as the spec says."""
+def transport_hosts(topo: Topology) -> list[str]:
+    """host:port of each RabbitMQ broker a client lists: every RabbitMQ node (clients fail over
+    between them, as oslo.messaging does) or the RabbitMQ VIP, as the spec says."""
     r = topo.rabbitmq
-    password = url_quote(secrets.get("rabbitmq_password"))
     hosts = [r.vip.hostname] if r.clients == "vip" else [n.name for n in r.nodes]
-    return "rabbit://" + ",".join(f"{RABBIT_USER}:{password}@{h}:{r.port}" for h in hosts) + "/"
+    return [f"{h}:{r.port}" for h in hosts]
+
+
+def transport_url(topo: Topology, secrets: SecretValues) -> str:
+    """oslo.messaging's transport_url, as the OpenStack user on transport_hosts."""
+    password = url_quote(secrets.get("rabbitmq_password"))
+    return "rabbit://" + ",".join(f"{RABBIT_USER}:{password}@{h}" for h in transport_hosts(topo)) + "/"
 
 
 def ep_user(name: str) -> str:
-    return next(s.host.system_user for s in CATALOG if s.name == name)
+    return by_name(name).host.system_user
 
 
 def storage_prerequisites(topo: Topology) -> list[str]:

@@ -758,8 +758,8 @@ def plan(bundle: Path) -> list:
         if (node / "etc/xinetd.d/galera-clustercheck").exists():
             jobs.append((check_xinetd, (bundle, node / "etc/xinetd.d/galera-clustercheck")))
         units = sorted((node / "etc/systemd/system").glob("hagen-clustercheck*"))
-        units += [node / f"etc/systemd/system/{s.host.unit}.service" for s in CATALOG
-                  if s.host and (node / f"etc/systemd/system/{s.host.unit}.service").exists()]
+        units += [node / f"etc/systemd/system/{unit}.service" for s in CATALOG if s.host for unit in s.host.units
+                  if (node / f"etc/systemd/system/{unit}.service").exists()]
         if units:
             jobs.append((check_units, (bundle, units)))
     return jobs

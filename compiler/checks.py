@@ -11,7 +11,7 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .catalog import API_SERVICES, CATALOG
+from .catalog import API_SERVICES, CATALOG, frontend_port_keys
 from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Memcached, RabbitMQ, cluster_groups, cluster_name
 from .resources import service_setting
 from .spec import SourceDoc
@@ -99,6 +99,7 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
     _check_target(data, report)
     if not names_broken:
         _check_stores(data, report)
+    _check_needs(data, report)
     _check_fencing(data, report)
     return sorted(found, key=lambda d: d.sort_key)
 
@@ -328,8 +329,8 @@ def _check_ports(data, node_names, report) -> None:
     fronted = [("galera", galera.get("vip"), g_port, ("services", "galera", "port")),
                ("keystone", keystone.get("vip"), k_port, ("services", "keystone", "public_port")),
                ("rabbitmq", rabbit.get("vip"), r_port, ("services", "rabbitmq", "port"))]
-    fronted += [(s, service_vip(data, s), service_setting(data, s, "port"), ("services", s, "port"))
-                for s in API_SERVICES if s in services]
+    fronted += [(s, service_vip(data, s), service_setting(data, s, key), ("services", s, key))
+                for s in API_SERVICES if s in services for key in ("port", *frontend_port_keys(s))]
     for service, vip, port, path in fronted:
         if vip is None:
             continue
@@ -349,7 +350,8 @@ def _check_ports(data, node_names, report) -> None:
         "rabbitmq": [(r_port, "port"), (RabbitMQ.EPMD_PORT, "epmd port"), (r_port + 20000, "distribution port")],
         "keystone": [(k_port, "public_port")],
         "memcached": [(Memcached.PORT, "memcached port")],
-        **{s: [(service_setting(data, s, "port"), "port")] for s in API_SERVICES if s in services},
+        **{s: [(service_setting(data, s, key), key) for key in ("port", *frontend_port_keys(s))]
+           for s in API_SERVICES if s in services},
     }
     placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone", *API_SERVICES)}
     placed["memcached"] = placement(data, "keystone", "memcached_nodes")
@@ -437,6 +439,19 @@ def _check_stores(data, report) -> None:
                    ("services", service.name, "store", "type"),
                    hint="mount one filesystem (NFS, CephFS) at the store's path on every node and set "
                         "shared: true, use type: rbd (an external Ceph pool), or run the service on one node")
+
+
+def _check_needs(data, report) -> None:
+    """A service whose calls go to another catalog service (Nova's to Placement and Glance) is
+    useless without it: the scheduler finds no host, no server boots."""
+    for service in CATALOG:
+        if service.name not in data["services"]:
+            continue
+        for needed in service.needs:
+            if needed not in data["services"]:
+                report("H057", f"{service.name} needs {needed}, which the spec does not place",
+                       ("services", service.name), key=True,
+                       hint=f"add services.{needed} (by default on Keystone's nodes), or remove services.{service.name}")
 
 
 # Why a catalog service is not compiled for a target, in the words the diagnostic uses.

@@ -44,6 +44,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H055": (WARNING, "Pacemaker cluster too large", "the Pacemaker cluster of loadbalancer has 40 nodes"),
     "H056": (ERROR, "store not shared by the service's nodes", "glance's file store is a local directory on "
                                                                    "each of its 3 nodes"),
+    "H057": (ERROR, "service without the services it calls", "nova needs placement, which the spec does not place"),
     "H060": (ERROR, "feature removed on target", "classic mirrored queues were removed in RabbitMQ 4"),
     "H061": (WARNING, "feature deprecated on target", "classic mirrored queues are deprecated"),
     "H062": (ERROR, "service not available on target", "placement is not available on debian12: Debian 12 ships "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .catalog import API_SERVICES
+from .catalog import API_SERVICES, frontend_port_keys
 from .checks import placement
 from .model import (ApiPlacement, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
                     PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name)
@@ -84,8 +84,9 @@ def api_placement(data: dict, service: str, placed, vips: dict) -> ApiPlacement 
     if spec is None:
         return None
     vip = vips[spec.get("vip", data["services"]["keystone"]["vip"])]
+    more_ports = tuple((key, service_setting(data, service, key)) for key in frontend_port_keys(service))
     return ApiPlacement(service, placed(service), vip, service_setting(data, service, "port"),
-                        service_setting(data, service, "workers"), storage(spec.get("store")))
+                        service_setting(data, service, "workers"), storage(spec.get("store")), more_ports)
 
 
 def storage(store: dict | None) -> Storage | None:

@@ -141,6 +141,11 @@ class ApiPlacement:
     public_port: int
     workers: int
     storage: Storage | None = None  # the spec's store, for a service that has one
+    # The ports of its other frontends (catalog.Frontend.port_key -> port), on the same VIP.
+    more_ports: tuple[tuple[str, int], ...] = ()
+
+    def port(self, key: str) -> int:
+        return dict(self.more_ports)[key]
 
 
 @dataclass(frozen=True)

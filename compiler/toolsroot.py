@@ -39,7 +39,10 @@ def wanted_packages(target_name: str) -> list[str]:
     and the OpenStack services' modules (their options, for oslo-config-validator)."""
     services = {s.python_package for s in CATALOG}  # the options oslo-config-validator loads
     # The programs the catalog's units run (systemd-analyze verify resolves each ExecStart).
+    # (Nova's: nova-consoleproxy, nova-conductor, nova-scheduler own theirs.)
     services |= {s.host.packages[0] for s in CATALOG if s.host and not isinstance(s.host.server, Uwsgi)}
+    services |= {p for s in CATALOG if s.host and any(not isinstance(x.server, Uwsgi) for x in s.host.processes)
+                 for p in s.host.packages}
     return sorted(set(TOOL_PACKAGES) | set(PYTHON_PACKAGES) | set(TARGETS[target_name].packages_cluster) | services)
 
 

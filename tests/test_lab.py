@@ -68,6 +68,18 @@ def test_lost_providers_are_created_ones_placement_no_longer_lists():
     assert "providers_created" not in report.scenario_figures(events, None, [1], [1], [])  # no Placement: no figure
 
 
+def test_lost_flavors_and_nova_daemons_down_are_problems():
+    events = _events(("flavor", 1, True, {"id": 1, "name": "f1"}), ("flavor", 2, False, {"id": 2, "name": "f2"}),
+                     ("flavor", 4.5, True, {"id": 3, "name": "f3"}),
+                     ("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1}))
+    figures = report.scenario_figures(events, 1.5, rows=[1], messages=[1], vips=[], flavors=["f3"],
+                                      compute_services_down=["nova-scheduler@c2"])
+    assert (figures["flavors_created"], figures["flavor_failures"], figures["flavors_lost"]) == (2, 1, 1)
+    assert figures["flavor_outage_s"] == 3.5  # a gap over 2 s: from the last success (1) to the next (4.5)
+    assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
+        "x: Nova created 2 flavors, 1 of them lost", "x: Nova daemons not up afterwards: nova-scheduler@c2"]
+
+
 # Lines as MariaDB 10.11 with mariabackup logged them in the lab: the SST script runs for an IST too.
 REJOIN_BY_IST = """WSREP: State transfer required:
 \tGroup state: 8bd69f20-eb36-11f1-b754-1e3869686c9b:681
@@ -133,7 +145,7 @@ def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen)
     assert f"password={values['keystone_db_password']}\n" in options.read_text()
     assert {v["name"] for v in config["vips"]} == {"vip-db", "vip-keystone", "vip-rabbitmq"}
     # Placement at its registered URL, with the VIP's address (the client has no hosts file)
-    assert config["placement"] == {"url": "http://10.99.0.202:8778"}
+    assert config["placement"] == {"url": "http://10.99.0.202:8778", "nodes": ["controller1", "controller2", "controller3"]}
 
 
 def test_client_publishes_through_the_vip_when_the_spec_says_so(tmp_path, hagen):

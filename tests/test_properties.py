@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import urllib.parse
+from collections import defaultdict
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -107,12 +108,16 @@ def topologies(draw):
     if spec["cluster"]["target"] != "el9" and draw(st.booleans()):
         spec["cluster"]["target"] = "debian13"
         used = set(ports) | {p + 20000 for p in ports} | RESERVED
-        for service, short in (("placement", "pl"), ("glance", "gl")):
+        for service, short in (("placement", "pl"), ("glance", "gl"), ("nova", "nv")):
             if service == "glance" and draw(st.integers(0, 3)) == 0:  # mostly with Glance, sometimes without
                 continue
-            port = draw(st.integers(1024, 60000).filter(lambda p: p not in used))
-            used.add(port)
-            placed = {"port": port}
+            if service == "nova" and "glance" not in spec["services"]:  # Nova needs Glance and Placement
+                continue
+            placed = {}
+            for key in ("port", *catalog.frontend_port_keys(service)):
+                port = draw(st.integers(1024, 60000).filter(lambda p: p not in used))
+                used.add(port)
+                placed[key] = port
             if draw(st.booleans()):
                 placed["nodes"] = subset()
             if draw(st.booleans()):  # its own VIP, or (default) Keystone's on its own port
@@ -476,6 +481,10 @@ def listener_list(files, node):
             parser = configparser.ConfigParser(interpolation=None)
             parser.read_string(f.content)
             found.append((f"{parser['DEFAULT']['bind_host']}:{parser['DEFAULT']['bind_port']}", "glance"))
+        elif path.endswith("/etc/nova/nova.conf"):  # the noVNC proxy's own server
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read_string(f.content)
+            found.append((f"{parser['vnc']['novncproxy_host']}:{parser['vnc']['novncproxy_port']}", "nova"))
     return found
 
 
@@ -666,11 +675,13 @@ def registrations(files):
 
 
 def seeded_sql(files):
-    """{user: (password, database granted)} from one Galera node's seeded SQL."""
+    """{user: (password, {databases granted})} from one Galera node's seeded SQL."""
     sql = next(f.content for p, f in files.items() if p.endswith("/etc/hagen/galera-users.sql"))
     passwords = dict(re.findall(r"^ALTER USER '(\w+)'@'[^']+' IDENTIFIED BY '([^']*)';$", sql, flags=re.M))
-    grants = dict((u, d) for d, u in re.findall(r"^GRANT ALL PRIVILEGES ON (\w+)\.\* TO '(\w+)'@", sql, flags=re.M))
-    return {u: (passwords[u], grants.get(u)) for u in passwords}
+    grants = defaultdict(set)
+    for database, user in re.findall(r"^GRANT ALL PRIVILEGES ON (\w+)\.\* TO '(\w+)'@", sql, flags=re.M):
+        grants[user].add(database)
+    return {u: (passwords[u], grants[u]) for u in passwords}
 
 
 def secrets_env(files, node):
@@ -714,14 +725,15 @@ def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spe
         servers = backends[fe["backend"]]["servers"]
         assert sorted(s["name"] for s in servers) == placed
         for server in servers:
-            assert server["addr"] == listeners_of_service(files, server["name"], name)
+            assert server["addr"] in listeners_of_service(files, server["name"], name)
         for node in placed:
             parser = configparser.ConfigParser(interpolation=None)
             parser.read_string(text(files, f"nodes/{node}/{conf_path}"))
             hosts = hosts_of(files, node)
             db = urllib.parse.urlsplit(parser[service.database_section]["connection"])
             assert hosts[db.hostname] == vips["vip-db"]["address"] and db.port == services["galera"]["port"]
-            assert sql[db.username] == (urllib.parse.unquote(db.password), db.path.lstrip("/"))
+            password, granted = sql[db.username]
+            assert password == urllib.parse.unquote(db.password) and db.path.lstrip("/") in granted
             auth = parser["keystone_authtoken"]
             for key in ("auth_url", "www_authenticate_uri"):
                 ks = urllib.parse.urlsplit(auth[key])
@@ -732,9 +744,10 @@ def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spe
 
 
 def listeners_of_service(files, node, service):
+    """The addresses a service listens on here: one per frontend of it (Nova has three)."""
     mine = [addr for addr, owner in listeners_of(files, node).items() if owner == service]
-    assert len(mine) == 1, (node, service, mine)
-    return mine[0]
+    assert len(mine) == 1 + sum(1 for p in catalog.by_name(service).host.processes if p.frontend), (node, service, mine)
+    return mine
 
 
 @given(topologies())
@@ -784,3 +797,53 @@ def test_glance_nodes_name_themselves_and_share_one_store(spec):
             assert ceph["global"]["mon_host"].split(",") == store["monitors"]
             assert ceph["global"]["fsid"] == store["fsid"]
     assert len(stores) <= 1, stores
+
+
+@given(topologies())
+def test_nova_nodes_share_the_bus_the_cells_and_the_console_proxy(spec):
+    """Every Nova node, read from its own nova.conf: its transport_url lists the RabbitMQ brokers
+    (the nodes, or the VIP) on the AMQP port, each name resolving in its own hosts file to that
+    broker's address; its API database and cell1 database go through the DB VIP, and the seeded
+    SQL grants their user those two and cell0 (map_cell0's name); [service_user] and [placement]
+    are the registered nova user; the console URL it hands out is a VIP:port HAProxy balances over
+    exactly the Nova nodes at the address and port each one's proxy listens on."""
+    files = build(spec)
+    services = spec["services"]
+    confs = {p.split("/")[1]: text(files, p) for p in files if p.startswith("nodes/") and p.endswith("/etc/nova/nova.conf")}
+    if "nova" not in services:
+        assert not confs
+        return
+    assert sorted(confs) == sorted(set(services["nova"].get("nodes", services["keystone"]["nodes"])))
+    addresses = {n["name"]: n["address"] for n in spec["nodes"]}
+    vips = {v["name"]: v for v in spec["vips"]}
+    rabbit = services["rabbitmq"]
+    brokers = ([vips[rabbit["vip"]]["address"]] if rabbit.get("clients") == "vip"
+               else [addresses[n] for n in rabbit.get("nodes", [n["name"] for n in spec["nodes"]])])
+    frontends, backends = haproxy(files, lb_nodes(files)[0])
+    by_bind = {fe["bind"]: fe for fe in frontends.values()}
+    sql, reg = seeded_sql(files), registrations(files)["nova"]
+    first_keystone = sorted(p.split("/")[1] for p in files if p.endswith("/etc/keystone/keystone.conf"))[0]
+    proxies = {}
+    for node, conf in confs.items():
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(conf)
+        hosts = hosts_of(files, node)
+        listed = re.findall(r"@([^:/,]+):(\d+)", parser["DEFAULT"]["transport_url"])
+        assert parser["DEFAULT"]["transport_url"].startswith("rabbit://")
+        assert sorted(hosts[h] for h, _ in listed) == sorted(brokers)
+        assert {int(p) for _, p in listed} == {rabbit.get("port", 5672)}
+        for section, database in (("api_database", "nova_api"), ("database", "nova")):
+            db = urllib.parse.urlsplit(parser[section]["connection"])
+            assert hosts[db.hostname] == vips["vip-db"]["address"] and db.path == f"/{database}"
+            password, granted = sql[db.username]
+            assert password == urllib.parse.unquote(db.password)
+            assert {"nova_api", "nova", "nova_cell0"} <= granted
+        for section in ("service_user", "placement", "keystone_authtoken"):
+            assert parser[section]["username"] == reg["user"]
+            assert parser[section]["password"] == secrets_env(files, first_keystone)[reg["password_env"]]
+        console = urllib.parse.urlsplit(parser["vnc"]["novncproxy_base_url"])
+        proxies[node] = f"{parser['vnc']['novncproxy_host']}:{parser['vnc']['novncproxy_port']}"
+        assert proxies[node].split(":")[0] == addresses[node]
+        fe = by_bind[f"{hosts[console.hostname]}:{console.port}"]
+        assert console.port == services["nova"]["novncproxy_port"]
+    assert sorted(s["addr"] for s in backends[fe["backend"]]["servers"]) == sorted(proxies.values())

@@ -22,7 +22,9 @@ def steps(topo: Topology) -> list[tuple[str, str, str]]:
         ("keystone-bootstrap.sh", topo.keystone.nodes[0].name,
          "db_sync, admin user, endpoints on the VIP" + (", the other services' users and endpoints"
                                                          if registrations(topo) else "")),
-        *((service_script(ep.service.name), ep.nodes[0].name, f"{ep.service.name} db sync, then wait for it on its VIP")
+        *((service_script(ep.service.name), ep.nodes[0].name,
+           f"{ep.service.name}'s schema: " + ", ".join(f"`{s.command.split(' --')[0]}`" for s in ep.service.host.db_sync)
+           + "; then wait for it on its VIP")
           for ep in endpoints(topo) if ep.service.host),
     ]
 

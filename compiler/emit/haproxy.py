@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog import ENDPOINT_SCHEME, ApiEndpoint, endpoints
+from ..catalog import ENDPOINT_SCHEME, Balanced, balanced
 from ..model import Node, Topology, Vip
 from .base import BundleFile, render
 
@@ -52,20 +52,23 @@ def galera_frontend(topo: Topology) -> Frontend:
     )
 
 
-def api_frontend(ep: ApiEndpoint) -> Frontend:
+def api_frontend(b: Balanced) -> Frontend:
     """An OpenStack API: http mode, round robin over its nodes, each checked on its health path."""
+    timeouts = (f"timeout client {b.request_timeout}",) if b.request_timeout else ()
     return Frontend(
-        name=ep.service.frontend, backend=f"{ep.service.name}-nodes", vip=ep.vip, port=ep.port, mode="http",
-        comment=ep.service.description, health=f"GET {ep.service.health_path}",
+        name=b.name, backend=b.backend, vip=b.vip, port=b.port, mode="http",
+        comment=b.description, health=f"GET {b.health_path}",
         # Services build their version-discovery links from these (enable_proxy_headers_parsing):
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
-                          f"http-request set-header X-Forwarded-Proto {ENDPOINT_SCHEME}",
-                          *((f"timeout client {ep.service.request_timeout}",) if ep.service.request_timeout else ())),
-        backend_options=("balance roundrobin", f"option httpchk GET {ep.service.health_path}",
+                          f"http-request set-header X-Forwarded-Proto {ENDPOINT_SCHEME}", *timeouts),
+        backend_options=("balance roundrobin", f"option httpchk GET {b.health_path}",
                          "http-check expect status 200", "default-server inter 2s rise 2 fall 5",
-                         *((f"timeout server {ep.service.request_timeout}",) if ep.service.request_timeout else ())),
-        servers=tuple(Server(n.name, n.address, ep.port, "check") for n in ep.nodes),
+                         *((f"timeout server {b.request_timeout}",) if b.request_timeout else ()),
+                         # A websocket upgraded in http mode: HAProxy then tunnels it, quiet for
+                         # this long at most (a console left open).
+                         *((f"timeout tunnel {b.tunnel_timeout}",) if b.tunnel_timeout else ())),
+        servers=tuple(Server(n.name, n.address, b.port, "check") for n in b.nodes),
     )
 
 
@@ -85,7 +88,7 @@ def rabbitmq_frontend(topo: Topology) -> Frontend | None:
 
 
 def frontends(topo: Topology) -> tuple[Frontend, ...]:
-    found = [galera_frontend(topo), rabbitmq_frontend(topo), *(api_frontend(ep) for ep in endpoints(topo))]
+    found = [galera_frontend(topo), rabbitmq_frontend(topo), *(api_frontend(b) for b in balanced(topo))]
     return tuple(sorted((f for f in found if f), key=lambda f: f.name))
 
 

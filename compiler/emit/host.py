@@ -48,7 +48,7 @@ def packages(topo: Topology, node: Node) -> list[str]:
 
 def service_units(topo: Topology, node: Node) -> list[str]:
     """The catalog services' units systemd runs here (stateless, like Keystone's Apache)."""
-    return [ep.service.host.unit for ep in catalog.hosted_on(topo, node)]
+    return [unit for ep in catalog.hosted_on(topo, node) for unit in ep.service.host.units]
 
 
 def repositories(topo: Topology, node: Node) -> list:
@@ -71,8 +71,8 @@ def debconf_answers(topo: Topology, node: Node) -> list:
 
 def names_used_by(topo: Topology, node: Node) -> set[Node]:
     """The nodes this node reaches by name: itself, its Pacemaker peers (corosync and pcs),
-    its Galera peers (gcomm://), its RabbitMQ peers (rabbit@name), and the RabbitMQ nodes
-    Keystone's transport_url lists. Everything else is reached by address or VIP, so a
+    its Galera peers (gcomm://), its RabbitMQ peers (rabbit@name), and the RabbitMQ nodes the
+    transport_url of Keystone or of a catalog service on the bus lists. Everything else is reached by address or VIP, so a
     large API tier does not copy every node's name onto every node."""
     used = {node}
     cluster = topo.cluster_of(node)
@@ -80,7 +80,8 @@ def names_used_by(topo: Topology, node: Node) -> set[Node]:
         used.update(cluster.nodes)
     if node in topo.galera.nodes:
         used.update(topo.galera.nodes)
-    if node in topo.rabbitmq.nodes or (node in topo.keystone.nodes and topo.rabbitmq.clients == "direct"):
+    on_the_bus = node in topo.keystone.nodes or any(ep.service.messaging for ep in catalog.hosted_on(topo, node))
+    if node in topo.rabbitmq.nodes or (on_the_bus and topo.rabbitmq.clients == "direct"):
         used.update(topo.rabbitmq.nodes)
     return used
 

@@ -5,7 +5,7 @@ that store in Ceph, and the systemd unit that runs it (in place of the package's
 from __future__ import annotations
 
 from .. import catalog
-from ..catalog import ApiEndpoint, Uwsgi
+from ..catalog import ApiEndpoint, ApiService, Process, Uwsgi
 from ..model import Node, Storage, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
@@ -34,25 +34,41 @@ def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretVa
     placed = topo.api(service.name)
     config_name = service.config_file.rsplit("/", 1)[-1]
     conf = render(f"{service.name}/{config_name}.j2", node=node, release=catalog.RELEASE, port=ep.port,
-                  workers=placed.workers, storage=placed.storage, db_host=topo.galera.vip.hostname,
-                  auth=keystone_auth(topo, ep, secrets), self_url=catalog.node_url(ep, node),
-                  database_url=catalog.database_url(topo, service.database, secrets))
+                  ports=dict(placed.more_ports), vip=ep.vip,
+                  # Each other frontend's page on the VIP (Nova's console URL for browsers).
+                  frontend_urls={b.name: b.health_url for b in catalog.balanced(topo) if b.service is service}, workers=placed.workers, storage=placed.storage,
+                  db_host=topo.galera.vip.hostname, auth=keystone_auth(topo, ep, secrets),
+                  self_url=catalog.node_url(ep, node),
+                  database_url=catalog.database_url(topo, service.database, secrets),
+                  more_database_urls={db.name: catalog.database_url(topo, db, secrets)
+                                      for db in service.more_databases},
+                  transport_url=catalog.transport_url(topo, secrets), quorum=topo.rabbitmq.queue_mode == "quorum")
     files = [BundleFile(service.config_file, conf, 0o600, owner=host.system_user, group=host.system_user)]
-    server = host.server
+    main = catalog.Process(host.unit, host.server, f"OpenStack {service.name} API ({service.service_type})")
+    for process in (main, *host.processes):
+        port = placed.port(process.frontend.port_key) if process.frontend else ep.port
+        files += unit_files(service, node, process, port, placed.workers)
+    if placed.storage and placed.storage.kind == "rbd":
+        files += ceph_files(service.name, host.system_user, placed.storage, secrets)
+    return files
+
+
+def unit_files(service: ApiService, node: Node, process: Process, port: int, workers: int) -> list[BundleFile]:
+    """One process's systemd unit, and the uwsgi ini it serves on when uwsgi serves it."""
+    host, server, files = service.host, process.server, []
     if isinstance(server, Uwsgi):
         ini_name = server.ini.rsplit("/", 1)[-1]
-        ini = render(f"{service.name}/{ini_name}.j2", node=node, port=ep.port, workers=placed.workers,
-                     wsgi_script=server.wsgi_script, user=host.system_user, unit=host.unit)
+        ini = render(f"{service.name}/{ini_name}.j2", node=node, port=port, workers=workers,
+                     wsgi_script=server.wsgi_script, user=host.system_user, unit=process.unit)
         files.append(BundleFile(server.ini.lstrip("/"), ini, 0o644))
         exec_start, how = server.exec_start(), "under uwsgi, on hagen's ini"
     else:
-        exec_start, how = server.exec_start(service.config_file), "on its own server, as its config says"
-    unit = render("openstack/service.unit.j2", node=node, unit=host.unit, exec_start=exec_start,
-                  user=host.system_user, how=how,
-                  description=f"OpenStack {service.name} API ({service.service_type})")
-    files.append(BundleFile(f"etc/systemd/system/{host.unit}.service", unit, 0o644))
-    if placed.storage and placed.storage.kind == "rbd":
-        files += ceph_files(service.name, host.system_user, placed.storage, secrets)
+        exec_start = server.exec_start(service.config_file)
+        how = "on its own server, as its config says" if process.frontend or process.unit == host.unit else \
+            "on the message bus, as its config says"
+    unit = render("openstack/service.unit.j2", node=node, unit=process.unit, exec_start=exec_start,
+                  user=host.system_user, how=how, description=process.description)
+    files.append(BundleFile(f"etc/systemd/system/{process.unit}.service", unit, 0o644))
     return files
 
 

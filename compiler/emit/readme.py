@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import __version__
-from ..catalog import endpoints, storage_prerequisites
+from ..catalog import RABBIT_USER, balanced, endpoints, storage_prerequisites, transport_hosts
 from ..model import Topology
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
@@ -69,5 +69,9 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                   diagram=mermaid(topo), topology_json=TOPOLOGY_JSON,
                   installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook],
                   services=[ep.service.name for ep in endpoints(topo)],
-                  prerequisites=storage_prerequisites(topo))
+                  prerequisites=storage_prerequisites(topo),
+                  service_sections=[render(ep.service.readme_section, topo=topo, ep=ep,
+                                           balanced=[b for b in balanced(topo) if b.service is ep.service],
+                                           transport=transport_hosts(topo), rabbit_user=RABBIT_USER)
+                                    for ep in endpoints(topo) if ep.service.readme_section])
     return BundleFile("README.md", text, 0o644)

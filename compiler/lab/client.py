@@ -3,10 +3,10 @@ as OpenStack services would, through the VIPs (and RabbitMQ's node URLs, as oslo
 
     python -m compiler.lab.client setup  CONFIG        create the write table
     python -m compiler.lab.client load   CONFIG EVENTS write, issue tokens, publish, create resource
-                                                       providers, upload and download images and
-                                                       probe until SIGTERM
-    python -m compiler.lab.client verify CONFIG        rows, messages, providers and intact images
-                                                       present, as JSON
+                                                       providers, upload and download images,
+                                                       create flavors and probe until SIGTERM
+    python -m compiler.lab.client verify CONFIG        rows, messages, providers, intact images,
+                                                       flavors present and Nova daemons down, as JSON
 
 CONFIG is a 0600 JSON file with the addresses and credentials (see run.client_config). Every
 event is one JSON line with a CLOCK_MONOTONIC timestamp, which the orchestrator shares.
@@ -35,6 +35,9 @@ PLACEMENT_INTERVAL = 0.25
 PLACEMENT_VERSION = "placement 1.20"
 PROVIDER_PREFIX = "hagen-lab-"
 IMAGE_INTERVAL = 1.0
+FLAVOR_INTERVAL = 0.5
+# The daemons every Nova node runs, which the compute API lists (os-services) with their state.
+NOVA_DAEMONS = ("nova-conductor", "nova-scheduler")
 IMAGE_BYTES = 64 * 1024  # small: the loop measures availability, not throughput
 TABLE = "hagen_lab_writes"
 QUEUE = "hagen-lab"
@@ -180,6 +183,38 @@ def image_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         stop.wait(max(0.0, IMAGE_INTERVAL - (time.monotonic() - started)))
 
 
+def _nova(config: dict, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(config["nova"]["url"] + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"X-Auth-Token": token, "Content-Type": "application/json",
+                                              "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def flavor_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Create one flavor per tick through the compute API's VIP (a write to the API database
+    that nova-api answers only once committed); it counts when Nova answered 200 with its id."""
+    next_id, token = config["first_write_id"], None
+    while not stop.is_set():
+        started = time.monotonic()
+        name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
+        try:
+            token = token or _token(config["keystone"])
+            status, created = _nova(config, token, "POST", "/flavors",
+                                    {"flavor": {"name": name, "ram": 64, "vcpus": 1, "disk": 0}})
+            ok = status == 200 and created["flavor"]["name"] == name and bool(created["flavor"]["id"])
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                token = None
+            ok = False
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError):
+            ok = False
+        record("flavor", ok, id=next_id, name=name)
+        next_id += 1
+        stop.wait(max(0.0, FLAVOR_INTERVAL - (time.monotonic() - started)))
+
+
 def probe_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
@@ -247,6 +282,8 @@ def load(config: dict, events: str) -> None:
         loops.append(placement_loop)
     if "glance" in config:
         loops.append(image_loop)
+    if "nova" in config:
+        loops.append(flavor_loop)
     threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True) for loop in loops]
     for thread in threads:
         thread.start()
@@ -286,6 +323,9 @@ def verify(config: dict) -> dict:
         found["providers"] = _providers(config)
     if "glance" in config:
         found["images"] = _intact_images(config)
+    if "nova" in config:
+        found["flavors"] = _flavors(config)
+        found["compute_services_down"] = _compute_services_down(config)
     return found
 
 
@@ -323,6 +363,45 @@ def _providers(config: dict) -> list[str]:
             last_error = f"{type(exc).__name__}: {exc}"
             time.sleep(3)
     sys.exit(f"client: cannot list resource providers: {last_error}")
+
+
+def _flavors(config: dict) -> list[str]:
+    """The names of the lab's flavors, listed through the compute API's VIP."""
+    last_error = None
+    for _ in range(10):
+        try:
+            token, names, marker = _token(config["keystone"]), [], ""
+            while True:  # pages of 1000 (osapi_max_limit): a long lab makes more flavors than that
+                _, listed = _nova(config, token, "GET", f"/flavors?limit=1000{marker}")
+                page = listed["flavors"]
+                names += [f["name"] for f in page if f["name"].startswith(PROVIDER_PREFIX)]
+                if len(page) < 1000:
+                    return sorted(names)
+                marker = f"&marker={page[-1]['id']}"
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(3)
+    sys.exit(f"client: cannot list flavors: {last_error}")
+
+
+def _compute_services_down(config: dict) -> list[str]:
+    """'daemon@node' for each of NOVA_DAEMONS on each Nova node that the compute API does not list
+    up and enabled (openstack compute service list). A restarted node's daemons report within
+    their heartbeat; wait up to two minutes for every one."""
+    wanted = {f"{d}@{n}" for d in NOVA_DAEMONS for n in config["nova"]["nodes"]}
+    down, deadline = sorted(wanted), time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            _, listed = _nova(config, _token(config["keystone"]), "GET", "/os-services")
+            up = {f"{s['binary']}@{s['host']}" for s in listed["services"]
+                  if s["state"] == "up" and s["status"] == "enabled"}
+            down = sorted(wanted - up)
+            if not down:
+                return []
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError):
+            pass
+        time.sleep(5)
+    return down
 
 
 def main(argv: list[str]) -> None:

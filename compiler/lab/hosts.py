@@ -131,7 +131,10 @@ def debootstrap(root: Path, suite: str, packages: list[str], *, debconf: str = "
                               text=True, timeout=60)
         if proc.returncode:
             raise LabError("debconf-set-selections in the root failed: " + proc.stderr.strip()[-300:])
-    install = ["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+    # Package scripts read /proc (nova-common's finds its my_ip default from /proc/net/route and
+    # fails without it): a private mount namespace gives the chroot its own /proc for the install.
+    install = ["unshare", "--mount", "--pid", "--fork", f"--mount-proc={root / 'proc'}", "chroot", str(root),
+               "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
                "--no-install-recommends", *packages]
     try:
         run(install, timeout=1800)

@@ -47,7 +47,8 @@ def count(events: list[dict], kind: str, ok: bool) -> int:
 
 
 def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int], messages: list[int],
-                     vips: list[str], providers: list[str] | None = None, images: list[str] | None = None) -> dict:
+                     vips: list[str], providers: list[str] | None = None, images: list[str] | None = None,
+                     flavors: list[str] | None = None, compute_services_down: list[str] | None = None) -> dict:
     """What the issue asks for, per scenario."""
     acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
     figures = {
@@ -70,8 +71,16 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         figures["images_created"] = len(taken)
         figures["image_failures"] = count(events, "image", False)
         figures["images_lost"] = len(taken - set(images))
+    if flavors is not None:  # Nova: flavors it answered 200 for, which it still lists; its daemons
+        created = {e["name"] for e in events if e["k"] == "flavor" and e["ok"]}
+        figures["flavors_created"] = len(created)
+        figures["flavor_failures"] = count(events, "flavor", False)
+        figures["flavors_lost"] = len(created - set(flavors))
+        figures["compute_services_down"] = compute_services_down or []
     if crash_at is not None:
         figures["write_outage_s"] = write_outage(events, crash_at)
+        if flavors is not None:  # one request every 0.5 s: a gap over 2 s is an outage
+            figures["flavor_outage_s"] = write_outage(events, crash_at, "flavor", gap=2.0)
         if images is not None:  # one image a second: a gap over 3 s is an outage
             figures["image_outage_s"] = write_outage(events, crash_at, "image", gap=3.0)
         if providers is not None:  # one request every 0.25 s: a gap over 1 s is an outage
@@ -95,7 +104,8 @@ def table(report: dict) -> str:
     """The report as a plain-text table, one row per scenario."""
     heads = ["scenario", "write outage s", "VIPs answer again s", "rows lost", "msgs lost/confirmed", "tokens ok/fail",
              "writes ok/fail", "providers lost/created", "placement fail", "placement outage s",
-             "images lost/created", "image fail", "image outage s", "rejoin s",
+             "images lost/created", "image fail", "image outage s",
+             "flavors lost/created", "flavor fail", "flavor outage s", "rejoin s",
              "state transfer"]
     rows = []
     for s in report["scenarios"]:
@@ -111,6 +121,8 @@ def table(report: dict) -> str:
                      str(f.get("placement_failures", "-")), str(f.get("placement_outage_s", "-")),
                      f"{f['images_lost']}/{f['images_created']}" if "images_created" in f else "-",
                      str(f.get("image_failures", "-")), str(f.get("image_outage_s", "-")),
+                     f"{f['flavors_lost']}/{f['flavors_created']}" if "flavors_created" in f else "-",
+                     str(f.get("flavor_failures", "-")), str(f.get("flavor_outage_s", "-")),
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]

@@ -131,13 +131,13 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
         "vips": [{"name": fe["vip"], "address": topo["vips"][fe["vip"]]["address"], "port": fe["port"]}
                  for _, fe in sorted(topo["frontends"].items())],
         # The other catalog services the client uses, at their registered URL with the VIP's address.
-        **{name: {"url": _by_address(topo, service)} for name, service in topo["services"].items()
-           if name in CLIENT_SERVICES},
+        **{name: {"url": _by_address(topo, service), "nodes": service["nodes"]}
+           for name, service in topo["services"].items() if name in CLIENT_SERVICES},
     }
 
 
 # The catalog services the client drives (each has a loop in client.py).
-CLIENT_SERVICES = ("glance", "placement")
+CLIENT_SERVICES = ("glance", "placement", "nova")
 
 
 def _by_address(topo: dict, service: dict) -> str:
@@ -348,7 +348,8 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
     events = _events(events_path)
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
                                                 [v["name"] for v in cfg["vips"]], found.get("providers"),
-                                                found.get("images"))
+                                                found.get("images"), found.get("flavors"),
+                                                found.get("compute_services_down"))
     return result
 
 
@@ -422,6 +423,10 @@ def problems(result: dict) -> list[str]:
                          f"{f['providers_lost']} of them lost")
         if "images_created" in f and (f["images_lost"] or not f["images_created"]):
             found.append(f"{s['name']}: Glance took {f['images_created']} images, {f['images_lost']} of them lost")
+        if "flavors_created" in f and (f["flavors_lost"] or not f["flavors_created"]):
+            found.append(f"{s['name']}: Nova created {f['flavors_created']} flavors, {f['flavors_lost']} of them lost")
+        if f.get("compute_services_down"):
+            found.append(f"{s['name']}: Nova daemons not up afterwards: {', '.join(f['compute_services_down'])}")
         if not f["writes_acknowledged"] or not f["messages_confirmed"]:
             found.append(f"{s['name']}: no write or no message went through")
         for vip, seconds in f.get("vip_answers_again_s", {}).items():

@@ -41,7 +41,8 @@ openstack endpoint list --service identity
 # Their passwords come from secrets.env through the environment, never the command line.
 export GLANCE_KEYSTONE_PASSWORD
 export PLACEMENT_KEYSTONE_PASSWORD
-python3 - '[{"interfaces": ["public", "internal", "admin"], "name": "glance", "password_env": "GLANCE_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "image", "url": "http://vip-keystone:9292", "user": "glance"}, {"interfaces": ["public", "internal", "admin"], "name": "placement", "password_env": "PLACEMENT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "placement", "url": "http://vip-keystone:8778", "user": "placement"}]' <<'HAGEN_REGISTER'
+export NOVA_KEYSTONE_PASSWORD
+python3 - '[{"interfaces": ["public", "internal", "admin"], "name": "glance", "password_env": "GLANCE_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "image", "url": "http://vip-keystone:9292", "user": "glance"}, {"interfaces": ["public", "internal", "admin"], "name": "placement", "password_env": "PLACEMENT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "placement", "url": "http://vip-keystone:8778", "user": "placement"}, {"interfaces": ["public", "internal", "admin"], "name": "nova", "password_env": "NOVA_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "compute", "url": "http://vip-keystone:8774/v2.1", "user": "nova"}]' <<'HAGEN_REGISTER'
 # Register the catalog's services in Keystone: for each, its service entry, its public, internal
 # and admin endpoints (on its VIP) and its service user in the 'service' project with its roles.
 # Run by keystone-bootstrap.sh with admin-openrc sourced; argv[1] is the JSON list of
