@@ -105,6 +105,9 @@ class ServiceHost:
     db_sync: tuple[SyncStep, ...]  # what creates or upgrades its schemas; each safe to rerun
     server: Uwsgi | OwnServer
     processes: tuple[Process, ...] = ()  # its other units, on every node of the service
+    # Units its packages ship and start that this deployment does not run (they would listen on
+    # every address with the package's defaults): setup.sh masks them.
+    unwanted_units: tuple[str, ...] = ()
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -285,7 +288,9 @@ NOVA = ApiService(
                     Frontend("novncproxy_port", "nova-novncproxy", "Nova noVNC console proxy, websockets "
                              "tunnelled through http mode", NOVNC_PAGE, tunnel_timeout="1h")),
             Process("nova-conductor", OwnServer("/usr/bin/nova-conductor"), "OpenStack Nova conductor"),
-            Process("nova-scheduler", OwnServer("/usr/bin/nova-scheduler"), "OpenStack Nova scheduler"))),
+            Process("nova-scheduler", OwnServer("/usr/bin/nova-scheduler"), "OpenStack Nova scheduler")),
+        # nova-consoleproxy ships every console proxy; browsers reach noVNC's only.
+        unwanted_units=("nova-serialproxy", "nova-spicehtml5proxy")),
     needs=("glance", "placement"),
     messaging=True,
     readme_section="readme/nova-compute-nodes.md.j2",

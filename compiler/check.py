@@ -248,10 +248,13 @@ def check_user_data(bundle: Path, path: Path) -> list[CheckResult]:
     b64 = 4 * ((len(raw) + 2) // 3)
     gz = path.with_name("user-data.gz")
     deliverable = gz.read_bytes() if gz.exists() else raw
-    size_ok = 4 * ((len(deliverable) + 2) // 3) <= OPENSTACK_LIMIT_B64 and len(deliverable) <= EC2_LIMIT
+    # The bundle's hosts are booted by OpenStack (Ironic, Nova) or an installer: its limit decides.
+    # EC2's 16 KiB is reported (a full controller's gzip is just over it since Nova), not required.
+    size_ok = 4 * ((len(deliverable) + 2) // 3) <= OPENSTACK_LIMIT_B64
+    ec2 = "fits" if len(deliverable) <= EC2_LIMIT else "over"
     results = [CheckResult(rel, "size", PASS if size_ok else FAIL,
                            f"{len(raw)} bytes ({b64} base64); delivered as {'user-data.gz' if gz.exists() else 'user-data'}"
-                           f" {len(deliverable)} bytes; limits OpenStack {OPENSTACK_LIMIT_B64} base64, EC2 {EC2_LIMIT}")]
+                           f" {len(deliverable)} bytes; limits OpenStack {OPENSTACK_LIMIT_B64} base64, EC2 {EC2_LIMIT} ({ec2})")]
     if gz.exists():
         import gzip
         same = gzip.decompress(gz.read_bytes()) == raw

@@ -275,15 +275,30 @@ def test_units_systemd_starts_at_boot_never_pull_in_what_pacemaker_runs():
     for node in topo.nodes:
         managed = {u.removesuffix(".service") for u in pacemaker_units(topo, node)} | {"mysql", "mariadb"}
         for service in hosted:
-            path = f"nodes/{node.name}/etc/systemd/system/{service.host.unit}.service"
-            assert not any(p.startswith(path + ".d/") for p in files), "a drop-in keeps the package's dependencies"
-            unit = configparser.ConfigParser(strict=False, interpolation=None)
-            unit.read_string(files[path])
-            server = service.host.server
-            wanted = server.exec_start() if isinstance(server, Uwsgi) else server.exec_start(service.config_file)
-            assert unit["Service"]["ExecStart"] == wanted
-            named = " ".join(unit["Unit"].get(k, "") for k in ("Wants", "Requires", "After", "BindsTo", "Requisite"))
-            assert not {n.removesuffix(".service") for n in named.split()} & managed, named
+            servers = {service.host.unit: service.host.server, **{p.unit: p.server for p in service.host.processes}}
+            for name, server in servers.items():
+                path = f"nodes/{node.name}/etc/systemd/system/{name}.service"
+                assert not any(p.startswith(path + ".d/") for p in files), "a drop-in keeps the package's dependencies"
+                unit = configparser.ConfigParser(strict=False, interpolation=None)
+                unit.read_string(files[path])
+                wanted = server.exec_start() if isinstance(server, Uwsgi) else server.exec_start(service.config_file)
+                assert unit["Service"]["ExecStart"] == wanted
+                named = " ".join(unit["Unit"].get(k, "") for k in ("Wants", "Requires", "After", "BindsTo", "Requisite"))
+                # Debian's nova units Want= keystone.service, which hagen masks (Apache serves Keystone).
+                assert not {n.removesuffix(".service") for n in named.split()} & (managed | {"keystone"}), named
+
+
+def test_packaged_units_hagen_does_not_run_are_masked_before_they_are_stopped():
+    """nova-consoleproxy starts its serial and SPICE proxies on every address; Debian's keystone
+    package its uwsgi on :5000. A unit stopped before it is masked can be started again by a unit
+    that Wants= it (Debian's nova units want keystone.service), which cancels the stop: the lab saw
+    the old Keystone keep :5000 and Apache fail to bind it."""
+    setup = next(f.content for f in compile_path(str(EXAMPLES / "seed.yaml")).files
+                 if f.path == "nodes/controller1/setup.sh")
+    for unit in ("keystone", "nova-serialproxy", "nova-spicehtml5proxy"):
+        mask, stop = setup.index(f"systemctl mask '{unit}'\n"), setup.index(f"systemctl stop '{unit}' ")
+        assert mask < stop
+    assert "disable --now 'keystone'" not in setup
 
 
 def test_keystone_bootstrap_carries_the_registration_program_whole():

@@ -7,7 +7,7 @@ import re
 import traceback
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase, seed, settings
 
 import test_properties as props
 from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, pacemaker, rabbitmq, review
@@ -353,14 +353,32 @@ MUTATIONS = [
 ]
 
 
+# A bug that only some topologies show (an rbd store, memcached on a subset) must be caught by one
+# of a few seeded runs of 30 examples: one derandomized run missed two such bugs in CI's whole
+# suite while catching them when run alone (the cause is not understood), so a single run of a
+# rare case is luck either way.
+SEEDS = (1, 2, 3, 4)
+
+
+def _caught(run):
+    for attempt in SEEDS:
+        seed(attempt)(run)
+        try:
+            run()
+        except AssertionError as err:
+            return err
+    return None
+
+
 @pytest.mark.parametrize("mutate,prop", MUTATIONS, ids=[m.__name__ for m, _ in MUTATIONS])
 def test_property_catches_broken_emitter(mutate, prop, monkeypatch):
     run = _quick(prop)
+    seed(SEEDS[0])(run)
     run()  # passes on the real emitters
     mutate(monkeypatch)
     # The property's own assertion must fire: not a crash, and not the build refusing the spec.
-    with pytest.raises(AssertionError) as caught:
-        run()
-    ours = [frame for frame in traceback.extract_tb(caught.tb) if frame.filename.endswith("test_properties.py")]
+    caught = _caught(run)
+    assert caught is not None, f"{prop.__name__} passed {len(SEEDS)} runs of 30 examples with {mutate.__name__}"
+    ours = [frame for frame in traceback.extract_tb(caught.__traceback__) if frame.filename.endswith("test_properties.py")]
     assert ours and ours[-1].name != "build", f"{mutate.__name__} broke the build, not {prop.__name__}"
     assert prop.__name__ in {frame.name for frame in ours}, f"failed outside {prop.__name__}"

@@ -25,13 +25,15 @@ def systemd_units(topo: Topology, node: Node) -> tuple[list[str], list[str]]:
 
 def masked_units(topo: Topology, node: Node) -> list[str]:
     """Packaged units that must never run: they would hold a port or start a service that
-    Pacemaker or Apache owns (Debian's mariadb.socket on *:3306, its uwsgi keystone on :5000)."""
+    Pacemaker or Apache owns (Debian's mariadb.socket on *:3306, its uwsgi keystone on :5000), or
+    a catalog service's that it does not run (Nova's serial and SPICE console proxies)."""
     t = topo.target
     units = []
     if node in topo.galera.nodes:
         units += t.mariadb_masked_units
     if node in topo.keystone.nodes and t.keystone_packaged_unit:
         units.append(t.keystone_packaged_unit)
+    units += [u for ep in catalog.hosted_on(topo, node) for u in ep.service.host.unwanted_units]
     return units
 
 

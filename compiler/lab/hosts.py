@@ -168,6 +168,14 @@ def build_base(base: Path, suite: str, packages: list[str], debconf: str, log) -
     return time.monotonic() - started
 
 
+def disable_units(base: Path, units: list[str]) -> None:
+    """Disable units in the base root (offline: systemctl edits the enablement symlinks)."""
+    present = [u for u in units if any((base / d / f"{u}.service").exists()
+                                       for d in ("usr/lib/systemd/system", "lib/systemd/system"))]
+    if present:
+        run(["systemctl", f"--root={base}", "disable", *present])
+
+
 # --- the network --------------------------------------------------------------------------
 
 

@@ -105,7 +105,7 @@ def table(report: dict) -> str:
     heads = ["scenario", "write outage s", "VIPs answer again s", "rows lost", "msgs lost/confirmed", "tokens ok/fail",
              "writes ok/fail", "providers lost/created", "placement fail", "placement outage s",
              "images lost/created", "image fail", "image outage s",
-             "flavors lost/created", "flavor fail", "flavor outage s", "rejoin s",
+             "flavors lost/created", "flavor fail", "flavor outage s", "nova daemons down 2 min on", "rejoin s",
              "state transfer"]
     rows = []
     for s in report["scenarios"]:
@@ -123,6 +123,7 @@ def table(report: dict) -> str:
                      str(f.get("image_failures", "-")), str(f.get("image_outage_s", "-")),
                      f"{f['flavors_lost']}/{f['flavors_created']}" if "flavors_created" in f else "-",
                      str(f.get("flavor_failures", "-")), str(f.get("flavor_outage_s", "-")),
+                     ", ".join(f["compute_services_down"]) or "none" if "compute_services_down" in f else "-",
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]

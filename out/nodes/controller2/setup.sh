@@ -71,12 +71,30 @@ for unit in "${pacemaker_units[@]}"; do
         systemctl stop "$unit" 2>/dev/null || true
     fi
 done
-# Packaged unit that would take a port or start a service behind Pacemaker's back.
-systemctl disable --now 'mariadb.socket' 2>/dev/null || true
+# Packaged unit that would take a port or start a service behind Pacemaker's back. Masked before
+# it is stopped: a packaged unit that Wants= it (Debian's nova units want keystone.service) and
+# restarts meanwhile would otherwise queue a start that cancels the stop, and the old process
+# kept its port (seen in the lab: Apache then could not bind Keystone's).
 systemctl mask 'mariadb.socket'
-# Packaged unit that would take a port or start a service behind Pacemaker's back.
-systemctl disable --now 'keystone' 2>/dev/null || true
+systemctl stop 'mariadb.socket' 2>/dev/null || true
+# Packaged unit that would take a port or start a service behind Pacemaker's back. Masked before
+# it is stopped: a packaged unit that Wants= it (Debian's nova units want keystone.service) and
+# restarts meanwhile would otherwise queue a start that cancels the stop, and the old process
+# kept its port (seen in the lab: Apache then could not bind Keystone's).
 systemctl mask 'keystone'
+systemctl stop 'keystone' 2>/dev/null || true
+# Packaged unit that would take a port or start a service behind Pacemaker's back. Masked before
+# it is stopped: a packaged unit that Wants= it (Debian's nova units want keystone.service) and
+# restarts meanwhile would otherwise queue a start that cancels the stop, and the old process
+# kept its port (seen in the lab: Apache then could not bind Keystone's).
+systemctl mask 'nova-serialproxy'
+systemctl stop 'nova-serialproxy' 2>/dev/null || true
+# Packaged unit that would take a port or start a service behind Pacemaker's back. Masked before
+# it is stopped: a packaged unit that Wants= it (Debian's nova units want keystone.service) and
+# restarts meanwhile would otherwise queue a start that cancels the stop, and the old process
+# kept its port (seen in the lab: Apache then could not bind Keystone's).
+systemctl mask 'nova-spicehtml5proxy'
+systemctl stop 'nova-spicehtml5proxy' 2>/dev/null || true
 
 # --- files ------------------------------------------------------------------
 changed=()
