@@ -382,6 +382,8 @@ def lab_up(
     root: Path = typer.Option(Path("/var/tmp/hagen-lab"), "--root", help=LAB_ROOT_HELP),
     base: Optional[Path] = typer.Option(None, "--base", help="Keep the debootstrapped base root here and reuse "
                                         "it on later runs (default: inside --root, removed by 'down')."),
+    wait: float = typer.Option(0, "--wait", metavar="SECONDS", help="If another lab holds this machine, "
+                               "wait this long for it to end instead of refusing at once."),
 ) -> None:
     """Boot every node from its own user-data (systemd-nspawn, cloud-init NoCloud), then run the
     bundle README's cluster-wide steps. Needs root, systemd-container and debootstrap."""
@@ -389,7 +391,7 @@ def lab_up(
 
     from .lab import run
 
-    result = _lab_call(lambda: run.up(bundle, root, base))
+    result = _lab_call(lambda: run.up(bundle, root, base, wait))
     typer.echo(json.dumps(result, indent=2))
 
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,10 @@ from ruamel.yaml import YAML
 
 from compiler.lab import claim, hosts, report, run
 from conftest import retarget
+
+# How long a lab test waits for another run's lab on this machine: a whole lab (up and test) takes
+# about 25 minutes here.
+LAB_WAIT_S = float(os.environ.get("HAGEN_LAB_WAIT_S", 40 * 60))
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_SPEC = ROOT / "lab" / "lab-spec.yaml"
@@ -199,7 +204,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_a_second_lab_is_refused_while_the_first_is_alive_and_says_who_holds_it(tmp_path):
+def test_a_second_lab_is_refused_while_the_first_is_alive_and_says_who_holds_it(tmp_path, monkeypatch):
     path, first, second = tmp_path / "claim", tmp_path / "lab-a", tmp_path / "lab-b"
     first.mkdir()
     claim.acquire(first, path)
@@ -209,21 +214,40 @@ def test_a_second_lab_is_refused_while_the_first_is_alive_and_says_who_holds_it(
         claim.acquire(second, path)
     assert str(first) in str(busy.value) and f"pid {os.getpid()}" in str(busy.value)
     assert f"hagen lab down --root {first}" in str(busy.value)
-    # up has finished (its process is gone) but the hosts are up: still the first lab's machine.
+    # up has finished (its process is gone) but a host it booted runs: still the first lab's machine.
     path.write_text(json.dumps({"root": str(first), "pid": _dead_pid(), "since": 0}))
-    (first / "state.json").write_text("{}")
+    hosts.LabState(first, hosts={"controller1": {}}).save()
+    monkeypatch.setattr(claim, "host_pids", lambda name: [4242] if name == "controller1" else [])
     with pytest.raises(claim.LabBusy):
         claim.acquire(second, path)
     with pytest.raises(claim.LabBusy):
         claim.check_owner(second, path)  # 'down' of another root touches nothing
-    # the first lab's process is gone and its state removed: a stale claim, taken over
-    (first / "state.json").unlink()
-    claim.acquire(second, path)
+    # the first lab's process is gone and its hosts are down (an up killed midway): a stale claim,
+    # taken over, and acquire names the abandoned root so that up removes its leftovers
+    monkeypatch.setattr(claim, "host_pids", lambda name: [])
+    assert claim.acquire(second, path) == first.resolve()
     assert claim.holder(path)["root"] == str(second)
     claim.release(first, path)  # not the holder: nothing changes
     assert claim.holder(path)["root"] == str(second)
     claim.release(second, path)
     assert claim.holder(path) == {}
+
+
+def test_a_second_lab_waits_its_turn_when_asked_to(tmp_path):
+    path, first, second = tmp_path / "claim", tmp_path / "lab-a", tmp_path / "lab-b"
+    claim.acquire(first, path)
+    said = []
+    with pytest.raises(claim.LabBusy) as busy:
+        claim.acquire(second, path, wait_s=0.3, log=said.append, poll_s=0.05)
+    assert "(waited 0 s)" in str(busy.value) and str(first) in str(busy.value)
+    assert len(said) == 1 and str(first) in said[0]  # told once, not once per poll
+    releaser = threading.Timer(0.3, claim.release, (first, path))
+    releaser.start()
+    try:
+        assert claim.acquire(second, path, wait_s=30, poll_s=0.05) is None  # the first ended cleanly
+    finally:
+        releaser.join()
+    assert claim.holder(path)["root"] == str(second)
 
 
 # --- the lab itself ------------------------------------------------------------------------
@@ -294,11 +318,16 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys) -> 
     built = hagen("build", spec, "-o", bundle, "--secrets", secrets)
     assert built.returncode == 0, built.stderr
     # A root of this run's own (two runs on one machine never share one); the machine-wide
-    # claim makes a second lab wait its turn instead of tearing this one down.
+    # claim makes a second lab wait its turn (up to LAB_WAIT_S) instead of tearing this one down.
     root = Path(os.environ.get("HAGEN_LAB_ROOT") or tempfile.mkdtemp(prefix="hagen-lab-test-", dir="/var/tmp"))
     base = Path(os.environ["HAGEN_LAB_BASE"]) if os.environ.get("HAGEN_LAB_BASE") else None
     try:
-        up = run.up(bundle, root, base)
+        up = run.up(bundle, root, base, wait_s=LAB_WAIT_S)
+    except claim.LabBusy:
+        if not os.environ.get("HAGEN_LAB_ROOT"):  # never claimed: nothing but our empty root to remove
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    try:
         result = run.test(bundle, root)
         with capsys.disabled():
             sys.stdout.write("\n\nLab report (hagen lab test):\n" + report.table(result)

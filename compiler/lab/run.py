@@ -205,13 +205,17 @@ def run_step(root: Path, step: dict) -> dict:
     return {"node": step["node"], "run": step["run"], "seconds": round(time.monotonic() - at, 1)}
 
 
-def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None) -> dict:
-    """Boot every node from its user-data and deploy the control plane as the README says."""
+def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s: float = 0) -> dict:
+    """Boot every node from its user-data and deploy the control plane as the README says.
+    Another lab on this machine is waited for up to wait_s seconds."""
     why = hosts.preflight()
     if why:
         raise LabError(why)
     topo = read_topology(bundle)
-    claim.acquire(root)
+    abandoned = claim.acquire(root, wait_s=wait_s, log=_log)
+    if abandoned and LabState.load(abandoned).path.exists():
+        _log(f"lab: removing what the abandoned lab in {abandoned} left")  # its hosts are all down
+        hosts.teardown(abandoned)
     if LabState.load(root).path.exists():
         _log("lab: removing what an earlier run left")
         hosts.teardown(root)
