@@ -47,6 +47,8 @@ class Uwsgi:
     """Served by uwsgi on hagen's ini (the release's recommended WSGI server for the service)."""
     ini: str  # path on the node (hagen writes it, from <service>/<file name>.j2)
     wsgi_script: str
+    # (URL prefix, folder) uwsgi serves as files, not through the app (Horizon's collected static).
+    static_map: tuple[str, str] | None = None
 
     def exec_start(self) -> str:
         return f"/usr/bin/uwsgi_python3 --ini {self.ini}"
@@ -108,6 +110,13 @@ class ServiceHost:
     # Units its packages ship and start that this deployment does not run (they would listen on
     # every address with the package's defaults): setup.sh masks them.
     unwanted_units: tuple[str, ...] = ()
+    # Files its packages install that would override hagen's config (Debian's Horizon settings
+    # snippets, read after local_settings.py): setup.sh removes them.
+    unwanted_files: tuple[str, ...] = ()
+    # Whether its units make /var/log/<system user> (LogsDirectory=): no package of it does.
+    own_log_dir: bool = False
+    # Whether its packages ship the unit hagen's replaces (Horizon's run under Apache: none).
+    packaged_unit: bool = True
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -128,18 +137,20 @@ class StoreGroups:
 class ApiService:
     """What an OpenStack API service is, whatever the topology."""
     name: str  # the spec's services.<name>, and the model's Topology field
-    service_type: str  # its type in Keystone's catalog
+    service_type: str | None  # its type in Keystone's catalog; None for one not in it (Horizon)
     frontend: str  # HAProxy's frontend name; its backend is '<name>-nodes'
     description: str  # HAProxy's comment over the frontend
     endpoint_path: str  # appended to scheme://vip:port for the catalog's endpoints
     health_path: str  # answers 200 when this node can serve (oslo.middleware healthcheck)
-    database: ServiceDatabase
-    config_file: str  # its main oslo.config file, as a path inside a node's folder
+    database: ServiceDatabase | None  # None for a service with no schema (Horizon)
+    config_file: str  # its main config file (oslo.config's but Horizon's), as a path inside a node's folder
     # The oslo.config namespaces the service registers: its release's own
     # config-generator/<name>.conf (the same list in Zed and 2025.1 for Keystone). What
     # oslo-config-validator needs to know every option the file may set.
     config_namespaces: tuple[str, ...]
-    python_package: str  # Debian's package of its modules, whose entry points name the options
+    # Debian's package of its modules (whose entry points name the options; Horizon's settings
+    # module), installed in the tools root that judges its config.
+    python_package: str
     # The section oslo.db reads its connection from ('database', or a service's own such as
     # placement_database).
     database_section: str = "database"
@@ -161,6 +172,14 @@ class ApiService:
     # HAProxy's client and server timeouts for this service, when its requests may go quiet for
     # longer than the defaults' minute (an image upload: the store writes and checksums).
     request_timeout: str | None = None
+    # Secrets of its own beyond its database's and service user's passwords: (name, what it is).
+    own_secrets: tuple[tuple[str, str], ...] = ()
+    # How its config file is judged: oslo-config-validator with config_namespaces, or Django's
+    # own system checks on Horizon's settings (check.py).
+    config_kind: str = "oslo"
+    # HAProxy's health check sends this request's Host header (the VIP's name): Django answers a
+    # request without one, or for a host outside ALLOWED_HOSTS, with 400.
+    check_with_host: bool = False
     # Targets this entry compiles for: an option set is release-bound, and hagen emits only what
     # the target's own release knows (see catalog_targets_check in checks.py).
     targets: tuple[str, ...] = ("debian12", "debian13", "el9")
@@ -297,7 +316,41 @@ NOVA = ApiService(
     targets=("debian13",),
 )
 
-CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA)
+# Horizon 25 (2025.1), the dashboard: a Django app with no database of its own. Debian serves it
+# through Apache's mod_wsgi on every address (openstack-dashboard-apache); hagen runs it under uwsgi
+# on the node's address, as the other uwsgi services, with its static files mapped by uwsgi. Its
+# sessions live in memcached (the cache servers Keystone lists), so any node serves any logged-in
+# user and a node's loss logs no one out; SECRET_KEY is one secret on every node (it signs them).
+HORIZON_STATIC_ROOT = "/var/lib/openstack-dashboard/static"
+HORIZON = ApiService(
+    name="horizon", service_type=None, frontend="horizon",
+    description="Horizon dashboard, balanced in http mode; sessions in memcached, so any node serves any user",
+    endpoint_path="/", health_path="/auth/login/",
+    database=None,
+    config_file="etc/openstack-dashboard/local_settings.py",
+    config_namespaces=(),
+    python_package="openstack-dashboard",
+    host=ServiceHost(
+        packages=("openstack-dashboard", "python3-pymemcache", "uwsgi-core", "uwsgi-plugin-python3"),
+        debconf=(),  # its one question (ALLOWED_HOSTS) edits the file hagen replaces
+        unit="horizon", system_user="horizon",  # the package's postinst makes the user
+        db_sync=(),
+        server=Uwsgi(ini="/etc/openstack-dashboard/horizon-uwsgi.ini", wsgi_script="/usr/share/openstack-dashboard/wsgi.py",
+                     static_map=("/static", HORIZON_STATIC_ROOT)),
+        # Debian's snippet sets CACHES to each process's own memory (sessions on one worker of one
+        # node); the others repeat what local_settings.py sets. hagen's file is the whole config.
+        unwanted_files=tuple(f"/etc/openstack-dashboard/local_settings.d/_000{i}_debian_{name}.py" for i, name in (
+            (1, "debug"), (2, "compress_offline"), (3, "static_root"), (4, "osprofiler"), (5, "webroot"),
+            (6, "cache"))),
+        own_log_dir=True, packaged_unit=False),
+    own_secrets=(("horizon_secret_key", "Django SECRET_KEY of every Horizon node (signs sessions and CSRF tokens)"),),
+    config_kind="django",
+    check_with_host=True,
+    readme_section="readme/horizon-dashboard.md.j2",
+    targets=("debian13",),
+)
+
+CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA, HORIZON)
 # The services a spec may place or leave out (its services.<name> key), run beside Keystone by
 # default: every entry but Keystone.
 API_SERVICES: tuple[str, ...] = tuple(s.name for s in CATALOG if s is not KEYSTONE)
@@ -341,6 +394,7 @@ class Balanced:
     health_path: str
     request_timeout: str | None
     tunnel_timeout: str | None
+    check_host: str | None = None  # the Host header its health check sends (ApiService.check_with_host)
 
     @property
     def health_url(self) -> str:
@@ -354,7 +408,7 @@ def balanced(topo: Topology) -> tuple[Balanced, ...]:
         s = ep.service
         # The API's backend keeps its historical name, '<service>-nodes'.
         out.append(Balanced(s, s.frontend, f"{s.name}-nodes", s.description, ep.vip, ep.port, ep.nodes,
-                            s.health_path, s.request_timeout, None))
+                            s.health_path, s.request_timeout, None, ep.vip.hostname if s.check_with_host else None))
         for process in (s.host.processes if s.host else ()):
             if f := process.frontend:
                 out.append(Balanced(s, f.frontend, f"{f.frontend}-nodes", f.description, ep.vip,
@@ -448,7 +502,7 @@ def database_client_hosts(topo: Topology) -> list[str]:
 
 def databases(topo: Topology) -> tuple[ServiceDatabase, ...]:
     """The databases of the services this topology runs."""
-    return tuple(db for ep in endpoints(topo) for db in (ep.service.database, *ep.service.more_databases))
+    return tuple(db for ep in endpoints(topo) for db in (ep.service.database, *ep.service.more_databases) if db)
 
 
 def database_url(topo: Topology, db: ServiceDatabase, secrets: SecretValues) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import configparser
+import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -371,6 +373,65 @@ for section in ["DEFAULT", *parser.sections()]:
 print("\\n".join(bad))
 sys.exit(1 if bad else 0)
 """
+
+
+# Horizon's own settings module, loaded as on a node, through Django's system checks; then the
+# settings it ended with (after local_settings.d), which decide whether sessions are shared.
+DJANGO_CHECK_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, "/usr/share/openstack-dashboard")
+os.environ["DJANGO_SETTINGS_MODULE"] = "openstack_dashboard.settings"
+import django
+django.setup()
+from django.conf import settings
+from django.core.management import call_command
+call_command("check", fail_level="ERROR")
+cache = settings.CACHES["default"]
+print(json.dumps({"SESSION_ENGINE": settings.SESSION_ENGINE, "BACKEND": cache["BACKEND"],
+                  "LOCATION": cache.get("LOCATION"), "LOADED": "local.local_settings" in sys.modules,
+                  "SECRET_KEY_FROM_FILE": "SECRET_KEY" not in getattr(sys.modules.get("local.local_settings"),
+                                                                      "__dict__", {})}))
+"""
+HORIZON_SETTINGS = "/etc/openstack-dashboard/local_settings.py"  # where Debian's package reads it
+HORIZON_SNIPPETS = "/etc/openstack-dashboard/local_settings.d"
+
+
+def check_django_settings(bundle: Path, conf: Path, service) -> list[CheckResult]:
+    """Horizon's settings as its own Django loads them on a node: hagen's file in the package's
+    place, and the package's settings snippets but those setup.sh removes. Django's system checks
+    must pass, and the settings Horizon ends with must keep sessions in the shared cache."""
+    rel = str(conf.relative_to(bundle))
+    tool = "django check (openstack_dashboard.settings)"
+    if not Path(HORIZON_SETTINGS).is_file() or find_tool("unshare") is None:
+        return [CheckResult(rel, tool, SKIP, f"Horizon is not installed here; apt-get install {service.python_package}")]
+    with tempfile.TemporaryDirectory() as tmp:
+        snippets = Path(tmp) / "local_settings.d"
+        snippets.mkdir()
+        unwanted = set(service.host.unwanted_files)
+        for snippet in sorted(Path(HORIZON_SNIPPETS).glob("*.py")):
+            if str(snippet) not in unwanted:
+                shutil.copy(snippet, snippets / snippet.name)
+        # Bind-mounted in a mount namespace of its own: the tools root's files stay as they are.
+        script = (f"mount --bind {shlex.quote(str(conf))} {HORIZON_SETTINGS} && "
+                  f"mount --bind {shlex.quote(str(snippets))} {HORIZON_SNIPPETS} && "
+                  f"exec {SYSTEM_PYTHON} -c {shlex.quote(DJANGO_CHECK_SCRIPT)}")
+        # Inside a tools root, / is no mount point and its namespace is private already: propagation stays.
+        proc = run([find_tool("unshare"), "--mount", "--propagation", "unchanged", "sh", "-c", script], timeout=300)
+    if proc.returncode != 0:
+        return [CheckResult(rel, tool, FAIL, _tail(proc.stdout + proc.stderr))]
+    try:
+        ended = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return [CheckResult(rel, tool, FAIL, "no settings printed: " + _tail(proc.stdout + proc.stderr))]
+    if not ended["LOADED"]:  # Horizon logs an ImportError in local_settings.py and goes on without it
+        return [CheckResult(rel, tool, FAIL, "Horizon did not load this file (an import in it failed): "
+                            + _tail(proc.stderr))]
+    shared = (ended["SESSION_ENGINE"].endswith(".cache") and "memcached" in ended["BACKEND"]
+              and not ended["SECRET_KEY_FROM_FILE"])
+    why = "" if shared else (f"sessions are not shared between nodes: SESSION_ENGINE {ended['SESSION_ENGINE']}, "
+                             f"cache {ended['BACKEND']}" + (", SECRET_KEY read from each node's own file"
+                                                             if ended["SECRET_KEY_FROM_FILE"] else ""))
+    return [CheckResult(rel, tool, PASS if shared else FAIL, why)]
 
 
 def store_sections_as_groups(text: str, groups) -> tuple[str, list[str]]:
@@ -755,7 +816,8 @@ def plan(bundle: Path) -> list:
                 jobs.append((check_mariadb, (bundle, cnf)))
         for service in CATALOG:
             if (node / service.config_file).exists():
-                jobs.append((check_oslo_config, (bundle, node / service.config_file, service)))
+                judge = check_django_settings if service.config_kind == "django" else check_oslo_config
+                jobs.append((judge, (bundle, node / service.config_file, service)))
         if (node / "etc/rabbitmq/rabbitmq.conf").exists():
             jobs.append((check_rabbitmq, (bundle, node / "etc/rabbitmq/rabbitmq.conf")))
         if (node / "etc/xinetd.d/galera-clustercheck").exists():

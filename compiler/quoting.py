@@ -42,6 +42,16 @@ def option_file_value(value: str) -> str:
     return f'"{escaped}"'
 
 
+def python_literal(value: object) -> str:
+    """A Python literal (Horizon's local_settings.py) that evaluates to exactly `value`: repr
+    of str, int, bool, None and lists or tuples of them; nothing in it is executed."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    if value is None or isinstance(value, (str, int, bool)):
+        return repr(value)
+    raise TypeError(f"no Python literal for {type(value).__name__}")
+
+
 def rabbitmq_conf_value(value: str) -> str:
     """rabbitmq.conf (cuttlefish) string values may not contain line breaks."""
     if "\n" in value or "\r" in value:

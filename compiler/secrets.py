@@ -48,6 +48,7 @@ def required_secrets(topo: Topology) -> dict[str, str]:
             db, user = ep.service.database, ep.service.keystone_user
             needed[db.password_secret] = f"MariaDB user '{db.user}'"
             needed[user.password_secret] = f"Keystone service user '{user.name}' ({ep.service.name}'s auth_token)"
+        needed.update(ep.service.own_secrets)
         storage = topo.api(ep.service.name).storage if ep.service.keystone_user else None
         if storage and storage.kind == "rbd":
             needed[ceph_key_secret(ep.service.name)] = f"{CEPH_KEY}client.{storage.user} ('ceph auth get-key client.{storage.user}')"
@@ -72,6 +73,8 @@ CEPH_KEY = "Ceph key of "
 def generate_value(name: str) -> str:
     if name in KEY_SECRETS:
         return base64.urlsafe_b64encode(_random.token_bytes(32)).decode()
+    if name.endswith("_secret_key"):  # Django's check --deploy wants 50 characters or more
+        return _random.token_urlsafe(48)
     if name == "rabbitmq_erlang_cookie":
         return _random.token_hex(32).upper()
     return _random.token_urlsafe(24)

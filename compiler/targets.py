@@ -87,6 +87,10 @@ class Target:
     apache_log_dir: str
     keystone_site_path: str
     keystone_site_enable: tuple[str, ...]
+    # Apache's own Listen lines and default site ('' where the target has none to replace): each
+    # hagen site says where it listens, and Debian's *:80 would take the port from HAProxy's VIPs.
+    apache_ports_path: str
+    apache_default_site_disable: tuple[str, ...]
     keystone_wsgi_script: str
     keystone_packaged_unit: str  # a packaged keystone service to keep stopped ('' if none)
     memcached_config_path: str
@@ -127,6 +131,8 @@ DEBIAN12 = Target(
     apache_log_dir="/var/log/apache2",
     keystone_site_path="/etc/apache2/sites-available/keystone-wsgi.conf",
     keystone_site_enable=("a2ensite", "keystone-wsgi"),
+    apache_ports_path="/etc/apache2/ports.conf",
+    apache_default_site_disable=("a2dissite", "000-default"),
     keystone_wsgi_script="/usr/bin/keystone-wsgi-public",
     keystone_packaged_unit="keystone",
     memcached_config_path="/etc/memcached.conf",
@@ -183,6 +189,8 @@ EL9 = Target(
     apache_log_dir="/var/log/httpd",
     keystone_site_path="/etc/httpd/conf.d/wsgi-keystone.conf",
     keystone_site_enable=(),
+    apache_ports_path="",  # httpd.conf's Listen 80 stays: no catalog service compiled for el9 needs port 80
+    apache_default_site_disable=(),
     keystone_wsgi_script="/usr/bin/keystone-wsgi-public",
     keystone_packaged_unit="",
     memcached_config_path="/etc/sysconfig/memcached",

@@ -108,10 +108,12 @@ def topologies(draw):
     if spec["cluster"]["target"] != "el9" and draw(st.booleans()):
         spec["cluster"]["target"] = "debian13"
         used = set(ports) | {p + 20000 for p in ports} | RESERVED
-        for service, short in (("placement", "pl"), ("glance", "gl"), ("nova", "nv")):
+        for service, short in (("placement", "pl"), ("glance", "gl"), ("nova", "nv"), ("horizon", "hz")):
             if service == "glance" and draw(st.integers(0, 3)) == 0:  # mostly with Glance, sometimes without
                 continue
             if service == "nova" and "glance" not in spec["services"]:  # Nova needs Glance and Placement
+                continue
+            if service == "horizon" and not draw(st.booleans()):
                 continue
             placed = {}
             for key in ("port", *catalog.frontend_port_keys(service)):
@@ -461,6 +463,11 @@ def test_bash_reads_every_pcs_argument_exactly_as_written(spec):
 
 # --- cross-file facts, per node ---------------------------------------------------------------
 
+# Where each catalog service's uwsgi inis are (Horizon's under /etc/openstack-dashboard/).
+UWSGI_INIS = {server.ini: s.name for s in catalog.CATALOG if s.host
+              for server in (s.host.server, *(p.server for p in s.host.processes)) if hasattr(server, "ini")}
+
+
 def listener_list(files, node):
     """[('address:port', service)] that the node's own config files make it listen on."""
     found = []
@@ -475,8 +482,9 @@ def listener_list(files, node):
             found.append((re.search(r"^listeners\.tcp\.1 = (\S+)$", f.content, flags=re.M).group(1), "rabbitmq"))
         elif re.search(r"/(sites-available/keystone-wsgi|conf\.d/wsgi-keystone)\.conf$", path):
             found.append((re.search(r"^Listen (\S+)$", f.content, flags=re.M).group(1), "keystone"))
-        elif path.endswith("-uwsgi.ini"):  # a catalog service under uwsgi: /etc/<service>/<unit>-uwsgi.ini
-            found.append((re.search(r"^http-socket = (\S+)$", f.content, flags=re.M).group(1), path.split("/")[3]))
+        elif path.endswith("-uwsgi.ini"):  # a catalog service under uwsgi, at the ini its catalog entry names
+            found.append((re.search(r"^http-socket = (\S+)$", f.content, flags=re.M).group(1),
+                          UWSGI_INIS["/" + path.split("/", 2)[2]]))
         elif path.endswith("/etc/glance/glance-api.conf"):  # its own server: bind_host and bind_port
             parser = configparser.ConfigParser(interpolation=None)
             parser.read_string(f.content)
@@ -710,6 +718,8 @@ def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spe
     memcached = sorted(p.split("/")[1] for p in files
                        if p.startswith("nodes/") and p.endswith(("/etc/memcached.conf", "/etc/sysconfig/memcached")))
     for service in catalog.CATALOG[1:]:  # every entry after Keystone
+        if service.keystone_user is None:  # not in Keystone's catalog, no database (Horizon: its own property)
+            continue
         name, conf_path = service.name, service.config_file
         placed = sorted(p.split("/")[1] for p in files if p.startswith("nodes/") and p.endswith("/" + conf_path))
         if name not in services:
@@ -847,3 +857,52 @@ def test_nova_nodes_share_the_bus_the_cells_and_the_console_proxy(spec):
         fe = by_bind[f"{hosts[console.hostname]}:{console.port}"]
         assert console.port == services["nova"]["novncproxy_port"]
     assert sorted(s["addr"] for s in backends[fe["backend"]]["servers"]) == sorted(proxies.values())
+
+
+def python_settings(source):
+    """The literal assignments of a Python settings file (Horizon's local_settings.py)."""
+    import ast
+
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+
+
+@given(topologies())
+def test_horizon_nodes_share_sessions_and_answer_for_their_vip(spec):
+    """Every Horizon node, read from its own local_settings.py: it logs users in to Keystone at a
+    VIP:port HAProxy balances over Keystone's nodes; its sessions are in exactly the memcached
+    servers Keystone lists (so a session follows its user to every node); its ALLOWED_HOSTS names
+    the VIP that HAProxy serves it on, including the Host header HAProxy's check sends; its SECRET_KEY
+    is every other node's; HAProxy's backend is exactly its nodes, on the address uwsgi listens on."""
+    files = build(spec)
+    services = spec["services"]
+    confs = {p.split("/")[1]: python_settings(text(files, p)) for p in files
+             if p.startswith("nodes/") and p.endswith("/etc/openstack-dashboard/local_settings.py")}
+    if "horizon" not in services:
+        assert not confs
+        return
+    assert sorted(confs) == sorted(set(services["horizon"].get("nodes", services["keystone"]["nodes"])))
+    vips = {v["name"]: v for v in spec["vips"]}
+    vip = vips[services["horizon"].get("vip", "vip-ks")]
+    frontends, backends = haproxy(files, lb_nodes(files)[0])
+    by_bind = {fe["bind"]: fe for fe in frontends.values()}
+    fe = by_bind[f"{vip['address']}:{services['horizon']['port']}"]
+    backend = backends[fe["backend"]]
+    assert sorted(s["name"] for s in backend["servers"]) == sorted(confs)
+    check_host = next(line.split()[-1] for line in backend["lines"] if line.startswith("http-check send ")
+                      and line.split()[-2] == "Host")
+    ks_bind = f"{vips['vip-ks']['address']}:{services['keystone']['public_port']}"
+    keystone_nodes = sorted(p.split("/")[1] for p in files if p.endswith("/etc/keystone/keystone.conf"))
+    ks_conf = configparser.ConfigParser(interpolation=None)
+    ks_conf.read_string(text(files, f"nodes/{keystone_nodes[0]}/etc/keystone/keystone.conf"))
+    keystone_cache = sorted(ks_conf["cache"]["memcache_servers"].split(","))
+    for node, settings_ in confs.items():
+        hosts = hosts_of(files, node)
+        ks = urllib.parse.urlsplit(settings_["OPENSTACK_KEYSTONE_URL"])
+        assert f"{hosts[ks.hostname]}:{ks.port}" == ks_bind and ks.path == "/v3"
+        assert settings_["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
+        assert sorted(settings_["CACHES"]["default"]["LOCATION"]) == keystone_cache
+        assert {vip["hostname"], vip["address"], check_host} <= set(settings_["ALLOWED_HOSTS"])
+        assert settings_["SECRET_KEY"] == confs[sorted(confs)[0]]["SECRET_KEY"]
+        server = next(s for s in backend["servers"] if s["name"] == node)
+        assert server["addr"] in listeners_of_service(files, node, "horizon")

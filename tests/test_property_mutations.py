@@ -308,6 +308,25 @@ def _quick(prop):
     return _QUICK[prop]
 
 
+def horizon_sessions_on_localhost(monkeypatch):
+    # Horizon's packaged default: each node's own memcached, so a session lives on one node.
+    original = openstack.dashboard_settings
+
+    def broken(topo, node, ep, secrets):
+        return {**original(topo, node, ep, secrets), "cache_servers": ["127.0.0.1:11211"]}
+    monkeypatch.setattr(openstack, "dashboard_settings", broken)
+
+
+def horizon_health_check_names_the_node(monkeypatch):
+    # HAProxy's check asks for a host Django does not serve: every node answers 400, none is up.
+    original = catalog.balanced
+
+    def broken(topo):
+        return tuple(dataclasses.replace(b, check_host=b.nodes[0].name) if b.check_host else b
+                     for b in original(topo))
+    monkeypatch.setattr(haproxy, "balanced", broken)
+
+
 MUTATIONS = [
     (vip_on_node_address, props.test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound),
     (every_galera_server_active, props.test_galera_backend_clustercheck_and_wsrep_agree),
@@ -350,6 +369,8 @@ MUTATIONS = [
     (cell0_not_seeded, props.test_nova_nodes_share_the_bus_the_cells_and_the_console_proxy),
     (console_url_on_the_metadata_port, props.test_nova_nodes_share_the_bus_the_cells_and_the_console_proxy),
     (nova_reports_to_placement_as_placement, props.test_nova_nodes_share_the_bus_the_cells_and_the_console_proxy),
+    (horizon_sessions_on_localhost, props.test_horizon_nodes_share_sessions_and_answer_for_their_vip),
+    (horizon_health_check_names_the_node, props.test_horizon_nodes_share_sessions_and_answer_for_their_vip),
 ]
 
 

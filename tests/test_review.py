@@ -51,8 +51,9 @@ NODE4 = ("  - name: controller4\n    address: 192.168.16.61\n    interface: eth0
          "    fencing: {address: 192.168.17.61, username: admin, password_secret: ipmi_controller4}\nvips:")
 EDITS = {
     "add a node": (SEED.replace("vips:", NODE4, 1).replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller3]\n"), [
-        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, glance, placement, nova",
+        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, glance, placement, nova, horizon",
         "backend controller4 added to vip-keystone (active, port 9292)",
+        "backend controller4 added to vip-keystone (active, port 80)",
         "backend controller4 added to vip-keystone (active, port 5000)",
         "backend controller4 added to vip-keystone (active, port 8774)",
         "backend controller4 added to vip-keystone (active, port 8775)",
@@ -82,15 +83,17 @@ EDITS = {
         "backend controller3 of vip-keystone: port 8778 -> 8779",
         "service placement url http://vip-keystone:8778 -> http://vip-keystone:8779",
     ]),
-    # Nova needs Placement (H057): both go.
-    "leave Placement and Nova out": (SEED[:SEED.index("  # Placement")], [
-        "node controller1 loses placement, nova",
-        "node controller2 loses placement, nova",
-        "node controller3 loses placement, nova",
+    # Nova needs Placement (H057): both go, and Horizon after them in the spec.
+    "leave Placement, Nova and Horizon out": (SEED[:SEED.index("  # Placement")], [
+        "node controller1 loses placement, nova, horizon",
+        "node controller2 loses placement, nova, horizon",
+        "node controller3 loses placement, nova, horizon",
+        "frontend horizon removed",
         "frontend nova-api removed",
         "frontend nova-metadata removed",
         "frontend nova-novncproxy removed",
         "frontend placement-api removed",
+        "service horizon removed",
         "service nova removed",
         "service placement removed",
     ]),

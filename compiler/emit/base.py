@@ -9,7 +9,7 @@ from functools import lru_cache
 import jinja2
 
 from .. import __version__
-from ..quoting import option_file_value, oslo_value, shell_quote, sql_string, url_quote
+from ..quoting import option_file_value, oslo_value, python_literal, shell_quote, sql_string, url_quote
 from ..resources import data_dir
 
 
@@ -59,7 +59,7 @@ def environment() -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters.update(shell=shell_quote, url=url_quote, oslo=oslo_value, sql=sql_string,
-                       optfile=option_file_value, format_code=lambda s: f"`{s}`")
+                       optfile=option_file_value, py=python_literal, format_code=lambda s: f"`{s}`")
     return env
 
 

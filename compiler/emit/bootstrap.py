@@ -25,8 +25,13 @@ def steps(topo: Topology) -> list[tuple[str, str, str]]:
         *((service_script(ep.service.name), ep.nodes[0].name,
            f"{ep.service.name}'s schema: " + ", ".join(f"`{s.command.split(' --')[0]}`" for s in ep.service.host.db_sync)
            + "; then wait for it on its VIP")
-          for ep in endpoints(topo) if ep.service.host),
+          for ep in with_schema(topo)),
     ]
+
+
+def with_schema(topo: Topology) -> list:
+    """The catalog services (beside Keystone) whose schema a bootstrap script creates: Horizon has none."""
+    return [ep for ep in endpoints(topo) if ep.service.host and ep.service.host.db_sync]
 
 
 def service_script(name: str) -> str:
@@ -58,7 +63,7 @@ def emit(topo: Topology) -> list[BundleFile]:
                                   first=ep.nodes[0], script=service_script(ep.service.name),
                                   health_url=ep.url.removesuffix(ep.service.endpoint_path) + ep.service.health_path),
                            0o755)
-                for ep in endpoints(topo) if ep.service.host]
+                for ep in with_schema(topo)]
     return [
         BundleFile("bootstrap/galera-ready.sh",
                    render("bootstrap/galera-ready.sh.j2", first=g.nodes[0], size=len(g.nodes)), 0o755),

@@ -52,6 +52,14 @@ def galera_frontend(topo: Topology) -> Frontend:
     )
 
 
+def health_check(b: Balanced) -> tuple[str, ...]:
+    """HAProxy's check request: HTTP/1.0 without a Host header, or, for an app that refuses a
+    request for a host it does not serve (Django's ALLOWED_HOSTS), HTTP/1.1 naming the VIP."""
+    if b.check_host is None:
+        return (f"option httpchk GET {b.health_path}",)
+    return ("option httpchk", f"http-check send meth GET uri {b.health_path} ver HTTP/1.1 hdr Host {b.check_host}")
+
+
 def api_frontend(b: Balanced) -> Frontend:
     """An OpenStack API: http mode, round robin over its nodes, each checked on its health path."""
     timeouts = (f"timeout client {b.request_timeout}",) if b.request_timeout else ()
@@ -62,7 +70,7 @@ def api_frontend(b: Balanced) -> Frontend:
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
                           f"http-request set-header X-Forwarded-Proto {ENDPOINT_SCHEME}", *timeouts),
-        backend_options=("balance roundrobin", f"option httpchk GET {b.health_path}",
+        backend_options=("balance roundrobin", *health_check(b),
                          "http-check expect status 200", "default-server inter 2s rise 2 fall 5",
                          *((f"timeout server {b.request_timeout}",) if b.request_timeout else ()),
                          # A websocket upgraded in http mode: HAProxy then tunnels it, quiet for

@@ -48,6 +48,11 @@ def packages(topo: Topology, node: Node) -> list[str]:
     return found
 
 
+def unwanted_files(topo: Topology, node: Node) -> list[str]:
+    """Packaged files that would override hagen's config of a catalog service here."""
+    return [f for ep in catalog.hosted_on(topo, node) for f in ep.service.host.unwanted_files]
+
+
 def service_units(topo: Topology, node: Node) -> list[str]:
     """The catalog services' units systemd runs here (stateless, like Keystone's Apache)."""
     return [unit for ep in catalog.hosted_on(topo, node) for unit in ep.service.host.units]
@@ -126,7 +131,8 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         debconf_answers=debconf_answers(topo, node), pacemaker_units=pacemaker_units(topo, node),
         masked_units=masked_units(topo, node), systemd_units=running, stopped_units=stopped,
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
-        site_enable=[target.keystone_site_enable] if target.keystone_site_enable else [],
+        site_enable=[c for c in (target.keystone_site_enable, target.apache_default_site_disable) if c],
         service_units=service_units(topo, node), shared_mounts=catalog.shared_mounts(topo, node),
+        unwanted_files=unwanted_files(topo, node),
     )
     return BundleFile("setup.sh", text, 0o755)

@@ -29,22 +29,47 @@ def ceph_files(service: str, user: str, storage: Storage, secrets: SecretValues)
             BundleFile(f"etc/ceph/ceph.client.{storage.user}.keyring", keyring, 0o600, owner=user, group=user)]
 
 
+def dashboard_settings(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> dict:
+    """What Horizon's settings say: the names browsers reach it by (Django refuses any other
+    Host) and this node's own address (an operator's or a probe's request to this node alone),
+    Keystone's endpoint on its VIP, the shared cache that holds sessions, its SECRET_KEY."""
+    (secret_key, _), = ep.service.own_secrets
+    return {"allowed_hosts": sorted({ep.vip.hostname, ep.vip.name, ep.vip.address, node.address}),
+            "keystone_url": catalog.endpoint(topo, catalog.KEYSTONE).url,
+            "cache_servers": topo.memcached.servers(), "secret_key": secrets.get(secret_key),
+            "static_root": catalog.HORIZON_STATIC_ROOT}
+
+
+def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> dict:
+    """What a service's config template reads: where it runs, and what it connects to (its
+    database, Keystone as its service user, the bus), for the services that have each."""
+    service, placed = ep.service, topo.api(ep.service.name)
+    context = dict(node=node, release=catalog.RELEASE, port=ep.port, ports=dict(placed.more_ports), vip=ep.vip,
+                   # Each other frontend's page on the VIP (Nova's console URL for browsers).
+                   frontend_urls={b.name: b.health_url for b in catalog.balanced(topo) if b.service is service},
+                   workers=placed.workers, storage=placed.storage, self_url=catalog.node_url(ep, node))
+    if service.database:
+        context.update(db_host=topo.galera.vip.hostname,
+                       database_url=catalog.database_url(topo, service.database, secrets),
+                       more_database_urls={db.name: catalog.database_url(topo, db, secrets)
+                                           for db in service.more_databases})
+    if service.keystone_user:
+        context["auth"] = keystone_auth(topo, ep, secrets)
+    if service.messaging or service.keystone_user:
+        context.update(transport_url=catalog.transport_url(topo, secrets), quorum=topo.rabbitmq.queue_mode == "quorum")
+    if service.config_kind == "django":
+        context["dashboard"] = dashboard_settings(topo, node, ep, secrets)
+    return context
+
+
 def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> list[BundleFile]:
     service, host = ep.service, ep.service.host
     placed = topo.api(service.name)
     config_name = service.config_file.rsplit("/", 1)[-1]
-    conf = render(f"{service.name}/{config_name}.j2", node=node, release=catalog.RELEASE, port=ep.port,
-                  ports=dict(placed.more_ports), vip=ep.vip,
-                  # Each other frontend's page on the VIP (Nova's console URL for browsers).
-                  frontend_urls={b.name: b.health_url for b in catalog.balanced(topo) if b.service is service}, workers=placed.workers, storage=placed.storage,
-                  db_host=topo.galera.vip.hostname, auth=keystone_auth(topo, ep, secrets),
-                  self_url=catalog.node_url(ep, node),
-                  database_url=catalog.database_url(topo, service.database, secrets),
-                  more_database_urls={db.name: catalog.database_url(topo, db, secrets)
-                                      for db in service.more_databases},
-                  transport_url=catalog.transport_url(topo, secrets), quorum=topo.rabbitmq.queue_mode == "quorum")
+    conf = render(f"{service.name}/{config_name}.j2", **config_context(topo, node, ep, secrets))
     files = [BundleFile(service.config_file, conf, 0o600, owner=host.system_user, group=host.system_user)]
-    main = catalog.Process(host.unit, host.server, f"OpenStack {service.name} API ({service.service_type})")
+    main = catalog.Process(host.unit, host.server, f"OpenStack {service.name} "
+                           + (f"API ({service.service_type})" if service.service_type else "dashboard"))
     for process in (main, *host.processes):
         port = placed.port(process.frontend.port_key) if process.frontend else ep.port
         files += unit_files(service, node, process, port, placed.workers)
@@ -59,7 +84,8 @@ def unit_files(service: ApiService, node: Node, process: Process, port: int, wor
     if isinstance(server, Uwsgi):
         ini_name = server.ini.rsplit("/", 1)[-1]
         ini = render(f"{service.name}/{ini_name}.j2", node=node, port=port, workers=workers,
-                     wsgi_script=server.wsgi_script, user=host.system_user, unit=process.unit)
+                     wsgi_script=server.wsgi_script, user=host.system_user, unit=process.unit,
+                     static_map=server.static_map, replaces_packaged_file=host.packaged_unit)
         files.append(BundleFile(server.ini.lstrip("/"), ini, 0o644))
         exec_start, how = server.exec_start(), "under uwsgi, on hagen's ini"
     else:
@@ -67,7 +93,10 @@ def unit_files(service: ApiService, node: Node, process: Process, port: int, wor
         how = "on its own server, as its config says" if process.frontend or process.unit == host.unit else \
             "on the message bus, as its config says"
     unit = render("openstack/service.unit.j2", node=node, unit=process.unit, exec_start=exec_start,
-                  user=host.system_user, how=how, description=process.description)
+                  user=host.system_user, how=how, description=process.description, logs_directory=host.own_log_dir,
+                  replaces_packaged_unit=host.packaged_unit,
+                  # A port below 1024 (Horizon's 80) needs the capability; the user stays unprivileged.
+                  bind_privileged_port=port < 1024 and (process.frontend is not None or process.unit == host.unit))
     files.append(BundleFile(f"etc/systemd/system/{process.unit}.service", unit, 0o644))
     return files
 

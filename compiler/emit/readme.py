@@ -68,7 +68,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                   sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS + (rabbitmq_correction(topo),),
                   diagram=mermaid(topo), topology_json=TOPOLOGY_JSON,
                   installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook],
-                  services=[ep.service.name for ep in endpoints(topo)],
+                  services=[ep.service.name for ep in endpoints(topo) if ep.service.service_type],
                   prerequisites=storage_prerequisites(topo),
                   service_sections=[render(ep.service.readme_section, topo=topo, ep=ep,
                                            balanced=[b for b in balanced(topo) if b.service is ep.service],

@@ -72,7 +72,8 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
                      "public_port": topo.keystone.public_port, "region": topo.keystone.region},
         # Every OpenStack API service, from the catalog: what the lab and reviewers read generically.
         "services": {ep.service.name: {"type": ep.service.service_type, "url": ep.url, "frontend": ep.service.frontend,
-                                       "health_path": ep.service.health_path, "database": ep.service.database.name,
+                                       "health_path": ep.service.health_path,
+                                       "database": ep.service.database.name if ep.service.database else None,
                                        "nodes": [n.name for n in ep.nodes]} for ep in endpoints(topo)},
         # Stores that a shared filesystem must hold on every node of their service (the lab mounts one).
         "shared_mounts": {n.name: paths for n in topo.nodes if (paths := shared_mounts(topo, n))},

@@ -4,7 +4,8 @@ as OpenStack services would, through the VIPs (and RabbitMQ's node URLs, as oslo
     python -m compiler.lab.client setup  CONFIG        create the write table
     python -m compiler.lab.client load   CONFIG EVENTS write, issue tokens, publish, create resource
                                                        providers, upload and download images,
-                                                       create flavors and probe until SIGTERM
+                                                       create flavors, log in to the dashboard
+                                                       and probe until SIGTERM
     python -m compiler.lab.client verify CONFIG        rows, messages, providers, intact images,
                                                        flavors present and Nova daemons down, as JSON
 
@@ -15,6 +16,7 @@ event is one JSON line with a CLOCK_MONOTONIC timestamp, which the orchestrator 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import signal
@@ -24,6 +26,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 WRITE_INTERVAL = 0.1
@@ -36,6 +39,8 @@ PLACEMENT_VERSION = "placement 1.20"
 PROVIDER_PREFIX = "hagen-lab-"
 IMAGE_INTERVAL = 1.0
 FLAVOR_INTERVAL = 0.5
+DASHBOARD_INTERVAL = 1.0
+DASHBOARD_TIMEOUT = 10  # a page renders in well under a second; a node's loss costs one timeout
 # The daemons every Nova node runs, which the compute API lists (os-services) with their state.
 NOVA_DAEMONS = ("nova-conductor", "nova-scheduler")
 IMAGE_BYTES = 64 * 1024  # small: the loop measures availability, not throughput
@@ -215,6 +220,76 @@ def flavor_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         stop.wait(max(0.0, FLAVOR_INTERVAL - (time.monotonic() - started)))
 
 
+class _Browser:
+    """One browser of the dashboard: its own cookies (Django's CSRF and session cookies), following
+    redirects as a browser does."""
+
+    def __init__(self, base: str):
+        import http.cookiejar
+
+        self.base = base.rstrip("/")
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> tuple[str, str]:
+        with self.opener.open(self.base + path, timeout=DASHBOARD_TIMEOUT) as response:
+            return response.geturl(), response.read().decode("utf-8", "replace")
+
+    def post(self, path: str, form: dict[str, str]) -> tuple[str, str]:
+        request = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(form).encode(),
+                                         headers={"Referer": self.base + path})
+        with self.opener.open(request, timeout=DASHBOARD_TIMEOUT) as response:
+            return response.geturl(), response.read().decode("utf-8", "replace")
+
+
+def login_form(page: str) -> dict[str, str]:
+    """The login form's inputs and their values (the CSRF token, the region, Horizon's decoys)."""
+    import re
+
+    form = re.search(r'<form[^>]*action="[^"]*/auth/login/"[^>]*>(.*?)</form>', page, re.S)
+    if form is None:
+        raise ValueError("no login form on the page")
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", form.group(1)):
+        name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    return fields
+
+
+def logged_in(url: str, page: str) -> bool:
+    """A page of a logged-in user: not sent back to the login page, and it offers to log out."""
+    return "/auth/login/" not in urllib.parse.urlsplit(url).path and "/auth/logout/" in page
+
+
+def dashboard_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Log in to Horizon through its VIP as a new browser each tick (the login page and its CSRF
+    token, the POST, the redirect to the user's home page), then open a page twice on that session:
+    HAProxy sends each request to the next node, so the session must be in the shared cache. A
+    login counts when it reached a logged-in page; a session is lost when a later page of it was
+    the login page again."""
+    dash, ks = config["horizon"], config["keystone"]
+    while not stop.is_set():
+        started = time.monotonic()
+        browser, ok = _Browser(dash["url"]), False
+        try:
+            _, page = browser.get("/auth/login/")
+            # Then to the user's settings page, which calls no other service: the default landing
+            # page (the project overview) asks Neutron for quotas, and this plane has no Neutron yet.
+            form = {**login_form(page), "username": "admin", "password": ks["password"], "next": "/settings/"}
+            url, page = browser.post("/auth/login/", form)
+            ok = logged_in(url, page)
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError):
+            ok = False
+        record("login", ok)
+        for _ in range(2 if ok else 0):
+            try:
+                url, page = browser.get("/settings/")
+                record("session", logged_in(url, page), bounced="/auth/login/" in urllib.parse.urlsplit(url).path)
+            except (urllib.error.URLError, OSError, TimeoutError):
+                record("session", False, bounced=False)
+        stop.wait(max(0.0, DASHBOARD_INTERVAL - (time.monotonic() - started)))
+
+
 def probe_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
@@ -284,6 +359,8 @@ def load(config: dict, events: str) -> None:
         loops.append(image_loop)
     if "nova" in config:
         loops.append(flavor_loop)
+    if "horizon" in config:
+        loops.append(dashboard_loop)
     threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True) for loop in loops]
     for thread in threads:
         thread.start()

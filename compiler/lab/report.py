@@ -48,7 +48,8 @@ def count(events: list[dict], kind: str, ok: bool) -> int:
 
 def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int], messages: list[int],
                      vips: list[str], providers: list[str] | None = None, images: list[str] | None = None,
-                     flavors: list[str] | None = None, compute_services_down: list[str] | None = None) -> dict:
+                     flavors: list[str] | None = None, compute_services_down: list[str] | None = None,
+                     dashboard: bool = False) -> dict:
     """What the issue asks for, per scenario."""
     acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
     figures = {
@@ -77,8 +78,14 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         figures["flavor_failures"] = count(events, "flavor", False)
         figures["flavors_lost"] = len(created - set(flavors))
         figures["compute_services_down"] = compute_services_down or []
+    if dashboard:  # Horizon: logins that reached a logged-in page, and sessions sent back to log in
+        figures["logins"] = count(events, "login", True)
+        figures["login_failures"] = count(events, "login", False)
+        figures["sessions_lost"] = sum(1 for e in events if e["k"] == "session" and e.get("bounced"))
     if crash_at is not None:
         figures["write_outage_s"] = write_outage(events, crash_at)
+        if dashboard:  # one login a second: a gap over 3 s is an outage
+            figures["login_outage_s"] = write_outage(events, crash_at, "login", gap=3.0)
         if flavors is not None:  # one request every 0.5 s: a gap over 2 s is an outage
             figures["flavor_outage_s"] = write_outage(events, crash_at, "flavor", gap=2.0)
         if images is not None:  # one image a second: a gap over 3 s is an outage
@@ -105,7 +112,8 @@ def table(report: dict) -> str:
     heads = ["scenario", "write outage s", "VIPs answer again s", "rows lost", "msgs lost/confirmed", "tokens ok/fail",
              "writes ok/fail", "providers lost/created", "placement fail", "placement outage s",
              "images lost/created", "image fail", "image outage s",
-             "flavors lost/created", "flavor fail", "flavor outage s", "nova daemons down 2 min on", "rejoin s",
+             "flavors lost/created", "flavor fail", "flavor outage s", "nova daemons down 2 min on",
+             "logins ok/fail", "sessions lost", "login outage s", "rejoin s",
              "state transfer"]
     rows = []
     for s in report["scenarios"]:
@@ -124,6 +132,8 @@ def table(report: dict) -> str:
                      f"{f['flavors_lost']}/{f['flavors_created']}" if "flavors_created" in f else "-",
                      str(f.get("flavor_failures", "-")), str(f.get("flavor_outage_s", "-")),
                      ", ".join(f["compute_services_down"]) or "none" if "compute_services_down" in f else "-",
+                     f"{f['logins']}/{f['login_failures']}" if "logins" in f else "-",
+                     str(f.get("sessions_lost", "-")), str(f.get("login_outage_s", "-")),
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]

@@ -139,7 +139,7 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
 
 
 # The catalog services the client drives (each has a loop in client.py).
-CLIENT_SERVICES = ("glance", "placement", "nova")
+CLIENT_SERVICES = ("glance", "placement", "nova", "horizon")
 
 
 def packaged_openstack_units(target) -> list[str]:
@@ -365,7 +365,7 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
                                                 [v["name"] for v in cfg["vips"]], found.get("providers"),
                                                 found.get("images"), found.get("flavors"),
-                                                found.get("compute_services_down"))
+                                                found.get("compute_services_down"), "horizon" in cfg)
     return result
 
 
@@ -446,6 +446,12 @@ def problems(result: dict) -> list[str]:
         # after the crash of the node holding the VIPs; not understood yet, see issue 14's note).
         if s is result["scenarios"][-1] and f.get("compute_services_down"):
             found.append(f"{s['name']}: Nova daemons not up at the end: {', '.join(f['compute_services_down'])}")
+        if "logins" in f and not f["logins"]:
+            found.append(f"{s['name']}: no one could log in to the dashboard")
+        # A crash takes the sessions its memcached held (those users log in again); with every node
+        # up, a session must follow its user to every node.
+        if "sessions_lost" in f and f["sessions_lost"] and "rejoin" not in s:
+            found.append(f"{s['name']}: {f['sessions_lost']} dashboard sessions lost with every node up")
         if not f["writes_acknowledged"] or not f["messages_confirmed"]:
             found.append(f"{s['name']}: no write or no message went through")
         for vip, seconds in f.get("vip_answers_again_s", {}).items():
