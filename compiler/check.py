@@ -396,6 +396,13 @@ HORIZON_SETTINGS = "/etc/openstack-dashboard/local_settings.py"  # where Debian'
 HORIZON_SNIPPETS = "/etc/openstack-dashboard/local_settings.d"
 
 
+def _exception_line(stderr: str) -> str:
+    """The error a Python program died of, without its traceback: a traceback quotes source lines,
+    and a deploy bundle's settings file holds SECRET_KEY."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "exited non-zero with no message"
+
+
 def check_django_settings(bundle: Path, conf: Path, service) -> list[CheckResult]:
     """Horizon's settings as its own Django loads them on a node: hagen's file in the package's
     place, and the package's settings snippets but those setup.sh removes. Django's system checks
@@ -418,14 +425,13 @@ def check_django_settings(bundle: Path, conf: Path, service) -> list[CheckResult
         # Inside a tools root, / is no mount point and its namespace is private already: propagation stays.
         proc = run([find_tool("unshare"), "--mount", "--propagation", "unchanged", "sh", "-c", script], timeout=300)
     if proc.returncode != 0:
-        return [CheckResult(rel, tool, FAIL, _tail(proc.stdout + proc.stderr))]
+        return [CheckResult(rel, tool, FAIL, _exception_line(proc.stderr))]
     try:
         ended = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return [CheckResult(rel, tool, FAIL, "no settings printed: " + _tail(proc.stdout + proc.stderr))]
+        return [CheckResult(rel, tool, FAIL, "no settings printed: " + _exception_line(proc.stderr))]
     if not ended["LOADED"]:  # Horizon logs an ImportError in local_settings.py and goes on without it
-        return [CheckResult(rel, tool, FAIL, "Horizon did not load this file (an import in it failed): "
-                            + _tail(proc.stderr))]
+        return [CheckResult(rel, tool, FAIL, "Horizon did not load this file (an import in it failed)")]
     shared = (ended["SESSION_ENGINE"].endswith(".cache") and "memcached" in ended["BACKEND"]
               and not ended["SECRET_KEY_FROM_FILE"])
     why = "" if shared else (f"sessions are not shared between nodes: SESSION_ENGINE {ended['SESSION_ENGINE']}, "
