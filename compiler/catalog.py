@@ -316,6 +316,53 @@ NOVA = ApiService(
     targets=("debian13",),
 )
 
+# Neutron 26 (2025.1) with ML2/OVN. neutron-server runs on its own (eventlet) server, which in
+# 2025.1 still holds in one process what a uwsgi deployment splits in four units (the API, the RPC
+# server, the periodic workers and the OVN maintenance worker): Kolla-Ansible 2025.1 runs it so.
+# With OVN and no agents no RPC worker is needed (neutron's WSGI guide: rpc_workers = 0). Its
+# config is one file (the ML2 and OVN sections in neutron.conf), passed explicitly, so Debian's
+# ml2_conf.ini is never read. OVN central itself (the RAFT clusters) is model.Ovn, not an API.
+NEUTRON_METADATA_SECRET = "neutron_metadata_secret"
+NEUTRON = ApiService(
+    name="neutron", service_type="network", frontend="neutron-server",
+    description="Neutron network API, balanced in http mode with its /healthcheck",
+    endpoint_path="", health_path="/healthcheck",
+    database=ServiceDatabase("neutron", "neutron", "neutron_db_password"),
+    config_file="etc/neutron/neutron.conf",
+    # neutron 26.0.0's etc/oslo-config-generator/neutron.conf and ml2_conf.ini (with ML2/OVN's).
+    config_namespaces=("neutron", "neutron.agent", "neutron.db", "neutron.experimental", "neutron.extensions",
+                       "nova.auth", "ironic.auth", "placement.auth", "designate.auth", "oslo.log", "oslo.cache",
+                       "oslo.db", "oslo.policy", "oslo.privsep", "oslo.concurrency", "oslo.messaging",
+                       "oslo.middleware.cors", "oslo.middleware.healthcheck", "oslo.middleware.http_proxy_to_wsgi",
+                       "oslo.reports", "oslo.service.periodic_task", "oslo.service.service", "oslo.service.sslutils",
+                       "oslo.service.wsgi", "oslo.versionedobjects", "keystonemiddleware.auth_token", "osprofiler",
+                       "neutron.ml2", "neutron.ml2.ovn"),
+    python_package="python3-neutron",
+    keystone_user=ServiceUser("neutron", "neutron_keystone_password"),
+    host=ServiceHost(
+        # neutron-common holds /usr/bin/neutron-server and no unit; Debian's neutron-server package
+        # would pull neutron-api, whose uwsgi unit starts on every address at install.
+        packages=("neutron-common", "python3-pymysql"),
+        debconf=(DebconfAnswer("neutron-common", "neutron/configure_db", "boolean", "false"),
+                 DebconfAnswer("neutron-common", "neutron/configure_rabbit", "boolean", "false"),
+                 DebconfAnswer("neutron-common", "neutron/configure_ksat", "boolean", "false"),
+                 DebconfAnswer("neutron-common", "neutron/configure_nova", "boolean", "false")),
+        unit="neutron-server", system_user="neutron",
+        # 'heads': the expand and contract branches both; safe to rerun.
+        db_sync=(SyncStep("neutron-db-manage --config-file /etc/neutron/neutron.conf upgrade heads"),),
+        server=OwnServer("/usr/bin/neutron-server"),
+        own_log_dir=False, packaged_unit=False),
+    messaging=True,
+    own_secrets=((NEUTRON_METADATA_SECRET, "shared secret of Nova's metadata API and the compute nodes' "
+                  "OVN metadata agents (metadata_proxy_shared_secret)"),),
+    readme_section="readme/neutron-ovn.md.j2",
+    targets=("debian13",),
+)
+# What the OVN roles install (model.Ovn): the central databases and northd; a gateway chassis's
+# ovn-controller with its Open vSwitch.
+OVN_CENTRAL_PACKAGES = ("ovn-central",)
+OVN_GATEWAY_PACKAGES = ("ovn-host", "openvswitch-switch")
+
 # Horizon 25 (2025.1), the dashboard: a Django app with no database of its own. Debian serves it
 # through Apache's mod_wsgi on every address (openstack-dashboard-apache); hagen runs it under uwsgi
 # on the node's address, as the other uwsgi services, with its static files mapped by uwsgi. Its
@@ -350,7 +397,7 @@ HORIZON = ApiService(
     targets=("debian13",),
 )
 
-CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA, HORIZON)
+CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA, NEUTRON, HORIZON)
 # The services a spec may place or leave out (its services.<name> key), run beside Keystone by
 # default: every entry but Keystone.
 API_SERVICES: tuple[str, ...] = tuple(s.name for s in CATALOG if s is not KEYSTONE)

@@ -146,6 +146,15 @@ def summarize(old: dict, new: dict) -> list[str]:
         lost = [n for n in before if n not in after]
         words = (["gains " + ", ".join(gained)] if gained else []) + (["loses " + ", ".join(lost)] if lost else [])
         out.append("galera wsrep_cluster_address " + " and ".join(words or ["changes order"]))
+    oa, ob = old.get("ovn"), new.get("ovn")
+    if oa and ob and oa["members"] != ob["members"]:
+        # A running RAFT cluster changes members one at a time (ovs-appctl cluster/kick, a new
+        # member's join): a founder change would make a second, empty cluster.
+        gained = [n for n in ob["members"] if n not in oa["members"]]
+        lost = [n for n in oa["members"] if n not in ob["members"]]
+        words = (["gains " + ", ".join(gained)] if gained else []) + (["loses " + ", ".join(lost)] if lost else [])
+        out.append("OVN central RAFT members " + " and ".join(words or ["change order"])
+                   + (f"; founder {oa['founder']} -> {ob['founder']}" if oa["founder"] != ob["founder"] else ""))
     for section in ("galera", "rabbitmq", "keystone"):
         sa, sb = old.get(section, {}), new.get(section, {})
         for key in sorted(set(sa) | set(sb)):

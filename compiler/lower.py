@@ -12,8 +12,8 @@ import re
 
 from .catalog import API_SERVICES, frontend_port_keys
 from .checks import placement
-from .model import (ApiPlacement, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
-                    PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name)
+from .model import (ApiPlacement, BridgeMapping, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
+                    Ovn, PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name)
 from .resources import service_setting, topology_schema
 from .targets import TARGETS
 
@@ -74,7 +74,21 @@ def lower(data: dict) -> Topology:
         apis=tuple(p for s in API_SERVICES if (p := api_placement(data, s, placed, vips)) is not None),
         memcached=Memcached(placed("keystone", "memcached_nodes")),
         clusters=pacemaker_clusters(data["cluster"]["name"], placements),
+        ovn=ovn(data, placed),
     )
+
+
+def ovn(data: dict, placed) -> Ovn | None:
+    """Neutron's OVN: its central members (Neutron's nodes by default) and gateway chassis (none
+    by default: a gateway needs a provider network the spec must name)."""
+    spec = data["services"].get("neutron")
+    if spec is None:
+        return None
+    waiver = spec.get("ovn_quorum_waiver")
+    mappings = service_setting(data, "neutron", "bridge_mappings")
+    return Ovn(placed("neutron", "ovn_nodes"), placed("neutron", "gateway_nodes") if "gateway_nodes" in spec else (),
+               tuple(BridgeMapping(m["physnet"], m["bridge"], m.get("interface")) for m in mappings),
+               waiver["reason"] if waiver else None)
 
 
 def api_placement(data: dict, service: str, placed, vips: dict) -> ApiPlacement | None:

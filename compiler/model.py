@@ -162,6 +162,40 @@ class Memcached:
 
 
 @dataclass(frozen=True)
+class BridgeMapping:
+    """A provider network on the gateway chassis: its name in Neutron, its OVS bridge, and the
+    interface setup.sh attaches to that bridge (None: the operator attaches one)."""
+    physnet: str
+    bridge: str
+    interface: str | None
+
+
+@dataclass(frozen=True)
+class Ovn:
+    """OVN for Neutron's ML2/OVN: the central members (each runs a Northbound and a Southbound
+    ovsdb-server, members of two RAFT clusters, and ovn-northd) and the gateway chassis. RAFT is
+    its own HA: no Pacemaker, no VIP; clients list every member."""
+    nodes: tuple[Node, ...]  # the first creates both clusters, the others join it
+    gateways: tuple[Node, ...]
+    bridge_mappings: tuple[BridgeMapping, ...]
+    quorum_waiver: str | None
+
+    # OVN's own defaults (ovn-ctl's): clients' ports, and each database's RAFT port.
+    NB_PORT = 6641
+    SB_PORT = 6642
+    NB_RAFT_PORT = 6643
+    SB_RAFT_PORT = 6644
+
+    @property
+    def founder(self) -> Node:
+        return self.nodes[0]
+
+    def connection(self, port: int) -> str:
+        """An OVSDB client's remote list: every member on that port (the client finds the leader)."""
+        return ",".join(f"tcp:{n.address}:{port}" for n in self.nodes)
+
+
+@dataclass(frozen=True)
 class PacemakerCluster:
     """One corosync/Pacemaker cluster: a connected set of service placements."""
 
@@ -195,6 +229,10 @@ class Topology:
     apis: tuple[ApiPlacement, ...]  # the catalog's other services the spec places, in catalog order
     memcached: Memcached
     clusters: tuple[PacemakerCluster, ...]
+    ovn: Ovn | None = None  # with Neutron only
+
+    # Roles of the OVN nodes beside the services (services_of names them; host.py installs them).
+    OVN_ROLES = ("ovn-central", "ovn-gateway")
 
     # Per-node lookups, built once: emitters ask them for every node, and a scan of every
     # service's node list per question would make a build quadratic in the node count.
@@ -202,6 +240,8 @@ class Topology:
     def _services_by_node(self) -> dict[Node, tuple[str, ...]]:
         placed = {s: set(getattr(self, s).nodes) for s in SERVICE_ORDER}
         placed.update((a.name, set(a.nodes)) for a in self.apis)
+        if self.ovn:
+            placed.update({"ovn-central": set(self.ovn.nodes), "ovn-gateway": set(self.ovn.gateways)})
         return {n: tuple(s for s in placed if n in placed[s]) for n in self.nodes}
 
     @cached_property

@@ -7,8 +7,8 @@ import hashlib
 from ..diagnostics import Diagnostic
 from ..model import Topology
 from ..secrets import PLACEHOLDER, SecretValues
-from . import (bootstrap, cloudinit, galera, haproxy, host, keystone, memcached, openstack, pacemaker, rabbitmq,
-               readme, review)
+from . import (bootstrap, cloudinit, galera, haproxy, host, keystone, memcached, openstack, ovn, pacemaker,
+               rabbitmq, readme, review)
 from .base import BundleFile
 
 NODE_LIB = bootstrap.NODE_LIB.lstrip("/")
@@ -38,6 +38,7 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     laid += keystone.emit(topo, node, secrets)
     laid += openstack.emit(topo, node, secrets)
     laid += memcached.emit(topo, node)
+    laid += ovn.emit(topo, node)
     laid += pacemaker.node_files(topo, node, secrets)
     cluster = topo.cluster_of(node)
     if cluster is not None and node == cluster.first:

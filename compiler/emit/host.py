@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import catalog
 from ..model import Node, Topology
 from ..secrets import SecretValues
+from . import ovn
 from .base import BundleFile, render
 
 def pacemaker_units(topo: Topology, node: Node) -> list[str]:
@@ -41,6 +42,7 @@ def packages(topo: Topology, node: Node) -> list[str]:
     t = topo.target
     per_service = {"loadbalancer": t.packages_loadbalancer, "galera": t.packages_galera,
                    "rabbitmq": t.packages_rabbitmq, "keystone": t.packages_keystone,
+                   "ovn-central": catalog.OVN_CENTRAL_PACKAGES, "ovn-gateway": catalog.OVN_GATEWAY_PACKAGES,
                    **{ep.service.name: catalog.packages(topo, ep) for ep in catalog.hosted_on(topo, node)}}
     found = list(t.packages_cluster) if topo.cluster_of(node) else []
     for service in topo.services_of(node):
@@ -119,6 +121,14 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     ]
 
 
+def gateway(topo: Topology, node: Node) -> dict | None:
+    """What setup.sh does on a gateway chassis: ovn-controller's external_ids, and the provider
+    bridges with the interfaces the spec attaches to them."""
+    if topo.ovn is None or node not in topo.ovn.gateways:
+        return None
+    return {"external_ids": ovn.gateway_settings(topo.ovn, node), "bridges": topo.ovn.bridge_mappings}
+
+
 def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> BundleFile:
     services = {s: s in topo.services_of(node) for s in ("loadbalancer", "galera", "rabbitmq", "keystone")}
     target = topo.target
@@ -134,5 +144,7 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         site_enable=[c for c in (target.keystone_site_enable, target.apache_default_site_disable) if c],
         service_units=service_units(topo, node), shared_mounts=catalog.shared_mounts(topo, node),
         unwanted_files=unwanted_files(topo, node),
+        ovn_central=ovn.CENTRAL_DEFAULTS if topo.ovn and node in topo.ovn.nodes else None,
+        gateway=gateway(topo, node),
     )
     return BundleFile("setup.sh", text, 0o755)

@@ -57,6 +57,11 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
         context["auth"] = keystone_auth(topo, ep, secrets)
     if service.messaging or service.keystone_user:
         context.update(transport_url=catalog.transport_url(topo, secrets), quorum=topo.rabbitmq.queue_mode == "quorum")
+    # What it says of its peers: Neutron notifies Nova when Nova runs; Nova's [neutron] section
+    # (with the metadata secret it shares with the compute nodes' OVN metadata agents).
+    context.update(ovn=topo.ovn, nova=topo.api("nova") is not None)
+    if topo.api("neutron") is not None:
+        context["neutron_metadata_secret"] = secrets.get(catalog.NEUTRON_METADATA_SECRET)
     if service.config_kind == "django":
         context["dashboard"] = dashboard_settings(topo, node, ep, secrets)
     return context

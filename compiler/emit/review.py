@@ -81,7 +81,17 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
         "secret_files": per_node_paths(secret_files),
         "clusters": {c.name: {"nodes": [n.name for n in c.nodes], "resources": resources(topo, c),
                               "constraints": constraint_sentences(topo, c)} for c in topo.clusters},
+        **({"ovn": ovn_summary(topo.ovn)} if topo.ovn else {}),
     }
+
+
+def ovn_summary(ovn) -> dict:
+    """OVN central's RAFT members (the founder first) and ports, and the gateway chassis."""
+    return {"members": [n.name for n in ovn.nodes], "founder": ovn.founder.name,
+            "ports": {"nb": ovn.NB_PORT, "sb": ovn.SB_PORT, "nb_raft": ovn.NB_RAFT_PORT, "sb_raft": ovn.SB_RAFT_PORT},
+            "gateways": [n.name for n in ovn.gateways],
+            "bridge_mappings": [f"{m.physnet}:{m.bridge}" for m in ovn.bridge_mappings],
+            "quorum": f"waived: {ovn.quorum_waiver}" if ovn.quorum_waiver else "majority of the members"}
 
 
 def cluster_name_of(topo: Topology, node) -> str | None:
