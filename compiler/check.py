@@ -34,7 +34,7 @@ APT_PACKAGES = {"haproxy": "haproxy", "shellcheck": "shellcheck", "cloud-init": 
                 "cibadmin": "pacemaker-cli-utils", "crm_mon": "pacemaker-cli-utils", "mariadbd": "mariadb-server",
                 "corosync": "corosync", "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux",
                 "escript": "rabbitmq-server", "debconf-set-selections": "debconf", "tar": "tar", "ip": "iproute2",
-                "oslo-config-validator": "python3-oslo.config"}
+                "oslo-config-validator": "python3-oslo.config", "ovsdb-tool": "ovn-central"}
 PIP_PACKAGES = {"ksvalidator": "pykickstart"}  # not packaged for Debian 12; 'hagen[check]' brings it
 
 
@@ -486,6 +486,65 @@ def check_oslo_config(bundle: Path, conf: Path, service) -> list[CheckResult]:
     return results
 
 
+OVN_CTL = Path("/usr/share/ovn/scripts/ovn-ctl")
+OVN_SCHEMAS = {"nb": ("OVN_Northbound", Path("/usr/share/ovn/ovn-nb.ovsschema")),
+               "sb": ("OVN_Southbound", Path("/usr/share/ovn/ovn-sb.ovsschema"))}
+
+
+def ovn_ctl_options(text: str) -> list[str]:
+    """OVN_CTL_OPTS of an /etc/default/ovn-central, split as systemd's EnvironmentFile= and the
+    unit's $OVN_CTL_OPTS split it (quotes removed, then whitespace)."""
+    for line in text.splitlines():
+        if line.startswith("OVN_CTL_OPTS="):
+            return [word for value in shlex.split(line.split("=", 1)[1]) for word in value.split()]
+    return []
+
+
+def check_ovn_central(bundle: Path, defaults: Path) -> list[CheckResult]:
+    """The target's own ovn-ctl must document every option, and its ovsdb-tool must create (the
+    founder) or join (the others) each RAFT cluster with exactly these addresses, as ovn-ctl does
+    on the first start: a database file is made and read back, no server runs."""
+    rel = str(defaults.relative_to(bundle))
+    if skip := _missing(rel, "ovsdb-tool"):
+        return [skip]
+    if not OVN_CTL.is_file() or not all(schema.is_file() for _, schema in OVN_SCHEMAS.values()):
+        return [CheckResult(rel, "ovn-ctl", SKIP, "OVN central is not installed; apt-get install ovn-central")]
+    options = ovn_ctl_options(defaults.read_text(encoding="utf-8"))
+    usage = run([str(OVN_CTL), "--help"]).stdout
+    documented = set(re.findall(r"^\s+(--[a-z0-9-]+)", usage, re.M))
+    unknown = sorted({o.split("=", 1)[0] for o in options} - documented)
+    results = [CheckResult(rel, "ovn-ctl --help", FAIL if unknown or not options else PASS,
+                           f"options ovn-ctl does not know: {', '.join(unknown)}" if unknown
+                           else "" if options else "no OVN_CTL_OPTS")]
+    value = {o.split("=", 1)[0]: o.split("=", 1)[1] for o in options if "=" in o}
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for db, (name, schema) in OVN_SCHEMAS.items():
+            def address(end: str) -> str | None:
+                if f"--db-{db}-cluster-{end}-addr" not in value:
+                    return None
+                return ":".join(value.get(f"--db-{db}-cluster-{end}-{k}", "") for k in ("proto", "addr", "port"))
+            local, remote, file = address("local"), address("remote"), str(Path(tmp) / f"{db}.db")
+            if local is None:
+                problems.append(f"{name}: no cluster address (a standalone database, no RAFT)")
+                continue
+            if remote:
+                made = run([find_tool("ovsdb-tool"), "join-cluster", file, name, local, remote])
+            else:
+                timer = value.get(f"--db-{db}-election-timer")
+                made = run([find_tool("ovsdb-tool"), *([f"--election-timer={timer}"] if timer else []),
+                            "create-cluster", file, str(schema), local])
+            if made.returncode:
+                problems.append(f"{name}: {_tail(made.stderr)}")
+                continue
+            read = run([find_tool("ovsdb-tool"), "db-local-address", file]).stdout.strip()
+            if read != local:
+                problems.append(f"{name}: the member's address reads back as {read!r}, not {local!r}")
+    results.append(CheckResult(rel, "ovsdb-tool create-cluster/join-cluster", FAIL if problems else PASS,
+                               "; ".join(problems)))
+    return results
+
+
 def check_rabbitmq(bundle: Path, conf: Path) -> CheckResult:
     """The broker's own cuttlefish translation of rabbitmq.conf, with every installed schema; no node boots."""
     rel = str(conf.relative_to(bundle))
@@ -824,6 +883,8 @@ def plan(bundle: Path) -> list:
             if (node / service.config_file).exists():
                 judge = check_django_settings if service.config_kind == "django" else check_oslo_config
                 jobs.append((judge, (bundle, node / service.config_file, service)))
+        if (node / "etc/default/ovn-central").exists():
+            jobs.append((check_ovn_central, (bundle, node / "etc/default/ovn-central")))
         if (node / "etc/rabbitmq/rabbitmq.conf").exists():
             jobs.append((check_rabbitmq, (bundle, node / "etc/rabbitmq/rabbitmq.conf")))
         if (node / "etc/xinetd.d/galera-clustercheck").exists():

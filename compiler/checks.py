@@ -12,7 +12,8 @@ from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
 from .catalog import API_SERVICES, CATALOG, frontend_port_keys
-from .model import CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Memcached, RabbitMQ, cluster_groups, cluster_name
+from .model import (CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Memcached, Ovn, RabbitMQ, cluster_groups,
+                    cluster_name)
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
@@ -100,6 +101,8 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
     if not names_broken:
         _check_stores(data, report)
     _check_needs(data, report)
+    if not names_broken:
+        _check_ovn(data, node_names, report)
     _check_fencing(data, report)
     return sorted(found, key=lambda d: d.sort_key)
 
@@ -292,6 +295,17 @@ def _check_references(data, node_names, report) -> None:
         elif name in listed:
             report("H021", f"node '{name}' is listed twice in memcached_nodes", path)
         listed.add(name)
+    for key in OVN_NODE_KEYS:
+        listed = set()
+        explicit = key in (data["services"].get("neutron") or {})
+        for name, path in placement(data, "neutron", key) if explicit else []:
+            if name not in node_names:
+                report("H020", f"node '{name}' in services.neutron.{key} is not defined", path,
+                       hint=did_you_mean(name, node_names) or _defined("nodes", node_names))
+            elif name in listed:
+                report("H021", f"node '{name}' is listed twice in {key}", path)
+            listed.add(name)
+            used_nodes.add(name)
     rabbit = data["services"]["rabbitmq"]
     if rabbit.get("clients") == "vip" and "vip" not in rabbit:
         report("H011", "rabbitmq.clients is 'vip' but rabbitmq has no vip", ("services", "rabbitmq", "clients"),
@@ -355,11 +369,15 @@ def _check_ports(data, node_names, report) -> None:
     }
     placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone", *API_SERVICES)}
     placed["memcached"] = placement(data, "keystone", "memcached_nodes")
+    if "neutron" in services:  # OVN central's fixed ports, on its members
+        listeners["ovn-central"] = [(Ovn.NB_PORT, "Northbound port"), (Ovn.SB_PORT, "Southbound port"),
+                                    (Ovn.NB_RAFT_PORT, "Northbound RAFT port"), (Ovn.SB_RAFT_PORT, "Southbound RAFT port")]
+        placed["ovn-central"] = placement(data, "neutron", "ovn_nodes")
     per_node: dict[str, dict[int, str]] = defaultdict(dict)
     for service in listeners:
         nodes = [n for n, _ in placed[service] if n in node_names]
         for port, label in listeners[service]:
-            owner = "keystone" if service == "memcached" else service
+            owner = {"memcached": "keystone", "ovn-central": "neutron"}.get(service, service)
             key = label if label in services[owner] else None
             path = ("services", owner, key) if key else ("services", owner)
             for name in dict.fromkeys(nodes):
@@ -370,6 +388,59 @@ def _check_ports(data, node_names, report) -> None:
                            path, hint="choose a free port for one of them")
                     break
                 per_node[name][port] = here
+
+
+# Neutron's other node lists: OVN central's members (Neutron's nodes by default) and the gateways.
+OVN_NODE_KEYS = ("ovn_nodes", "gateway_nodes")
+
+
+def ovn_nodes(data) -> list[str]:
+    return list(dict.fromkeys(n for n, _ in placement(data, "neutron", "ovn_nodes")))
+
+
+def gateway_nodes(data) -> list[str]:
+    neutron = data["services"].get("neutron") or {}
+    return [n for n, _ in placement(data, "neutron", "gateway_nodes")] if "gateway_nodes" in neutron else []
+
+
+def _check_ovn(data, node_names, report) -> None:
+    """RAFT's quorum (a majority of the members) decides what OVN survives, as Galera's does; and
+    a gateway must not lose its own management link to its provider bridge."""
+    neutron = data["services"].get("neutron")
+    if neutron is None:
+        return
+    count = len(ovn_nodes(data))
+    path = ("services", "neutron", "ovn_nodes") if "ovn_nodes" in neutron else ("services", "neutron")
+    default_hint = "" if "ovn_nodes" in neutron else "OVN central runs on Neutron's nodes by default; "
+    if count < 3 and not neutron.get("ovn_quorum_waiver"):
+        report("H058", f"OVN central has {count} member(s): its RAFT clusters lose their majority, and Neutron "
+               "every write, with the loss of any member", path, key=True,
+               hint=default_hint + "list 3 (or 5) nodes in services.neutron.ovn_nodes, or set "
+                    "services.neutron.ovn_quorum_waiver with a reason")
+    elif count < 3:
+        report("H059", f"OVN quorum is waived: {neutron['ovn_quorum_waiver']['reason']}",
+               ("services", "neutron", "ovn_quorum_waiver"), key=True,
+               hint="with fewer than 3 OVN members, the loss of one stops every network change")
+    elif count % 2 == 0:
+        report("H051", f"OVN central has {count} members: an even count survives no more losses than "
+               f"{count - 1} and can split into two halves without a majority", path, key=True,
+               hint=default_hint + f"list {count - 1} or {count + 1} nodes in services.neutron.ovn_nodes")
+    interfaces = {n["name"]: n.get("interface") for n in data["nodes"]}
+    mappings = neutron.get("bridge_mappings", [])
+    for name in gateway_nodes(data):
+        for i, m in enumerate(mappings):
+            if m.get("interface") and m["interface"] == interfaces.get(name):
+                report("H035", f"gateway node '{name}' would attach its management interface {m['interface']} "
+                       f"to bridge {m['bridge']}: the node would lose its own address", 
+                       ("services", "neutron", "bridge_mappings", i, "interface"),
+                       hint="name the interface of the provider network, not the one carrying the node's address")
+    for key, label in (("physnet", "physical network"), ("bridge", "bridge")):
+        seen = set()
+        for i, m in enumerate(mappings):
+            if m[key] in seen:
+                report("H021", f"{label} '{m[key]}' is mapped twice", ("services", "neutron", "bridge_mappings", i, key),
+                       hint="each provider network has one bridge, and each bridge carries one provider network")
+            seen.add(m[key])
 
 
 def _node_list_cause(data, service: str, hint: str) -> tuple[tuple, str]:

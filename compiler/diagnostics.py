@@ -35,6 +35,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H032": (ERROR, "address outside every network", "192.168.20.5 is in no declared network"),
     "H033": (ERROR, "service spans networks", "vip-db and galera node db1 are on different networks"),
     "H034": (ERROR, "reserved address", "node c1 address 127.0.0.2 is reserved: 127.0.0.0/8 is loopback"),
+    "H035": (ERROR, "gateway loses its own link", "gateway node c1 would attach its management interface eth0 "
+                                                    "to bridge br-ex"),
     "H040": (ERROR, "port collision", "port 4567 of galera collides with rabbitmq on controller1"),
     "H050": (ERROR, "too few nodes for quorum", "galera needs 1 or at least 3 nodes, not 2"),
     "H051": (WARNING, "even node count", "galera has 4 nodes: an even count can split in half"),
@@ -45,6 +47,8 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H056": (ERROR, "store not shared by the service's nodes", "glance's file store is a local directory on "
                                                                    "each of its 3 nodes"),
     "H057": (ERROR, "service without the services it calls", "nova needs placement, which the spec does not place"),
+    "H058": (ERROR, "too few OVN members for quorum", "OVN central has 1 member(s)"),
+    "H059": (WARNING, "OVN quorum waived", "OVN quorum is waived: lab"),
     "H060": (ERROR, "feature removed on target", "classic mirrored queues were removed in RabbitMQ 4"),
     "H061": (WARNING, "feature deprecated on target", "classic mirrored queues are deprecated"),
     "H062": (ERROR, "service not available on target", "placement is not available on debian12: Debian 12 ships "

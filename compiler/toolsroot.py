@@ -23,7 +23,9 @@ TOOL_PACKAGES = ("haproxy", "pcs", "pacemaker", "pacemaker-cli-utils", "corosync
                  "mariadb-server", "galera-4", "rabbitmq-server", "cloud-init", "shellcheck", "xinetd",
                  "systemd", "iproute2", "util-linux", "debconf", "tar", "python3-oslo.config",
                  # the ExecStart of the catalog services' units, which systemd-analyze verify resolves
-                 "uwsgi-plugin-python3")
+                 "uwsgi-plugin-python3",
+                 # ovn-ctl and ovsdb-tool, which judge OVN central's options (check_ovn_central)
+                 "ovn-central")
 PYTHON_PACKAGES = ("python3", "python3-jinja2", "python3-jsonschema", "python3-ruamel.yaml", "python3-typer")
 MARKER = ".hagen-tools-root"
 INSIDE = "/run/hagen-check"  # where the bundle and hagen appear inside the root
