@@ -4,7 +4,8 @@ as OpenStack services would, through the VIPs (and RabbitMQ's node URLs, as oslo
     python -m compiler.lab.client setup  CONFIG        create the write table
     python -m compiler.lab.client load   CONFIG EVENTS write, issue tokens, publish, create resource
                                                        providers, upload and download images,
-                                                       create flavors, log in to the dashboard
+                                                       create flavors and networks, log in to
+                                                       the dashboard
                                                        and probe until SIGTERM
     python -m compiler.lab.client verify CONFIG        rows, messages, providers, intact images,
                                                        flavors present and Nova daemons down, as JSON
@@ -39,6 +40,9 @@ PLACEMENT_VERSION = "placement 1.20"
 PROVIDER_PREFIX = "hagen-lab-"
 IMAGE_INTERVAL = 1.0
 FLAVOR_INTERVAL = 0.5
+NETWORK_INTERVAL = 2.0  # four Neutron requests each
+# Each lab network's one subnet (tenant networks may overlap: every one has the same).
+NETWORK_CIDR = "192.168.250.0/28"
 DASHBOARD_INTERVAL = 1.0
 DASHBOARD_TIMEOUT = 10  # a page renders in well under a second; a node's loss costs one timeout
 # The daemons every Nova node runs, which the compute API lists (os-services) with their state.
@@ -220,6 +224,63 @@ def flavor_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         stop.wait(max(0.0, FLAVOR_INTERVAL - (time.monotonic() - started)))
 
 
+def _neutron(config: dict, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(config["neutron"]["url"] + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"X-Auth-Token": token, "Content-Type": "application/json",
+                                              "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def network_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Per tick, through Neutron's VIP: a network, its subnet, a router and the router's interface
+    on that subnet (each an OVN Northbound transaction that Neutron commits before it answers).
+    It counts when all four answered; the ids go in the event, for the Northbound check."""
+    next_id, token = config["first_write_id"], None
+    while not stop.is_set():
+        started = time.monotonic()
+        name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
+        network_id = router_id = None
+        try:
+            token = token or _token(config["keystone"])
+            _, net = _neutron(config, token, "POST", "/v2.0/networks", {"network": {"name": name}})
+            network_id = net["network"]["id"]
+            _, sub = _neutron(config, token, "POST", "/v2.0/subnets", {"subnet": {
+                "name": name, "network_id": network_id, "ip_version": 4, "cidr": NETWORK_CIDR}})
+            _, router = _neutron(config, token, "POST", "/v2.0/routers", {"router": {"name": name}})
+            router_id = router["router"]["id"]
+            status, _ = _neutron(config, token, "PUT", f"/v2.0/routers/{router_id}/add_router_interface",
+                                 {"subnet_id": sub["subnet"]["id"]})
+            ok = status == 200
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                token = None
+            ok = False
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError):
+            ok = False
+        record("network", ok, id=next_id, name=name, network=network_id, router=router_id)
+        next_id += 1
+        stop.wait(max(0.0, NETWORK_INTERVAL - (time.monotonic() - started)))
+
+
+def _networks(config: dict) -> dict[str, list[str]]:
+    """The names of the lab's networks and routers, listed through Neutron's VIP."""
+    last_error = None
+    for _ in range(10):
+        try:
+            token = _token(config["keystone"])
+            found = {}
+            for kind in ("networks", "routers"):
+                _, listed = _neutron(config, token, "GET", f"/v2.0/{kind}?fields=name")
+                found[kind] = sorted(x["name"] for x in listed[kind] if x["name"].startswith(PROVIDER_PREFIX))
+            return found
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(3)
+    sys.exit(f"client: cannot list networks: {last_error}")
+
+
 class _Browser:
     """One browser of the dashboard: its own cookies (Django's CSRF and session cookies), following
     redirects as a browser does."""
@@ -359,6 +420,8 @@ def load(config: dict, events: str) -> None:
         loops.append(image_loop)
     if "nova" in config:
         loops.append(flavor_loop)
+    if "neutron" in config:
+        loops.append(network_loop)
     if "horizon" in config:
         loops.append(dashboard_loop)
     threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True) for loop in loops]
@@ -403,6 +466,8 @@ def verify(config: dict) -> dict:
     if "nova" in config:
         found["flavors"] = _flavors(config)
         found["compute_services_down"] = _compute_services_down(config)
+    if "neutron" in config:
+        found.update(_networks(config))
     return found
 
 

@@ -49,7 +49,8 @@ def count(events: list[dict], kind: str, ok: bool) -> int:
 def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int], messages: list[int],
                      vips: list[str], providers: list[str] | None = None, images: list[str] | None = None,
                      flavors: list[str] | None = None, compute_services_down: list[str] | None = None,
-                     dashboard: bool = False) -> dict:
+                     dashboard: bool = False, networks: dict | None = None,
+                     northbound: dict | None = None) -> dict:
     """What the issue asks for, per scenario."""
     acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
     figures = {
@@ -78,12 +79,16 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         figures["flavor_failures"] = count(events, "flavor", False)
         figures["flavors_lost"] = len(created - set(flavors))
         figures["compute_services_down"] = compute_services_down or []
+    if networks is not None:  # Neutron: what it acknowledged, what it lists, what each OVN member holds
+        figures.update(network_figures(events, networks, northbound or {}))
     if dashboard:  # Horizon: logins that reached a logged-in page, and sessions sent back to log in
         figures["logins"] = count(events, "login", True)
         figures["login_failures"] = count(events, "login", False)
         figures["sessions_lost"] = sum(1 for e in events if e["k"] == "session" and e.get("bounced"))
     if crash_at is not None:
         figures["write_outage_s"] = write_outage(events, crash_at)
+        if networks is not None:  # one network every 2 s: a gap over 5 s is an outage
+            figures["network_outage_s"] = write_outage(events, crash_at, "network", gap=5.0)
         if dashboard:  # one login a second: a gap over 3 s is an outage
             figures["login_outage_s"] = write_outage(events, crash_at, "login", gap=3.0)
         if flavors is not None:  # one request every 0.5 s: a gap over 2 s is an outage
@@ -94,6 +99,23 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
             figures["placement_outage_s"] = write_outage(events, crash_at, "placement", gap=1.0)
         figures["vip_answers_again_s"] = {v: vip_recovery(events, v, crash_at) for v in vips}
     return figures
+
+
+def network_figures(events: list[dict], listed: dict, northbound: dict) -> dict:
+    """Networks (with subnet, router and interface) Neutron acknowledged, those it no longer lists,
+    and per OVN member the acknowledged logical switches and routers its Northbound replica lacks
+    (Neutron names each 'neutron-<its id>')."""
+    acked = [e for e in events if e["k"] == "network" and e["ok"]]
+    names = {e["name"] for e in acked}
+    switches = {f"neutron-{e['network']}" for e in acked}
+    routers = {f"neutron-{e['router']}" for e in acked}
+    return {
+        "networks_created": len(names),
+        "network_failures": count(events, "network", False),
+        "networks_lost": len(names - set(listed.get("networks", []))) + len(names - set(listed.get("routers", []))),
+        "northbound_missing": {member: len(switches - set(db["switches"])) + len(routers - set(db["routers"]))
+                               for member, db in sorted(northbound.items())},
+    }
 
 
 def galera_transfer_from_log(text: str) -> str:
@@ -113,6 +135,7 @@ def table(report: dict) -> str:
              "writes ok/fail", "providers lost/created", "placement fail", "placement outage s",
              "images lost/created", "image fail", "image outage s",
              "flavors lost/created", "flavor fail", "flavor outage s", "nova daemons down 2 min on",
+             "networks lost/created", "network fail", "network outage s", "NB missing",
              "logins ok/fail", "sessions lost", "login outage s", "rejoin s",
              "state transfer"]
     rows = []
@@ -132,6 +155,9 @@ def table(report: dict) -> str:
                      f"{f['flavors_lost']}/{f['flavors_created']}" if "flavors_created" in f else "-",
                      str(f.get("flavor_failures", "-")), str(f.get("flavor_outage_s", "-")),
                      ", ".join(f["compute_services_down"]) or "none" if "compute_services_down" in f else "-",
+                     f"{f['networks_lost']}/{f['networks_created']}" if "networks_created" in f else "-",
+                     str(f.get("network_failures", "-")), str(f.get("network_outage_s", "-")),
+                     ", ".join(f"{m} {n}" for m, n in f.get("northbound_missing", {}).items()) or "-",
                      f"{f['logins']}/{f['login_failures']}" if "logins" in f else "-",
                      str(f.get("sessions_lost", "-")), str(f.get("login_outage_s", "-")),
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])

@@ -139,7 +139,54 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
 
 
 # The catalog services the client drives (each has a loop in client.py).
-CLIENT_SERVICES = ("glance", "placement", "nova", "horizon")
+CLIENT_SERVICES = ("glance", "placement", "nova", "neutron", "horizon")
+
+# Each OVN member's own control sockets (Debian's ovn-ctl run directory).
+OVN_DB_SOCKETS = {"nb": ("/run/ovn/ovnnb_db.sock", "/run/ovn/ovnnb_db.ctl", "OVN_Northbound"),
+                  "sb": ("/run/ovn/ovnsb_db.sock", "/run/ovn/ovnsb_db.ctl", "OVN_Southbound")}
+
+
+def ovn_cluster_status(name: str, db: str) -> tuple[dict[str, str], list[str]]:
+    """A member's own view of one RAFT cluster (ovn-appctl cluster/status): its 'key: value' lines
+    (Role, Status, Leader...) and its server list; empty when its ovsdb-server does not answer."""
+    _, ctl, schema = OVN_DB_SOCKETS[db]
+    out = hosts.host_command(name, f"ovn-appctl -t {ctl} cluster/status {schema}", check=False, timeout=30).stdout
+    head, _, servers = out.partition("Servers:")
+    status = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in head.splitlines()) if v.strip()}
+    return status, [line for line in servers.strip().splitlines() if line.strip()]
+
+
+def ovn_rejoined(name: str, members: int) -> bool:
+    """Both of the member's databases are cluster members that know a leader, with every member
+    in their server list."""
+    for db in OVN_DB_SOCKETS:
+        status, servers = ovn_cluster_status(name, db)
+        if status.get("Status") != "cluster member" or status.get("Leader", "unknown") == "unknown" \
+                or len(servers) != members:
+            return False
+    return True
+
+
+def ovn_leader(topo: dict) -> str | None:
+    """The member that leads the Northbound cluster now."""
+    for name in topo["ovn"]["members"]:
+        if ovn_cluster_status(name, "nb")[0].get("Role") == "leader":
+            return name
+    return None
+
+
+def ovn_northbound(topo: dict) -> dict[str, dict[str, list[str]]]:
+    """Every member's own replica of the Northbound database (--no-leader-only: the member's
+    copy, not the leader's): the names of its logical switches and routers."""
+    sock = OVN_DB_SOCKETS["nb"][0]
+    found = {}
+    for name in topo["ovn"]["members"]:
+        found[name] = {}
+        for key, table in (("switches", "Logical_Switch"), ("routers", "Logical_Router")):
+            out = hosts.host_command(name, f"ovn-nbctl --no-leader-only --db=unix:{sock} --format=csv --data=bare "
+                                           f"--no-headings --columns=name list {table}", check=False, timeout=60).stdout
+            found[name][key] = sorted(line.strip() for line in out.splitlines() if line.strip())
+    return found
 
 
 def packaged_openstack_units(target) -> list[str]:
@@ -285,6 +332,8 @@ def member_status(topo: dict, name: str) -> dict[str, bool]:
                                        "('wsrep_cluster_size','wsrep_local_state')\"", check=False, timeout=30).stdout
         values = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
         status["galera"] = values.get("wsrep_cluster_size") == str(size) and values.get("wsrep_local_state") == "4"
+    if name in topo.get("ovn", {}).get("members", []):
+        status["ovn"] = ovn_rejoined(name, len(topo["ovn"]["members"]))
     if name in topo["rabbitmq"]["nodes"]:
         out = hosts.host_command(name, "rabbitmqctl -q cluster_status --formatter json", check=False,
                                  timeout=60).stdout
@@ -338,6 +387,8 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
         if crash:
             log_file = topo["galera"]["log_file"]
             log_offset = _galera_log_size(crash, log_file)
+            if "ovn" in topo:  # which member led the Northbound cluster when it lost `crash`
+                result["ovn_nb_leader"] = ovn_leader(topo)
             crash_at = time.monotonic()
             hosts.crash_host(crash)
             _wait_recovered(events_path, cfg, crash_at)
@@ -365,7 +416,9 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
                                                 [v["name"] for v in cfg["vips"]], found.get("providers"),
                                                 found.get("images"), found.get("flavors"),
-                                                found.get("compute_services_down"), "horizon" in cfg)
+                                                found.get("compute_services_down"), "horizon" in cfg,
+                                                {k: found[k] for k in ("networks", "routers")} if "neutron" in cfg
+                                                else None, ovn_northbound(topo) if "ovn" in topo else None)
     return result
 
 
@@ -446,6 +499,13 @@ def problems(result: dict) -> list[str]:
         # after the crash of the node holding the VIPs; not understood yet, see issue 14's note).
         if s is result["scenarios"][-1] and f.get("compute_services_down"):
             found.append(f"{s['name']}: Nova daemons not up at the end: {', '.join(f['compute_services_down'])}")
+        if "networks_created" in f and (f["networks_lost"] or not f["networks_created"]):
+            found.append(f"{s['name']}: Neutron created {f['networks_created']} networks, {f['networks_lost']} "
+                         "of them (or their routers) lost")
+        for member, missing in f.get("northbound_missing", {}).items():
+            if missing:
+                found.append(f"{s['name']}: OVN member {member}'s Northbound lacks {missing} acknowledged "
+                             "switches or routers")
         if "logins" in f and not f["logins"]:
             found.append(f"{s['name']}: no one could log in to the dashboard")
         # A crash takes the sessions its memcached held (those users log in again); with every node
