@@ -317,7 +317,7 @@ def test_keystone_bootstrap_carries_the_registration_program_whole():
     ast.parse(program)
     argument = re.search(r"^python3 - (.+) <<'HAGEN_REGISTER'$", boot, flags=re.M).group(1)
     registrations = json.loads(shlex.split(argument)[0])
-    assert [r["name"] for r in registrations] == ["glance", "placement", "nova"]
+    assert [r["name"] for r in registrations] == ["glance", "placement", "nova", "neutron"]
     assert "__SECRET_" not in argument
     assert [r["password_env"] for r in registrations] == ["GLANCE_KEYSTONE_PASSWORD", "PLACEMENT_KEYSTONE_PASSWORD",
                                                          "NOVA_KEYSTONE_PASSWORD"]

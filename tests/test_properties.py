@@ -29,7 +29,7 @@ settings.register_profile("ci", max_examples=200, derandomize=True, deadline=Non
 settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HAGEN_HYPOTHESIS_PROFILE", "ci"))
 
-RESERVED = {3306, 4567, 4568, 4444, 9200, 5672, 4369, 25672, 5000, 11211, 35357}
+RESERVED = {3306, 4567, 4568, 4444, 9200, 5672, 4369, 25672, 5000, 11211, 35357, 6641, 6642, 6643, 6644}
 names = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 
 
@@ -108,12 +108,13 @@ def topologies(draw):
     if spec["cluster"]["target"] != "el9" and draw(st.booleans()):
         spec["cluster"]["target"] = "debian13"
         used = set(ports) | {p + 20000 for p in ports} | RESERVED
-        for service, short in (("placement", "pl"), ("glance", "gl"), ("nova", "nv"), ("horizon", "hz")):
+        for service, short in (("placement", "pl"), ("glance", "gl"), ("nova", "nv"), ("neutron", "nt"),
+                               ("horizon", "hz")):
             if service == "glance" and draw(st.integers(0, 3)) == 0:  # mostly with Glance, sometimes without
                 continue
             if service == "nova" and "glance" not in spec["services"]:  # Nova needs Glance and Placement
                 continue
-            if service == "horizon" and not draw(st.booleans()):
+            if service in ("horizon", "neutron") and not draw(st.booleans()):
                 continue
             placed = {}
             for key in ("port", *catalog.frontend_port_keys(service)):
@@ -138,6 +139,18 @@ def topologies(draw):
                      "fsid": "8f1c3a52-6f1e-4b8e-9a57-3c2d7e4b9f10"},
                     {"type": "rbd", "user": "img", "monitors": ["10.9.0.3"],
                      "fsid": "0c0ffee0-1234-4abc-8def-0123456789ab"}]))
+            if service == "neutron":  # OVN central's RAFT members, and gateway chassis
+                if draw(st.booleans()):
+                    placed["ovn_nodes"] = subset()
+                members = placed.get("ovn_nodes", placed.get("nodes", spec["services"]["keystone"]["nodes"]))
+                if len(set(members)) < 3:
+                    placed["ovn_quorum_waiver"] = {"reason": "generated test"}
+                if draw(st.booleans()):
+                    placed["gateway_nodes"] = subset()
+                    placed["bridge_mappings"] = draw(st.sampled_from([
+                        [{"physnet": "physnet1", "bridge": "br-ex"}],
+                        [{"physnet": "provider", "bridge": "br-provider", "interface": "eth9"},
+                         {"physnet": "storage", "bridge": "br-st", "interface": "bond1.20"}]]))
             spec["services"][service] = placed
     return spec
 
@@ -493,6 +506,16 @@ def listener_list(files, node):
             parser = configparser.ConfigParser(interpolation=None)
             parser.read_string(f.content)
             found.append((f"{parser['vnc']['novncproxy_host']}:{parser['vnc']['novncproxy_port']}", "nova"))
+        elif path.endswith("/etc/neutron/neutron.conf"):  # neutron-server's own server
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read_string(f.content)
+            found.append((f"{parser['DEFAULT']['bind_host']}:{parser['DEFAULT']['bind_port']}", "neutron"))
+        elif path.endswith("/etc/default/ovn-central"):  # each database's clients, and its RAFT peers
+            options = ovn_ctl_opts(files, node)
+            for db in ("nb", "sb"):
+                found.append((f"{options[f'db-{db}-addr']}:{options[f'db-{db}-port']}", "ovn"))
+                found.append((f"{options[f'db-{db}-cluster-local-addr']}:{options[f'db-{db}-cluster-local-port']}",
+                              "ovn-raft"))
     return found
 
 
@@ -906,3 +929,67 @@ def test_horizon_nodes_share_sessions_and_answer_for_their_vip(spec):
         assert settings_["SECRET_KEY"] == confs[sorted(confs)[0]]["SECRET_KEY"]
         server = next(s for s in backend["servers"] if s["name"] == node)
         assert server["addr"] in listeners_of_service(files, node, "horizon")
+
+
+def ovn_ctl_opts(files, node) -> dict[str, str]:
+    """OVN_CTL_OPTS of a member's /etc/default/ovn-central, as systemd hands them to ovn-ctl."""
+    line = next(l for l in text(files, f"nodes/{node}/etc/default/ovn-central").splitlines()
+                if l.startswith("OVN_CTL_OPTS="))
+    words = [w for value in shlex.split(line.split("=", 1)[1]) for w in value.split()]
+    return dict(w.removeprefix("--").split("=", 1) for w in words)
+
+
+@given(topologies())
+def test_ovn_members_form_one_raft_cluster_that_every_client_lists(spec):
+    """Read from the emitted files only: the OVN members are the nodes with an ovn-central defaults
+    file; each listens for clients and for RAFT on its own address (from its own hosts file) on
+    OVN's ports; exactly one creates each cluster and every other joins it at that one's RAFT
+    address; every ovn-northd, every neutron-server and every gateway's ovn-controller lists
+    exactly the members on the right port; each gateway tunnels from its own address."""
+    files = build(spec)
+    members = sorted(p.split("/")[1] for p in files if p.endswith("/etc/default/ovn-central"))
+    neutron_confs = {p.split("/")[1]: p for p in files if p.endswith("/etc/neutron/neutron.conf")}
+    if "neutron" not in spec["services"]:
+        assert not members and not neutron_confs
+        return
+    neutron = spec["services"]["neutron"]
+    expected = neutron.get("ovn_nodes", neutron.get("nodes", spec["services"]["keystone"]["nodes"]))
+    assert members == sorted(set(expected))
+
+    def own_address(node):
+        return hosts_of(files, node)[node]
+
+    def listing(port):
+        return sorted(f"tcp:{own_address(m)}:{port}" for m in members)
+
+    opts = {m: ovn_ctl_opts(files, m) for m in members}
+    for db, port, raft in (("nb", 6641, 6643), ("sb", 6642, 6644)):
+        founders = [m for m in members if f"db-{db}-cluster-remote-addr" not in opts[m]]
+        assert len(founders) == 1, (db, founders)
+        for m in members:
+            o = opts[m]
+            assert (o[f"db-{db}-addr"], o[f"db-{db}-port"]) == (own_address(m), str(port))
+            assert (o[f"db-{db}-cluster-local-addr"], o[f"db-{db}-cluster-local-port"]) == (own_address(m), str(raft))
+            if m not in founders:
+                assert (o[f"db-{db}-cluster-remote-addr"], o[f"db-{db}-cluster-remote-port"]) == \
+                    (own_address(founders[0]), str(raft))
+    for m in members:
+        assert sorted(opts[m]["ovn-northd-nb-db"].split(",")) == listing(6641)
+        assert sorted(opts[m]["ovn-northd-sb-db"].split(",")) == listing(6642)
+    for node, path in neutron_confs.items():
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read_string(text(files, path))
+        assert sorted(conf["ovn"]["ovn_nb_connection"].split(",")) == listing(6641)
+        assert sorted(conf["ovn"]["ovn_sb_connection"].split(",")) == listing(6642)
+    gateways = sorted(set(neutron.get("gateway_nodes", [])))
+    for node in sorted(p.split("/")[1] for p in files if p.endswith("/setup.sh") and p.startswith("nodes/")):
+        setup = text(files, f"nodes/{node}/setup.sh")
+        line = next((l for l in setup.splitlines() if l.startswith("ovs-vsctl") and " set open_vswitch ." in l), None)
+        assert (line is not None) == (node in gateways), node
+        if line:
+            ids = dict(w.removeprefix("external_ids:").split("=", 1) for w in shlex.split(line) if w.startswith("external_ids:"))
+            assert sorted(ids["ovn-remote"].split(",")) == listing(6642)
+            assert ids["ovn-encap-ip"] == own_address(node) and ids["system-id"] == node
+            assert "enable-chassis-as-gw" in ids["ovn-cms-options"].split(",")
+            physnets = conf["ml2_type_flat"]["flat_networks"].split(",")  # Neutron knows each mapped network
+            assert sorted(m.split(":")[0] for m in ids["ovn-bridge-mappings"].split(",")) == sorted(physnets)

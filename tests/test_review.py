@@ -51,15 +51,18 @@ NODE4 = ("  - name: controller4\n    address: 192.168.16.61\n    interface: eth0
          "    fencing: {address: 192.168.17.61, username: admin, password_secret: ipmi_controller4}\nvips:")
 EDITS = {
     "add a node": (SEED.replace("vips:", NODE4, 1).replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller3]\n"), [
-        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, glance, placement, nova, horizon",
+        "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, glance, placement, nova, "
+        "neutron, horizon, ovn-central",
         "backend controller4 added to vip-keystone (active, port 9292)",
         "backend controller4 added to vip-keystone (active, port 80)",
         "backend controller4 added to vip-keystone (active, port 5000)",
+        "backend controller4 added to vip-keystone (active, port 9696)",
         "backend controller4 added to vip-keystone (active, port 8774)",
         "backend controller4 added to vip-keystone (active, port 8775)",
         "backend controller4 added to vip-keystone (active, port 6080)",
         "backend controller4 added to vip-keystone (active, port 8778)",
         "backend controller4 added to vip-rabbitmq (active, port 5672)",
+        "OVN central RAFT members gains controller4",
         "pcs: cluster ha-controller gains node controller4",
         "pcs: new resource fence-controller4 in cluster ha-controller",
         "pcs: new constraint in ha-controller: fence-controller4 never runs on controller4",
@@ -84,16 +87,18 @@ EDITS = {
         "service placement url http://vip-keystone:8778 -> http://vip-keystone:8779",
     ]),
     # Nova needs Placement (H057): both go, and Horizon after them in the spec.
-    "leave Placement, Nova and Horizon out": (SEED[:SEED.index("  # Placement")], [
-        "node controller1 loses placement, nova, horizon",
-        "node controller2 loses placement, nova, horizon",
-        "node controller3 loses placement, nova, horizon",
+    "leave Placement, Nova, Neutron and Horizon out": (SEED[:SEED.index("  # Placement")], [
+        "node controller1 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
+        "node controller2 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
+        "node controller3 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
         "frontend horizon removed",
+        "frontend neutron-server removed",
         "frontend nova-api removed",
         "frontend nova-metadata removed",
         "frontend nova-novncproxy removed",
         "frontend placement-api removed",
         "service horizon removed",
+        "service neutron removed",
         "service nova removed",
         "service placement removed",
     ]),

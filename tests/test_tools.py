@@ -318,6 +318,15 @@ DEBIAN13_BREAKAGES = {
     # Placement 13's registry: its own [api] section, and a value of the wrong type in oslo.db's
     N1 + "etc/placement/placement.conf": (lambda b: _edit(b / N1 / "etc/placement/placement.conf", "[api]\n",
                                                           "[api]\nbogus_knob = 1\n"), "api/bogus_knob"),
+    # Neutron 26's registry, with ML2/OVN's options: an unknown option in [ovn]
+    N1 + "etc/neutron/neutron.conf": (lambda b: _edit(b / N1 / "etc/neutron/neutron.conf", "[ovn]\n",
+                                                      "[ovn]\nbogus_knob = 1\n"), "ovn/bogus_knob"),
+    # trixie's ovn-ctl (an option it does not know) and ovsdb-tool (a RAFT address it refuses)
+    N1 + "etc/default/ovn-central": (lambda b: _edit(b / N1 / "etc/default/ovn-central", "--db-nb-election-timer=",
+                                                     "--db-nb-elction-timer="), "--db-nb-elction-timer"),
+    "nodes/controller2/etc/default/ovn-central": (
+        lambda b: _edit(b / "nodes/controller2/etc/default/ovn-central", "--db-sb-cluster-remote-proto=tcp",
+                        "--db-sb-cluster-remote-proto=tpc"), "OVN_Southbound"),
     # hagen's own placement-api.service, by trixie's systemd
     N1 + "etc/systemd/system": (lambda b: _edit(b / N1 / "etc/systemd/system/placement-api.service", "Restart=always",
                                                 "Restart=perhaps"), "perhaps"),
