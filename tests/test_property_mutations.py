@@ -10,7 +10,7 @@ import pytest
 from hypothesis import Phase, seed, settings
 
 import test_properties as props
-from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, pacemaker, rabbitmq, review
+from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, ovn, pacemaker, rabbitmq, review
 from compiler.emit.base import environment
 from compiler import catalog, lower
 
@@ -327,6 +327,33 @@ def horizon_health_check_names_the_node(monkeypatch):
     monkeypatch.setattr(haproxy, "balanced", broken)
 
 
+def ovn_joiner_joins_itself(monkeypatch):
+    # Each joiner names its own RAFT address as the cluster to join: it never reaches the founder
+    # and, with no database file yet, waits forever (or a wiped member makes a cluster of one).
+    original = ovn.central_options
+
+    def broken(cluster, node):
+        return [o.replace(f"-cluster-remote-addr={cluster.founder.address}", f"-cluster-remote-addr={node.address}")
+                for o in original(cluster, node)]
+    monkeypatch.setattr(ovn, "central_options", broken)
+
+
+def neutron_lists_only_the_first_northbound_member(monkeypatch):
+    # neutron-server then loses the Northbound whenever that one member is down.
+    def edit(out, context):
+        nb = context["ovn"].connection(context["ovn"].NB_PORT)
+        return out.replace(f"ovn_nb_connection = {nb}", f"ovn_nb_connection = {nb.split(',')[0]}")
+    _edit_template(monkeypatch, openstack, "neutron/neutron.conf.j2", edit)
+
+
+def gateway_tunnels_from_the_founder(monkeypatch):
+    original = ovn.gateway_settings
+
+    def broken(cluster, node):
+        return [(k, cluster.founder.address if k == "ovn-encap-ip" else v) for k, v in original(cluster, node)]
+    monkeypatch.setattr(ovn, "gateway_settings", broken)
+
+
 MUTATIONS = [
     (vip_on_node_address, props.test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound),
     (every_galera_server_active, props.test_galera_backend_clustercheck_and_wsrep_agree),
@@ -371,6 +398,9 @@ MUTATIONS = [
     (nova_reports_to_placement_as_placement, props.test_nova_nodes_share_the_bus_the_cells_and_the_console_proxy),
     (horizon_sessions_on_localhost, props.test_horizon_nodes_share_sessions_and_answer_for_their_vip),
     (horizon_health_check_names_the_node, props.test_horizon_nodes_share_sessions_and_answer_for_their_vip),
+    (ovn_joiner_joins_itself, props.test_ovn_members_form_one_raft_cluster_that_every_client_lists),
+    (neutron_lists_only_the_first_northbound_member, props.test_ovn_members_form_one_raft_cluster_that_every_client_lists),
+    (gateway_tunnels_from_the_founder, props.test_ovn_members_form_one_raft_cluster_that_every_client_lists),
 ]
 
 
