@@ -320,5 +320,5 @@ def test_keystone_bootstrap_carries_the_registration_program_whole():
     assert [r["name"] for r in registrations] == ["glance", "placement", "nova", "neutron"]
     assert "__SECRET_" not in argument
     assert [r["password_env"] for r in registrations] == ["GLANCE_KEYSTONE_PASSWORD", "PLACEMENT_KEYSTONE_PASSWORD",
-                                                         "NOVA_KEYSTONE_PASSWORD"]
+                                                         "NOVA_KEYSTONE_PASSWORD", "NEUTRON_KEYSTONE_PASSWORD"]
     assert "export GLANCE_KEYSTONE_PASSWORD\n" in boot and "export PLACEMENT_KEYSTONE_PASSWORD\n" in boot
