@@ -242,24 +242,29 @@ def network_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         started = time.monotonic()
         name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
         network_id = router_id = None
+        step, error = "token", None  # a failure names the request it failed at, for the report
         try:
             token = token or _token(config["keystone"])
+            step = "POST networks"
             _, net = _neutron(config, token, "POST", "/v2.0/networks", {"network": {"name": name}})
             network_id = net["network"]["id"]
+            step = "POST subnets"
             _, sub = _neutron(config, token, "POST", "/v2.0/subnets", {"subnet": {
                 "name": name, "network_id": network_id, "ip_version": 4, "cidr": NETWORK_CIDR}})
+            step = "POST routers"
             _, router = _neutron(config, token, "POST", "/v2.0/routers", {"router": {"name": name}})
             router_id = router["router"]["id"]
+            step = "PUT add_router_interface"
             status, _ = _neutron(config, token, "PUT", f"/v2.0/routers/{router_id}/add_router_interface",
                                  {"subnet_id": sub["subnet"]["id"]})
             ok = status == 200
         except urllib.error.HTTPError as err:
             if err.code == 401:
                 token = None
-            ok = False
-        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError):
-            ok = False
-        record("network", ok, id=next_id, name=name, network=network_id, router=router_id)
+            ok, error = False, f"{step}: HTTP {err.code}"
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as err:
+            ok, error = False, f"{step}: {type(err).__name__}"
+        record("network", ok, id=next_id, name=name, network=network_id, router=router_id, error=error)
         next_id += 1
         stop.wait(max(0.0, NETWORK_INTERVAL - (time.monotonic() - started)))
 

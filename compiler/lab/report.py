@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import re
 
 # A gap between two successful writes longer than this is an outage (the loop writes every 0.1 s
@@ -113,6 +114,9 @@ def network_figures(events: list[dict], listed: dict, northbound: dict) -> dict:
         "networks_created": len(names),
         "network_failures": count(events, "network", False),
         "networks_lost": len(names - set(listed.get("networks", []))) + len(names - set(listed.get("routers", []))),
+        # Which request failed and how, most frequent first: the table says how many, this says why.
+        "network_errors": dict(collections.Counter(e.get("error") or "refused" for e in events
+                                                   if e["k"] == "network" and not e["ok"]).most_common(4)),
         "northbound_missing": {member: len(switches - set(db["switches"])) + len(routers - set(db["routers"]))
                                for member, db in sorted(northbound.items())},
     }
