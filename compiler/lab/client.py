@@ -192,12 +192,17 @@ def image_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         stop.wait(max(0.0, IMAGE_INTERVAL - (time.monotonic() - started)))
 
 
-def _nova(config: dict, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(config["nova"]["url"] + path, method=method,
+# A service's own timeout per request: Neutron's writes are OVN transactions as well.
+API_TIMEOUTS = {"nova": 10, "neutron": 15}
+
+
+def _api(config: dict, service: str, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """One JSON request to a service's API through its VIP: the status and the decoded body."""
+    request = urllib.request.Request(config[service]["url"] + path, method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={"X-Auth-Token": token, "Content-Type": "application/json",
                                               "Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=API_TIMEOUTS[service]) as response:
         return response.status, json.loads(response.read() or b"{}")
 
 
@@ -210,7 +215,7 @@ def flavor_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
         try:
             token = token or _token(config["keystone"])
-            status, created = _nova(config, token, "POST", "/flavors",
+            status, created = _api(config, "nova", token, "POST", "/flavors",
                                     {"flavor": {"name": name, "ram": 64, "vcpus": 1, "disk": 0}})
             ok = status == 200 and created["flavor"]["name"] == name and bool(created["flavor"]["id"])
         except urllib.error.HTTPError as err:
@@ -222,15 +227,6 @@ def flavor_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         record("flavor", ok, id=next_id, name=name)
         next_id += 1
         stop.wait(max(0.0, FLAVOR_INTERVAL - (time.monotonic() - started)))
-
-
-def _neutron(config: dict, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(config["neutron"]["url"] + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"X-Auth-Token": token, "Content-Type": "application/json",
-                                              "Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return response.status, json.loads(response.read() or b"{}")
 
 
 def network_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
@@ -246,17 +242,17 @@ def network_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         try:
             token = token or _token(config["keystone"])
             step = "POST networks"
-            _, net = _neutron(config, token, "POST", "/v2.0/networks", {"network": {"name": name}})
+            _, net = _api(config, "neutron", token, "POST", "/v2.0/networks", {"network": {"name": name}})
             network_id = net["network"]["id"]
             step = "POST subnets"
-            _, sub = _neutron(config, token, "POST", "/v2.0/subnets", {"subnet": {
+            _, sub = _api(config, "neutron", token, "POST", "/v2.0/subnets", {"subnet": {
                 "name": name, "network_id": network_id, "ip_version": 4, "cidr": NETWORK_CIDR}})
             step = "POST routers"
-            _, router = _neutron(config, token, "POST", "/v2.0/routers", {"router": {"name": name}})
+            _, router = _api(config, "neutron", token, "POST", "/v2.0/routers", {"router": {"name": name}})
             router_id = router["router"]["id"]
             step = "PUT add_router_interface"
-            status, _ = _neutron(config, token, "PUT", f"/v2.0/routers/{router_id}/add_router_interface",
-                                 {"subnet_id": sub["subnet"]["id"]})
+            status, _ = _api(config, "neutron", token, "PUT", f"/v2.0/routers/{router_id}/add_router_interface",
+                             {"subnet_id": sub["subnet"]["id"]})
             ok = status == 200
         except urllib.error.HTTPError as err:
             if err.code == 401:
@@ -277,7 +273,7 @@ def _networks(config: dict) -> dict[str, list[str]]:
             token = _token(config["keystone"])
             found = {}
             for kind in ("networks", "routers"):
-                _, listed = _neutron(config, token, "GET", f"/v2.0/{kind}?fields=name")
+                _, listed = _api(config, "neutron", token, "GET", f"/v2.0/{kind}?fields=name")
                 found[kind] = sorted(x["name"] for x in listed[kind] if x["name"].startswith(PROVIDER_PREFIX))
             return found
         except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
@@ -519,7 +515,7 @@ def _flavors(config: dict) -> list[str]:
         try:
             token, names, marker = _token(config["keystone"]), [], ""
             while True:  # pages of 1000 (osapi_max_limit): a long lab makes more flavors than that
-                _, listed = _nova(config, token, "GET", f"/flavors?limit=1000{marker}")
+                _, listed = _api(config, "nova", token, "GET", f"/flavors?limit=1000{marker}")
                 page = listed["flavors"]
                 names += [f["name"] for f in page if f["name"].startswith(PROVIDER_PREFIX)]
                 if len(page) < 1000:
@@ -539,7 +535,7 @@ def _compute_services_down(config: dict) -> list[str]:
     down, deadline = sorted(wanted), time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            _, listed = _nova(config, _token(config["keystone"]), "GET", "/os-services")
+            _, listed = _api(config, "nova", _token(config["keystone"]), "GET", "/os-services")
             up = {f"{s['binary']}@{s['host']}" for s in listed["services"]
                   if s["state"] == "up" and s["status"] == "enabled"}
             down = sorted(wanted - up)
