@@ -316,15 +316,18 @@ NOVA = ApiService(
     targets=("debian13",),
 )
 
-# Neutron 26 (2025.1) with ML2/OVN. neutron-server runs on its own (eventlet) server, which in
-# 2025.1 still holds in one process what a uwsgi deployment splits in four units (the API, the RPC
-# server, the periodic workers and the OVN maintenance worker): Kolla-Ansible 2025.1 runs it so.
-# With OVN and no agents no RPC worker is needed (neutron's WSGI guide: rpc_workers = 0). Its
-# config is one file (the ML2 and OVN sections in neutron.conf), passed explicitly, so Debian's
-# ml2_conf.ini is never read. OVN central itself (the RAFT clusters) is model.Ovn, not an API.
+# Neutron 26 (2025.1) with ML2/OVN, in the processes its release runs on a controller: the API
+# under uwsgi (since 2025.1 neutron serves its API only through WSGI; the eventlet neutron-server is
+# deprecated, and in the lab stopped answering network requests after a node's crash), the periodic
+# workers and the OVN maintenance worker (which keeps Neutron's database and OVN's in step, and
+# repairs what a failed transaction left). OVN needs no agents, so no RPC server runs (neutron's
+# "server-side processes" guide: only when agents need RPC). Its config is one file (the ML2 and OVN
+# sections in neutron.conf): uwsgi's app reads the files OS_NEUTRON_CONFIG_FILES names, the daemons
+# the one --config-file, so Debian's ml2_conf.ini is never read. OVN central itself (the RAFT
+# clusters) is model.Ovn, not an API.
 NEUTRON_METADATA_SECRET = "neutron_metadata_secret"
 NEUTRON = ApiService(
-    name="neutron", service_type="network", frontend="neutron-server",
+    name="neutron", service_type="network", frontend="neutron-api",
     description="Neutron network API, balanced in http mode with its /healthcheck",
     endpoint_path="", health_path="/healthcheck",
     database=ServiceDatabase("neutron", "neutron", "neutron_db_password"),
@@ -340,17 +343,22 @@ NEUTRON = ApiService(
     python_package="python3-neutron",
     keystone_user=ServiceUser("neutron", "neutron_keystone_password"),
     host=ServiceHost(
-        # neutron-common holds /usr/bin/neutron-server and no unit; Debian's neutron-server package
-        # would pull neutron-api, whose uwsgi unit starts on every address at install.
-        packages=("neutron-common", "python3-pymysql"),
+        # neutron-common holds every program and no unit; Debian's neutron-api package would add
+        # a uwsgi unit that starts on every address at install.
+        packages=("neutron-common", "python3-pymysql", "uwsgi-core", "uwsgi-plugin-python3"),
         debconf=(DebconfAnswer("neutron-common", "neutron/configure_db", "boolean", "false"),
                  DebconfAnswer("neutron-common", "neutron/configure_rabbit", "boolean", "false"),
                  DebconfAnswer("neutron-common", "neutron/configure_ksat", "boolean", "false"),
                  DebconfAnswer("neutron-common", "neutron/configure_nova", "boolean", "false")),
-        unit="neutron-server", system_user="neutron",
+        unit="neutron-api", system_user="neutron",
         # 'heads': the expand and contract branches both; safe to rerun.
         db_sync=(SyncStep("neutron-db-manage --config-file /etc/neutron/neutron.conf upgrade heads"),),
-        server=OwnServer("/usr/bin/neutron-server"),
+        server=Uwsgi(ini="/etc/neutron/neutron-api-uwsgi.ini", wsgi_script="/usr/bin/neutron-api"),
+        processes=(
+            Process("neutron-periodic-workers", OwnServer("/usr/bin/neutron-periodic-workers"),
+                    "OpenStack Neutron periodic workers (the ML2 plugin's periodic tasks)"),
+            Process("neutron-ovn-maintenance-worker", OwnServer("/usr/bin/neutron-ovn-maintenance-worker"),
+                    "OpenStack Neutron OVN maintenance worker (keeps the Neutron and OVN databases in step)")),
         own_log_dir=False, packaged_unit=False),
     messaging=True,
     own_secrets=((NEUTRON_METADATA_SECRET, "shared secret of Nova's metadata API and the compute nodes' "

@@ -506,10 +506,6 @@ def listener_list(files, node):
             parser = configparser.ConfigParser(interpolation=None)
             parser.read_string(f.content)
             found.append((f"{parser['vnc']['novncproxy_host']}:{parser['vnc']['novncproxy_port']}", "nova"))
-        elif path.endswith("/etc/neutron/neutron.conf"):  # neutron-server's own server
-            parser = configparser.ConfigParser(interpolation=None)
-            parser.read_string(f.content)
-            found.append((f"{parser['DEFAULT']['bind_host']}:{parser['DEFAULT']['bind_port']}", "neutron"))
         elif path.endswith("/etc/default/ovn-central"):  # each database's clients, and its RAFT peers
             options = ovn_ctl_opts(files, node)
             for db in ("nb", "sb"):
@@ -944,7 +940,7 @@ def test_ovn_members_form_one_raft_cluster_that_every_client_lists(spec):
     """Read from the emitted files only: the OVN members are the nodes with an ovn-central defaults
     file; each listens for clients and for RAFT on its own address (from its own hosts file) on
     OVN's ports; exactly one creates each cluster and every other joins it at that one's RAFT
-    address; every ovn-northd, every neutron-server and every gateway's ovn-controller lists
+    address; every ovn-northd, every Neutron node's config and every gateway's ovn-controller lists
     exactly the members on the right port; each gateway tunnels from its own address."""
     files = build(spec)
     members = sorted(p.split("/")[1] for p in files if p.endswith("/etc/default/ovn-central"))

@@ -339,7 +339,7 @@ def ovn_joiner_joins_itself(monkeypatch):
 
 
 def neutron_lists_only_the_first_northbound_member(monkeypatch):
-    # neutron-server then loses the Northbound whenever that one member is down.
+    # Neutron then loses the Northbound whenever that one member is down.
     def edit(out, context):
         nb = context["ovn"].connection(context["ovn"].NB_PORT)
         return out.replace(f"ovn_nb_connection = {nb}", f"ovn_nb_connection = {nb.split(',')[0]}")

@@ -92,7 +92,7 @@ EDITS = {
         "node controller2 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
         "node controller3 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
         "frontend horizon removed",
-        "frontend neutron-server removed",
+        "frontend neutron-api removed",
         "frontend nova-api removed",
         "frontend nova-metadata removed",
         "frontend nova-novncproxy removed",

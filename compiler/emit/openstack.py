@@ -96,7 +96,7 @@ def unit_files(service: ApiService, node: Node, process: Process, port: int, wor
     else:
         exec_start = server.exec_start(service.config_file)
         how = "on its own server, as its config says" if process.frontend or process.unit == host.unit else \
-            "on the message bus, as its config says"
+            "with no listening port, as its config says"
     unit = render("openstack/service.unit.j2", node=node, unit=process.unit, exec_start=exec_start,
                   user=host.system_user, how=how, description=process.description, logs_directory=host.own_log_dir,
                   replaces_packaged_unit=host.packaged_unit,
