@@ -322,3 +322,29 @@ def test_keystone_bootstrap_carries_the_registration_program_whole():
     assert [r["password_env"] for r in registrations] == ["GLANCE_KEYSTONE_PASSWORD", "PLACEMENT_KEYSTONE_PASSWORD",
                                                          "NOVA_KEYSTONE_PASSWORD", "NEUTRON_KEYSTONE_PASSWORD"]
     assert "export GLANCE_KEYSTONE_PASSWORD\n" in boot and "export PLACEMENT_KEYSTONE_PASSWORD\n" in boot
+
+
+@pytest.mark.parametrize("spec", ["seed", "separate-hosts"])
+def test_every_node_applies_sysctls_the_running_kernel_knows(spec):
+    """Every node carries the TCP keepalive sysctls (a client whose server died mid-handshake must
+    not wait two hours: the lab's Neutron did) and setup.sh applies each sysctl file it lays down.
+    Each key names a file under /proc/sys: the kernel is the consumer, and sysctl -p of an unknown
+    key fails the whole setup."""
+    from compiler.emit.host import KEEPALIVE_SYSCTL_FILE, TCP_KEEPALIVE
+
+    result = compile_path(str(EXAMPLES / f"{spec}.yaml"))
+    files = {f.path: f for f in result.files}
+    for node in result.topology.nodes:
+        prefix = f"nodes/{node.name}/"
+        sysctl_files = [p.removeprefix(prefix) for p in files if p.startswith(prefix + "etc/sysctl.d/")]
+        assert KEEPALIVE_SYSCTL_FILE in sysctl_files, node.name
+        setup = files[prefix + "setup.sh"].content
+        for path in sysctl_files:
+            assert files[prefix + path].mode == 0o644
+            assert f"sysctl -q -p '/{path}'" in setup or f"sysctl -q -p /{path}" in setup, (node.name, path)
+            settings = dict(line.split(" = ") for line in files[prefix + path].content.splitlines()
+                            if line and not line.startswith("#"))
+            for key in settings:
+                assert Path("/proc/sys", *key.split(".")).exists(), key
+        keepalive = files[prefix + KEEPALIVE_SYSCTL_FILE].content
+        assert {k: int(v) for k, v in (line.split(" = ") for line in keepalive.splitlines() if " = " in line)} == TCP_KEEPALIVE

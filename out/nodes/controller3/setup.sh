@@ -24,7 +24,7 @@ fi
 # --- packages ---------------------------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 # Installed already (a rerun, or a prepared image): skip the package manager.
-if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'openstack-dashboard' 'python3-pymemcache' 'uwsgi-core' 'uwsgi-plugin-python3' 'ovn-central' 'ovn-host' 'openvswitch-switch' >/dev/null 2>&1; then
+if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch' >/dev/null 2>&1; then
     # Answer the packages' questions first: they would configure a database and endpoints of their own.
     debconf-set-selections <<'HAGEN_DEBCONF'
 keystone keystone/configure_db boolean false
@@ -51,7 +51,7 @@ neutron-common neutron/configure_ksat boolean false
 neutron-common neutron/configure_nova boolean false
 HAGEN_DEBCONF
     'apt-get' 'update'
-    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'openstack-dashboard' 'python3-pymemcache' 'uwsgi-core' 'uwsgi-plugin-python3' 'ovn-central' 'ovn-host' 'openvswitch-switch'
+    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch'
 fi
 
 # Is this node already running hagen's cluster? (Not just any Pacemaker: Debian's corosync
@@ -129,6 +129,7 @@ install_file 0600 'keystone' 'keystone' '/etc/keystone/keystone.conf'
 install_file 0644 'root' 'root' '/etc/memcached.conf'
 install_file 0644 'root' 'root' '/etc/mysql/mariadb.conf.d/60-galera.cnf'
 install_file 0600 'mysql' 'mysql' '/etc/mysql/mariadb.conf.d/61-galera-sst.cnf'
+install_file 0644 'root' 'root' '/etc/neutron/neutron-api-uwsgi.ini'
 install_file 0600 'neutron' 'neutron' '/etc/neutron/neutron.conf'
 install_file 0644 'root' 'root' '/etc/nova/nova-api-metadata-uwsgi.ini'
 install_file 0644 'root' 'root' '/etc/nova/nova-api-uwsgi.ini'
@@ -140,10 +141,13 @@ install_file 0600 'placement' 'placement' '/etc/placement/placement.conf'
 install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/rabbitmq-env.conf'
 install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/rabbitmq.conf'
 install_file 0644 'root' 'root' '/etc/sysctl.d/60-hagen-haproxy.conf'
+install_file 0644 'root' 'root' '/etc/sysctl.d/60-hagen-keepalive.conf'
 install_file 0644 'root' 'root' '/etc/systemd/system/glance-api.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/haproxy.service.d/hagen-limits.conf'
 install_file 0644 'root' 'root' '/etc/systemd/system/horizon.service'
-install_file 0644 'root' 'root' '/etc/systemd/system/neutron-server.service'
+install_file 0644 'root' 'root' '/etc/systemd/system/neutron-api.service'
+install_file 0644 'root' 'root' '/etc/systemd/system/neutron-ovn-maintenance-worker.service'
+install_file 0644 'root' 'root' '/etc/systemd/system/neutron-periodic-workers.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/nova-api-metadata.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/nova-api.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/nova-conductor.service'
@@ -162,6 +166,7 @@ systemctl daemon-reload  # unit files and drop-ins may have changed
 . /etc/hagen/secrets.env
 # printf is a shell builtin: the password never shows in the process list.
 printf 'hacluster:%s\n' "$HACLUSTER_PASSWORD" | chpasswd
+sysctl -q -p '/etc/sysctl.d/60-hagen-keepalive.conf'
 sysctl -q -p /etc/sysctl.d/60-hagen-haproxy.conf
 systemctl enable --now pcsd
 
@@ -264,9 +269,17 @@ systemctl enable 'nova-scheduler'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-scheduler'; then
     systemctl restart 'nova-scheduler'
 fi
-systemctl enable 'neutron-server'
-if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-server'; then
-    systemctl restart 'neutron-server'
+systemctl enable 'neutron-api'
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-api'; then
+    systemctl restart 'neutron-api'
+fi
+systemctl enable 'neutron-periodic-workers'
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-periodic-workers'; then
+    systemctl restart 'neutron-periodic-workers'
+fi
+systemctl enable 'neutron-ovn-maintenance-worker'
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-ovn-maintenance-worker'; then
+    systemctl restart 'neutron-ovn-maintenance-worker'
 fi
 systemctl enable 'horizon'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'horizon'; then

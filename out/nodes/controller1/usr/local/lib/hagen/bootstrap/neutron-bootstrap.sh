@@ -11,7 +11,7 @@ fi
 
 runuser -u 'neutron' -- neutron-db-manage --config-file /etc/neutron/neutron.conf upgrade heads
 
-# Every node's neutron-server restarts until its app loads, which it can now: wait for one
+# Every node's neutron-api restarts until its app loads, which it can now: wait for one
 # behind HAProxy to answer.
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
@@ -22,5 +22,5 @@ for _ in $(seq 1 60); do
     sleep 5
 done
 echo "neutron-bootstrap.sh: neutron does not answer at "'http://vip-keystone:9696/healthcheck'"; see" \
-     "journalctl -u neutron-server and /var/log/neutron/ on its nodes" >&2
+     "journalctl -u neutron-api and /var/log/neutron/ on its nodes" >&2
 exit 1
