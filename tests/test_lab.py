@@ -89,6 +89,20 @@ def test_lost_flavors_and_nova_daemons_down_are_problems():
                                        {"name": "y", "figures": healed}]}) == []
 
 
+def test_neutron_accepting_no_network_for_too_long_after_a_crash_is_a_problem():
+    base = [("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1})]
+    net = [("network", t, True, {"id": i, "name": f"n{i}", "network": f"N{i}", "router": f"R{i}"})
+           for i, t in enumerate((1.0, 3.0, 3.0 + run.NETWORK_OUTAGE_BOUND_S + 1), start=1)]
+    listed = {"networks": ["n1", "n2", "n3"], "routers": ["n1", "n2", "n3"]}
+    figures = report.scenario_figures(_events(*base, *net), 2.0, rows=[1], messages=[1], vips=[], networks=listed)
+    assert figures["network_outage_s"] == run.NETWORK_OUTAGE_BOUND_S + 1
+    assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
+        f"x: Neutron accepted no network for {run.NETWORK_OUTAGE_BOUND_S + 1.0} s after the crash "
+        f"(bound {run.NETWORK_OUTAGE_BOUND_S} s)"]
+    on_time = report.scenario_figures(_events(*base, *net[:2]), 2.0, rows=[1], messages=[1], vips=[], networks=listed)
+    assert run.problems({"scenarios": [{"name": "x", "figures": on_time}]}) == []
+
+
 # Lines as MariaDB 10.11 with mariabackup logged them in the lab: the SST script runs for an IST too.
 REJOIN_BY_IST = """WSREP: State transfer required:
 \tGroup state: 8bd69f20-eb36-11f1-b754-1e3869686c9b:681
