@@ -84,6 +84,9 @@ class Frontend:
     # HAProxy's timeout tunnel: how long an upgraded connection (a websocket console) may stay
     # quiet before HAProxy closes it; None for plain request/response.
     tunnel_timeout: str | None = None
+    # Its own entry in Keystone's catalog, when clients find it there (Heat's CloudFormation API,
+    # type 'cloudformation'): (service name, service type, endpoint path). None for one they do not.
+    catalog_entry: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -405,7 +408,63 @@ HORIZON = ApiService(
     targets=("debian13",),
 )
 
-CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA, NEUTRON, HORIZON)
+# Heat 24 (2025.1): its two APIs under uwsgi, as Debian runs them (the native API and the
+# CloudFormation-compatible one, each with its own port, frontend and catalog entry), and
+# heat-engine, which does the work over the bus: any engine takes any request, so every node runs
+# one. Stacks' own users live in a domain of their own ('heat'), administered by heat_domain_admin,
+# so a stack's credentials never reach the Default domain; heat acts for a user through trusts, as
+# its own service user ([trustee]).
+HEAT_STACK_DOMAIN = "heat"
+HEAT_DOMAIN_ADMIN = "heat_domain_admin"
+HEAT_DOMAIN_ADMIN_SECRET = "heat_domain_admin_password"
+HEAT_AUTH_ENCRYPTION_SECRET = "heat_auth_encryption_key"
+# The roles Heat's policies name: a stack owner's, and the one its stack users get.
+HEAT_ROLES = ("heat_stack_owner", "heat_stack_user")
+HEAT = ApiService(
+    name="heat", service_type="orchestration", frontend="heat-api",
+    description="Heat orchestration API, balanced in http mode with its /healthcheck",
+    endpoint_path="/v1/%(project_id)s", health_path="/healthcheck",
+    database=ServiceDatabase("heat", "heat", "heat_db_password"),
+    config_file="etc/heat/heat.conf",
+    # heat 24.0.0's etc/heat/heat-config-generator.conf.
+    config_namespaces=("heat.common.cache", "heat.common.config", "heat.common.context", "heat.common.crypt",
+                       "heat.engine.clients.os.keystone.heat_keystoneclient", "heat.engine.hot.functions",
+                       "heat.common.wsgi", "heat.engine.clients", "heat.engine.notification",
+                       "heat.engine.resources", "heat.api.aws.ec2token", "keystonemiddleware.auth_token",
+                       "oslo.cache", "oslo.messaging", "oslo.middleware", "oslo.log", "oslo.policy",
+                       "oslo.reports", "oslo.service.service", "oslo.service.periodic_task",
+                       "oslo.service.sslutils", "oslo.versionedobjects", "osprofiler"),
+    python_package="python3-heat",
+    keystone_user=ServiceUser("heat", "heat_keystone_password"),
+    host=ServiceHost(
+        # heat-common holds both WSGI scripts; Debian's heat-api and heat-api-cfn packages would add
+        # uwsgi units that start on every address at install. heat-engine ships its daemon's unit.
+        packages=("heat-common", "heat-engine", "python3-pymysql", "uwsgi-core", "uwsgi-plugin-python3"),
+        debconf=(DebconfAnswer("heat-common", "heat/configure_with_debconf", "boolean", "false"),
+                 DebconfAnswer("heat-common", "heat/configure_db", "boolean", "false"),
+                 DebconfAnswer("heat-common", "heat/configure_rabbit", "boolean", "false"),
+                 DebconfAnswer("heat-common", "heat/configure_ksat", "boolean", "false")),
+        unit="heat-api", system_user="heat",
+        db_sync=(SyncStep("heat-manage db_sync"),),
+        server=Uwsgi(ini="/etc/heat/heat-api-uwsgi.ini", wsgi_script="/usr/bin/heat-wsgi-api"),
+        processes=(
+            Process("heat-api-cfn", Uwsgi(ini="/etc/heat/heat-api-cfn-uwsgi.ini",
+                                          wsgi_script="/usr/bin/heat-wsgi-api-cfn"),
+                    "OpenStack Heat CloudFormation-compatible API (and its wait conditions)",
+                    Frontend("cfn_port", "heat-api-cfn", "Heat CloudFormation API, balanced in http mode with "
+                             "its /healthcheck", "/healthcheck",
+                             catalog_entry=("heat-cfn", "cloudformation", "/v1"))),
+            Process("heat-engine", OwnServer("/usr/bin/heat-engine"), "OpenStack Heat engine")),
+        packaged_unit=False),
+    messaging=True,
+    own_secrets=((HEAT_DOMAIN_ADMIN_SECRET, f"password of {HEAT_DOMAIN_ADMIN}, the admin of Heat's stack-user "
+                  f"domain '{HEAT_STACK_DOMAIN}'"),
+                 (HEAT_AUTH_ENCRYPTION_SECRET, "key Heat encrypts stored credentials and hidden parameters "
+                  "with (auth_encryption_key; the same on every node, 32 characters)")),
+    targets=("debian13",),
+)
+
+CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA, NEUTRON, HEAT, HORIZON)
 # The services a spec may place or leave out (its services.<name> key), run beside Keystone by
 # default: every entry but Keystone.
 API_SERVICES: tuple[str, ...] = tuple(s.name for s in CATALOG if s is not KEYSTONE)
@@ -524,28 +583,58 @@ def hosted_on(topo: Topology, node: Node) -> tuple[ApiEndpoint, ...]:
 @dataclass(frozen=True)
 class Registration:
     """What Keystone's catalog holds for one service: its service entry, its endpoints (public,
-    internal, admin, all on the VIP) and its service user. keystone-register.py reads these."""
+    internal, admin, all on the VIP) and its service user, if the entry has one (a service's
+    second entry, Heat's CloudFormation API, has none: its user comes with the first).
+    keystone-register.py reads these."""
     name: str
     type: str
     url: str
     region: str
-    user: str
-    password_env: str  # the secrets.env variable holding the user's password on the Keystone node
+    user: str | None
+    password_env: str | None  # the secrets.env variable holding the user's password on the Keystone node
     roles: tuple[str, ...]
 
     INTERFACES = ("public", "internal", "admin")
 
 
+@dataclass(frozen=True)
+class StackDomain:
+    """A domain a service keeps its own users in (Heat's stack users), its admin (a user of that
+    domain with the admin role on it), and the roles the service's users are given."""
+    domain: str
+    admin: str
+    password_env: str
+    roles: tuple[str, ...]
+
+
 def registrations(topo: Topology) -> tuple[Registration, ...]:
-    return tuple(Registration(ep.service.name, ep.service.service_type, ep.url, topo.keystone.region,
-                              ep.service.keystone_user.name, ep.service.keystone_user.password_secret.upper(),
-                              ep.service.keystone_user.roles)
-                 for ep in endpoints(topo) if ep.service.keystone_user)
+    out = []
+    for ep in endpoints(topo):
+        user = ep.service.keystone_user
+        if not user:
+            continue
+        out.append(Registration(ep.service.name, ep.service.service_type, ep.url, topo.keystone.region,
+                                user.name, user.password_secret.upper(), user.roles))
+        for f in (p.frontend for p in ep.service.host.processes if p.frontend and p.frontend.catalog_entry):
+            name, service_type, path = f.catalog_entry
+            port = topo.api(ep.service.name).port(f.port_key)  # on the service's VIP, as HAProxy binds it
+            out.append(Registration(name, service_type, f"{ENDPOINT_SCHEME}://{ep.vip.hostname}:{port}{path}",
+                                    topo.keystone.region, None, None, ()))
+    return tuple(out)
+
+
+def stack_domains(topo: Topology) -> tuple[StackDomain, ...]:
+    """The stack-user domains of the services this topology runs (Heat's), created once."""
+    if topo.api("heat") is None:
+        return ()
+    return (StackDomain(HEAT_STACK_DOMAIN, HEAT_DOMAIN_ADMIN, HEAT_DOMAIN_ADMIN_SECRET.upper(), HEAT_ROLES),)
 
 
 def registration_secrets(topo: Topology) -> list[str]:
-    """The service users' passwords the Keystone bootstrap node needs to register them."""
-    return [ep.service.keystone_user.password_secret for ep in endpoints(topo) if ep.service.keystone_user]
+    """The service users' (and stack domain admins') passwords the Keystone bootstrap node needs
+    to register them."""
+    return [ep.service.keystone_user.password_secret for ep in endpoints(topo) if ep.service.keystone_user] + \
+        [d.password_env.lower() for d in stack_domains(topo)]
 
 
 def database_client_hosts(topo: Topology) -> list[str]:

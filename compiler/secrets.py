@@ -36,6 +36,9 @@ WELL_KNOWN = {"password", "admin", "secret", "changeme", "change_me", "123456", 
               "letmein", "root", "openstack", "guest", "hacluster", "keystone", "rabbitmq", "default",
               "passw0rd", "password123", "keystonetest"}
 MIN_LENGTH = 16
+# Heat uses the first 32 characters of its auth_encryption_key (an AES-256 key) and pads a shorter
+# one: a key of another length is either cut or weakened, so only 32 is accepted.
+ENCRYPTION_KEY_LENGTH = 32
 PLACEHOLDER = "__SECRET_{}__"
 
 
@@ -77,6 +80,8 @@ def generate_value(name: str) -> str:
         return _random.token_urlsafe(48)
     if name == "rabbitmq_erlang_cookie":
         return _random.token_hex(32).upper()
+    if name.endswith("_encryption_key"):  # Heat's auth_encryption_key: 32 characters exactly
+        return _random.token_hex(ENCRYPTION_KEY_LENGTH // 2)
     return _random.token_urlsafe(24)
 
 
@@ -127,6 +132,8 @@ def weakness(name: str, value: object) -> str:
         return "" if len(raw) == 32 else "must decode to 32 bytes (a Fernet key)"
     if name.endswith("_ceph_key"):
         return ceph_key_weakness(value)
+    if name.endswith("_encryption_key") and len(value) != ENCRYPTION_KEY_LENGTH:
+        return f"must be exactly {ENCRYPTION_KEY_LENGTH} characters (Heat's auth_encryption_key)"
     if name == "rabbitmq_erlang_cookie" and not re.fullmatch(r"[A-Za-z0-9]{20,255}", value):
         return "must be 20-255 letters and digits"
     if value.strip().lower() in WELL_KNOWN:

@@ -300,9 +300,18 @@ def retarget(spec_text: str, target: str) -> str:
     yaml = YAML()
     data = yaml.load(spec_text)
     data["cluster"]["target"] = target
-    for service in CATALOG:
-        if target not in service.targets:
-            data["services"].pop(service.name, None)
+    removed = [data["services"].pop(s.name) for s in CATALOG
+               if target not in s.targets and s.name in data["services"]]
+    # Nodes that only a removed service placed (separate-hosts' network nodes, Neutron's) go too.
+    from .checks import placement
+
+    def listed(settings) -> set[str]:
+        return {n for v in (settings or {}).values() if isinstance(v, list) for n in v if isinstance(n, str)}
+    still_placed = {name for service in data["services"] for name, _ in placement(data, service)}
+    still_placed |= set().union(*(listed(v) for v in data["services"].values()))
+    orphans = set().union(*(listed(r) for r in removed)) - still_placed
+    if orphans:
+        data["nodes"] = [n for n in data["nodes"] if n["name"] not in orphans]
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()

@@ -316,12 +316,20 @@ def test_keystone_bootstrap_carries_the_registration_program_whole():
     program = re.search(r"<<'HAGEN_REGISTER'\n(.*)\nHAGEN_REGISTER\n", boot, flags=re.S).group(1)
     ast.parse(program)
     argument = re.search(r"^python3 - (.+) <<'HAGEN_REGISTER'$", boot, flags=re.M).group(1)
-    registrations = json.loads(shlex.split(argument)[0])
-    assert [r["name"] for r in registrations] == ["glance", "placement", "nova", "neutron"]
+    registered, domains = (json.loads(a) for a in shlex.split(argument))
+    # Heat's CloudFormation API is a second catalog entry of Heat's, with no user of its own.
+    assert [(r["name"], r["type"]) for r in registered] == [
+        ("glance", "image"), ("placement", "placement"), ("nova", "compute"), ("neutron", "network"),
+        ("heat", "orchestration"), ("heat-cfn", "cloudformation")]
     assert "__SECRET_" not in argument
-    assert [r["password_env"] for r in registrations] == ["GLANCE_KEYSTONE_PASSWORD", "PLACEMENT_KEYSTONE_PASSWORD",
-                                                         "NOVA_KEYSTONE_PASSWORD", "NEUTRON_KEYSTONE_PASSWORD"]
-    assert "export GLANCE_KEYSTONE_PASSWORD\n" in boot and "export PLACEMENT_KEYSTONE_PASSWORD\n" in boot
+    assert [r["password_env"] for r in registered] == ["GLANCE_KEYSTONE_PASSWORD", "PLACEMENT_KEYSTONE_PASSWORD",
+                                                      "NOVA_KEYSTONE_PASSWORD", "NEUTRON_KEYSTONE_PASSWORD",
+                                                      "HEAT_KEYSTONE_PASSWORD", None]
+    assert domains == [{"domain": "heat", "admin": "heat_domain_admin", "password_env": "HEAT_DOMAIN_ADMIN_PASSWORD",
+                        "roles": ["heat_stack_owner", "heat_stack_user"]}]
+    for variable in ("GLANCE_KEYSTONE_PASSWORD", "HEAT_KEYSTONE_PASSWORD", "HEAT_DOMAIN_ADMIN_PASSWORD"):
+        assert f"export {variable}\n" in boot
+    assert "export None" not in boot
 
 
 @pytest.mark.parametrize("spec", ["seed", "separate-hosts"])

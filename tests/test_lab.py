@@ -103,6 +103,30 @@ def test_neutron_accepting_no_network_for_too_long_after_a_crash_is_a_problem():
     assert run.problems({"scenarios": [{"name": "x", "figures": on_time}]}) == []
 
 
+def test_stacks_lost_or_with_wrong_outputs_are_problems_and_failed_ones_a_figure():
+    base = [("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1})]
+    stacks = [("stack", t, ok, {"id": i, "name": f"s{i}", "stack": f"S{i}"})
+              for i, (t, ok) in enumerate([(1.0, True), (2.0, True), (3.0, True), (4.0, False), (5.0, True)], start=1)]
+    listed = {"s1": "CREATE_COMPLETE", "s2": "CREATE_FAILED", "s3": "OUTPUTS WRONG", "s5": "CREATE_IN_PROGRESS",
+              "s0": "CREATE_COMPLETE"}  # s0: an earlier scenario's; s4 was refused, so never listed
+    figures = report.scenario_figures(_events(*base, *stacks), None, rows=[1], messages=[1], vips=[], stacks=listed)
+    assert {k: figures[k] for k in ("stacks_created", "stack_failures", "stacks_lost", "stacks_complete",
+                                    "stacks_failed", "stacks_in_progress", "stack_outputs_wrong",
+                                    "stacks_broken_before")} == {
+        "stacks_created": 4, "stack_failures": 1, "stacks_lost": 0, "stacks_complete": 1, "stacks_failed": 1,
+        "stacks_in_progress": 1, "stack_outputs_wrong": 1, "stacks_broken_before": 0}
+    assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
+        "x: Heat accepted 4 stacks: 0 lost, 1 with wrong outputs", "x: 1 stacks still in progress at the end"]
+    lost = report.scenario_figures(_events(*base, *stacks), None, [1], [1], [],
+                                   stacks={"s1": "CREATE_COMPLETE", "s2": "CREATE_FAILED", "s3": "CREATE_COMPLETE",
+                                           "s5": "CREATE_COMPLETE", "s0": "OUTPUTS WRONG"})
+    assert (lost["stacks_lost"], lost["stacks_broken_before"]) == (0, 1)
+    assert run.problems({"scenarios": [{"name": "x", "figures": lost}]}) == [
+        "x: Heat accepted 4 stacks: 0 lost, 1 with wrong outputs"]
+    gone = report.scenario_figures(_events(*base, *stacks), None, [1], [1], [], stacks={"s1": "CREATE_COMPLETE"})
+    assert gone["stacks_lost"] == 3  # a failed create is still listed (as failed); a lost stack is not
+
+
 # Lines as MariaDB 10.11 with mariabackup logged them in the lab: the SST script runs for an IST too.
 REJOIN_BY_IST = """WSREP: State transfer required:
 \tGroup state: 8bd69f20-eb36-11f1-b754-1e3869686c9b:681

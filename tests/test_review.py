@@ -52,8 +52,10 @@ NODE4 = ("  - name: controller4\n    address: 192.168.16.61\n    interface: eth0
 EDITS = {
     "add a node": (SEED.replace("vips:", NODE4, 1).replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller3]\n"), [
         "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, glance, placement, nova, "
-        "neutron, horizon, ovn-central",
+        "neutron, heat, horizon, ovn-central",
         "backend controller4 added to vip-keystone (active, port 9292)",
+        "backend controller4 added to vip-keystone (active, port 8004)",
+        "backend controller4 added to vip-keystone (active, port 8000)",
         "backend controller4 added to vip-keystone (active, port 80)",
         "backend controller4 added to vip-keystone (active, port 5000)",
         "backend controller4 added to vip-keystone (active, port 9696)",
@@ -87,16 +89,19 @@ EDITS = {
         "service placement url http://vip-keystone:8778 -> http://vip-keystone:8779",
     ]),
     # Nova needs Placement (H057): both go, and Horizon after them in the spec.
-    "leave Placement, Nova, Neutron and Horizon out": (SEED[:SEED.index("  # Placement")], [
-        "node controller1 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
-        "node controller2 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
-        "node controller3 loses placement, nova, neutron, horizon, ovn-central, ovn-gateway",
+    "leave Placement, Nova, Neutron, Heat and Horizon out": (SEED[:SEED.index("  # Placement")], [
+        "node controller1 loses placement, nova, neutron, heat, horizon, ovn-central, ovn-gateway",
+        "node controller2 loses placement, nova, neutron, heat, horizon, ovn-central, ovn-gateway",
+        "node controller3 loses placement, nova, neutron, heat, horizon, ovn-central, ovn-gateway",
+        "frontend heat-api removed",
+        "frontend heat-api-cfn removed",
         "frontend horizon removed",
         "frontend neutron-api removed",
         "frontend nova-api removed",
         "frontend nova-metadata removed",
         "frontend nova-novncproxy removed",
         "frontend placement-api removed",
+        "service heat removed",
         "service horizon removed",
         "service neutron removed",
         "service nova removed",

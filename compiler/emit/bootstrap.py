@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from ..catalog import KEYSTONE, RABBIT_USER, Registration, endpoint, endpoints, registrations
+from ..catalog import KEYSTONE, RABBIT_USER, Registration, endpoint, endpoints, registrations, stack_domains
 from ..model import Topology
 from .base import BundleFile, render
 from .rabbitmq import queue_policies
@@ -44,6 +44,11 @@ def registrations_json(topo: Topology) -> str:
                        for r in registrations(topo)], sort_keys=True)
 
 
+def stack_domains_json(topo: Topology) -> str:
+    """The stack-user domains keystone-register.py creates, with their admins (no secret)."""
+    return json.dumps([dataclasses.asdict(d) for d in stack_domains(topo)], sort_keys=True)
+
+
 def deploy_steps(topo: Topology) -> list[dict[str, str]]:
     """The cluster-wide steps after every node ran its setup.sh, in order: each cluster's pcs setup,
     then the bootstrap scripts. The bundle README tells them to people, topology.json to programs
@@ -74,6 +79,7 @@ def emit(topo: Topology) -> list[BundleFile]:
         BundleFile("bootstrap/keystone-bootstrap.sh",
                    render("bootstrap/keystone-bootstrap.sh.j2", first=k.nodes[0], url=endpoint(topo, KEYSTONE).url,
                           region=k.region, registrations=registrations(topo),
-                          registrations_json=registrations_json(topo)), 0o755),
+                          registrations_json=registrations_json(topo), stack_domains=stack_domains(topo),
+                          stack_domains_json=stack_domains_json(topo)), 0o755),
         *services,
     ]

@@ -40,6 +40,17 @@ def dashboard_settings(topo: Topology, node: Node, ep: ApiEndpoint, secrets: Sec
             "static_root": catalog.HORIZON_STATIC_ROOT}
 
 
+def heat_settings(topo: Topology, ep: ApiEndpoint, secrets: SecretValues) -> dict:
+    """Heat's own: its stack-user domain and admin, its encryption key, and the CloudFormation
+    API's root on the VIP (where instances call back)."""
+    domain, = catalog.stack_domains(topo)
+    cfn_port = topo.api(ep.service.name).port("cfn_port")
+    return {"domain": domain.domain, "admin": domain.admin,
+            "admin_password": secrets.get(catalog.HEAT_DOMAIN_ADMIN_SECRET),
+            "auth_encryption_key": secrets.get(catalog.HEAT_AUTH_ENCRYPTION_SECRET),
+            "cfn_url": f"{catalog.ENDPOINT_SCHEME}://{ep.vip.hostname}:{cfn_port}"}
+
+
 def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> dict:
     """What a service's config template reads: where it runs, and what it connects to (its
     database, Keystone as its service user, the bus), for the services that have each."""
@@ -62,6 +73,8 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
     context.update(ovn=topo.ovn, nova=topo.api("nova") is not None)
     if topo.api("neutron") is not None:
         context["neutron_metadata_secret"] = secrets.get(catalog.NEUTRON_METADATA_SECRET)
+    if service is catalog.HEAT:
+        context["heat"] = heat_settings(topo, ep, secrets)
     if service.config_kind == "django":
         context["dashboard"] = dashboard_settings(topo, node, ep, secrets)
     return context

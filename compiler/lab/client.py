@@ -43,6 +43,20 @@ FLAVOR_INTERVAL = 0.5
 NETWORK_INTERVAL = 2.0  # four Neutron requests each
 # Each lab network's one subnet (tenant networks may overlap: every one has the same).
 NETWORK_CIDR = "192.168.250.0/28"
+STACK_INTERVAL = 3.0  # each create is an engine's work over the bus, a few seconds long
+# A stack that needs no compute: a value Heat echoes back (its output must be the stack's own
+# name), a random string it generates and stores (its output must keep its length), and a no-op.
+STACK_SECRET_LENGTH = 24
+STACK_TEMPLATE = {
+    "heat_template_version": "2018-08-31",
+    "parameters": {"label": {"type": "string"}},
+    "resources": {"label": {"type": "OS::Heat::Value", "properties": {"value": {"get_param": "label"}}},
+                  "secret": {"type": "OS::Heat::RandomString", "properties": {"length": STACK_SECRET_LENGTH}},
+                  "marker": {"type": "OS::Heat::None"}},
+    "outputs": {"label": {"value": {"get_attr": ["label", "value"]}},
+                "secret": {"value": {"get_attr": ["secret", "value"]}}},
+}
+STACK_SETTLE_TIMEOUT = 120  # verify waits this long for stacks still being created
 DASHBOARD_INTERVAL = 1.0
 DASHBOARD_TIMEOUT = 10  # a page renders in well under a second; a node's loss costs one timeout
 # The daemons every Nova node runs, which the compute API lists (os-services) with their state.
@@ -218,7 +232,7 @@ def image_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
 
 
 # A service's own timeout per request: Neutron's writes are OVN transactions as well.
-API_TIMEOUTS = {"nova": 10, "neutron": 15}
+API_TIMEOUTS = {"nova": 10, "neutron": 15, "heat": 15}
 
 
 def _api(config: dict, service: str, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -305,6 +319,79 @@ def _networks(config: dict) -> dict[str, list[str]]:
             last_error = f"{type(exc).__name__}: {exc}"
             time.sleep(3)
     sys.exit(f"client: cannot list networks: {last_error}")
+
+
+def _heat_path(config: dict, project_id: str, path: str) -> str:
+    """A path under Heat's endpoint, which Keystone's catalog holds with the project's id in it."""
+    root = urllib.parse.urlsplit(config["heat"]["url"]).path.replace("%(project_id)s", project_id)
+    return root + path
+
+
+def _heat(config: dict, token: str, project_id: str, method: str, path: str, body: dict | None = None):
+    base = urllib.parse.urlsplit(config["heat"]["url"])
+    request = urllib.request.Request(f"{base.scheme}://{base.netloc}{_heat_path(config, project_id, path)}",
+                                     method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"X-Auth-Token": token, "Content-Type": "application/json",
+                                              "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=API_TIMEOUTS["heat"]) as response:
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def stack_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Per tick, through Heat's VIP: create a stack (Heat answers 201 once it stored it and handed
+    it to an engine). It counts when Heat accepted it; verify reads it back, outputs included."""
+    next_id, token, project_id = config["first_write_id"], None, None
+    while not stop.is_set():
+        started = time.monotonic()
+        name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
+        stack_id, error = None, None
+        try:
+            if token is None:
+                token, project_id = _token_and_project(config["keystone"])
+            status, created = _heat(config, token, project_id, "POST", "/stacks", {
+                "stack_name": name, "template": STACK_TEMPLATE, "parameters": {"label": name}})
+            stack_id = created["stack"]["id"]
+            ok = status == 201
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                token = None
+            ok, error = False, f"HTTP {err.code}"
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as err:
+            ok, error = False, type(err).__name__
+        record("stack", ok, id=next_id, name=name, stack=stack_id, error=error)
+        next_id += 1
+        stop.wait(max(0.0, STACK_INTERVAL - (time.monotonic() - started)))
+
+
+def _stacks(config: dict) -> dict[str, str]:
+    """Every lab stack Heat lists, by name: its status, or 'OUTPUTS WRONG' for a completed one
+    whose outputs are not what its template makes (its own name, a string of the right length).
+    Waits (up to STACK_SETTLE_TIMEOUT) while some are still being created."""
+    last_error, deadline = None, time.monotonic() + STACK_SETTLE_TIMEOUT
+    while True:
+        try:
+            token, project_id = _token_and_project(config["keystone"])
+            _, listed = _heat(config, token, project_id, "GET", "/stacks")
+            ours = [s for s in listed["stacks"] if s["stack_name"].startswith(PROVIDER_PREFIX)]
+            if any(s["stack_status"].endswith("IN_PROGRESS") for s in ours) and time.monotonic() < deadline:
+                time.sleep(5)
+                continue
+            found = {}
+            for stack in ours:
+                status = stack["stack_status"]
+                if status == "CREATE_COMPLETE":
+                    _, shown = _heat(config, token, project_id, "GET", f"/stacks/{stack['stack_name']}/{stack['id']}")
+                    outputs = {o["output_key"]: o.get("output_value") for o in shown["stack"].get("outputs", [])}
+                    if outputs.get("label") != stack["stack_name"] or \
+                            len(outputs.get("secret") or "") != STACK_SECRET_LENGTH:
+                        status = "OUTPUTS WRONG"
+                found[stack["stack_name"]] = status
+            return found
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() > deadline:
+                sys.exit(f"client: cannot list stacks: {last_error}")
+            time.sleep(3)
 
 
 class _Browser:
@@ -448,6 +535,8 @@ def load(config: dict, events: str) -> None:
         loops.append(flavor_loop)
     if "neutron" in config:
         loops.append(network_loop)
+    if "heat" in config:
+        loops.append(stack_loop)
     if "horizon" in config:
         loops.append(dashboard_loop)
     threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True) for loop in loops]
@@ -494,6 +583,8 @@ def verify(config: dict) -> dict:
         found["compute_services_down"] = _compute_services_down(config)
     if "neutron" in config:
         found.update(_networks(config))
+    if "heat" in config:
+        found["stacks"] = _stacks(config)
     return found
 
 

@@ -139,7 +139,7 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
 
 
 # The catalog services the client drives (each has a loop in client.py).
-CLIENT_SERVICES = ("glance", "placement", "nova", "neutron", "horizon")
+CLIENT_SERVICES = ("glance", "placement", "nova", "neutron", "heat", "horizon")
 
 # Each OVN member's own control sockets (Debian's ovn-ctl run directory).
 OVN_DB_SOCKETS = {"nb": ("/run/ovn/ovnnb_db.sock", "/run/ovn/ovnnb_db.ctl", "OVN_Northbound"),
@@ -418,7 +418,8 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
                                                 found.get("images"), found.get("flavors"),
                                                 found.get("compute_services_down"), "horizon" in cfg,
                                                 {k: found[k] for k in ("networks", "routers")} if "neutron" in cfg
-                                                else None, ovn_northbound(topo) if "ovn" in topo else None)
+                                                else None, ovn_northbound(topo) if "ovn" in topo else None,
+                                                found.get("stacks"))
     return result
 
 
@@ -478,7 +479,7 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
 
 
 # Issue 15 asks that Neutron keep accepting changes "within a bounded time" after a crash. A request
-# caught on the dead node fails after the client's 15 s timeout; a connection neutron-server had
+# caught on the dead node fails after the client's 15 s timeout; a connection Neutron had
 # open through vip-db to the dead node's HAProxy is found dead by TCP keepalive within 19 s; OVN's
 # RAFT elects a new leader in seconds. Measured: 24 to 60 s. Beyond this, something hangs.
 NETWORK_OUTAGE_BOUND_S = 90
@@ -516,6 +517,12 @@ def problems(result: dict) -> list[str]:
             if missing:
                 found.append(f"{s['name']}: OVN member {member}'s Northbound lacks {missing} acknowledged "
                              "switches or routers")
+        if "stacks_created" in f:
+            if not f["stacks_created"] or f["stacks_lost"] or f["stack_outputs_wrong"] or f["stacks_broken_before"]:
+                found.append(f"{s['name']}: Heat accepted {f['stacks_created']} stacks: {f['stacks_lost']} lost, "
+                             f"{f['stack_outputs_wrong'] + f['stacks_broken_before']} with wrong outputs")
+            if s is result["scenarios"][-1] and f["stacks_in_progress"]:
+                found.append(f"{s['name']}: {f['stacks_in_progress']} stacks still in progress at the end")
         if "logins" in f and not f["logins"]:
             found.append(f"{s['name']}: no one could log in to the dashboard")
         # A crash takes the sessions its memcached held (those users log in again); with every node

@@ -43,12 +43,16 @@ export GLANCE_KEYSTONE_PASSWORD
 export PLACEMENT_KEYSTONE_PASSWORD
 export NOVA_KEYSTONE_PASSWORD
 export NEUTRON_KEYSTONE_PASSWORD
-python3 - '[{"interfaces": ["public", "internal", "admin"], "name": "glance", "password_env": "GLANCE_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "image", "url": "http://vip-keystone:9292", "user": "glance"}, {"interfaces": ["public", "internal", "admin"], "name": "placement", "password_env": "PLACEMENT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "placement", "url": "http://vip-keystone:8778", "user": "placement"}, {"interfaces": ["public", "internal", "admin"], "name": "nova", "password_env": "NOVA_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "compute", "url": "http://vip-keystone:8774/v2.1", "user": "nova"}, {"interfaces": ["public", "internal", "admin"], "name": "neutron", "password_env": "NEUTRON_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "network", "url": "http://vip-keystone:9696", "user": "neutron"}]' <<'HAGEN_REGISTER'
+export HEAT_KEYSTONE_PASSWORD
+export HEAT_DOMAIN_ADMIN_PASSWORD
+python3 - '[{"interfaces": ["public", "internal", "admin"], "name": "glance", "password_env": "GLANCE_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "image", "url": "http://vip-keystone:9292", "user": "glance"}, {"interfaces": ["public", "internal", "admin"], "name": "placement", "password_env": "PLACEMENT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "placement", "url": "http://vip-keystone:8778", "user": "placement"}, {"interfaces": ["public", "internal", "admin"], "name": "nova", "password_env": "NOVA_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "compute", "url": "http://vip-keystone:8774/v2.1", "user": "nova"}, {"interfaces": ["public", "internal", "admin"], "name": "neutron", "password_env": "NEUTRON_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "network", "url": "http://vip-keystone:9696", "user": "neutron"}, {"interfaces": ["public", "internal", "admin"], "name": "heat", "password_env": "HEAT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "orchestration", "url": "http://vip-keystone:8004/v1/%(project_id)s", "user": "heat"}, {"interfaces": ["public", "internal", "admin"], "name": "heat-cfn", "password_env": null, "region": "RegionOne", "roles": [], "type": "cloudformation", "url": "http://vip-keystone:8000/v1", "user": null}]' '[{"admin": "heat_domain_admin", "domain": "heat", "password_env": "HEAT_DOMAIN_ADMIN_PASSWORD", "roles": ["heat_stack_owner", "heat_stack_user"]}]' <<'HAGEN_REGISTER'
 # Register the catalog's services in Keystone: for each, its service entry, its public, internal
 # and admin endpoints (on its VIP) and its service user in the 'service' project with its roles.
-# Run by keystone-bootstrap.sh with admin-openrc sourced; argv[1] is the JSON list of
-# registrations, each naming the environment variable that holds the user's password (from
-# secrets.env: no password is on a command line). Safe to rerun: it converges.
+# Then each stack-user domain (Heat's), its admin with the admin role on it, and the roles the
+# service gives its users. Run by keystone-bootstrap.sh with admin-openrc sourced; argv[1] is the
+# JSON list of registrations, argv[2] that of the domains, each naming the environment variable
+# that holds a user's password (from secrets.env: no password is on a command line). Safe to
+# rerun: it converges.
 import json
 import os
 import sys
@@ -63,10 +67,13 @@ identity = conn.identity
 project = identity.find_project("service", domain_id="default", ignore_missing=False)
 
 
-def password_works(name, password):
-    """Does the user already log in with this password? (Setting it again would revoke its tokens.)"""
+def password_works(name, password, domain="Default"):
+    """Does the user already log in with this password? (Setting it again would revoke its tokens.)
+    A Default-domain user logs in to the service project, a domain's admin to its domain."""
+    scope = {"project_name": "service", "project_domain_name": "Default"} if domain == "Default" else \
+        {"domain_name": domain}
     auth = v3.Password(auth_url=os.environ["OS_AUTH_URL"], username=name, password=password,
-                       project_name="service", user_domain_name="Default", project_domain_name="Default")
+                       user_domain_name=domain, **scope)
     try:
         session.Session(auth=auth).get_token()
         return True
@@ -84,6 +91,9 @@ for entry in json.loads(sys.argv[1]):
                                      region_id=entry["region"])
         elif found[0].url != entry["url"]:
             identity.update_endpoint(found[0], url=entry["url"])
+    if entry["user"] is None:  # a service's second entry: its user came with the first
+        print(f"keystone-register.py: {entry['name']} ({entry['type']}) at {entry['url']}")
+        continue
     password = os.environ[entry["password_env"]]
     user = identity.find_user(entry["user"], domain_id="default")
     if user is None:
@@ -95,4 +105,20 @@ for entry in json.loads(sys.argv[1]):
         role = identity.find_role(role_name) or identity.create_role(name=role_name)
         identity.assign_project_role_to_user(project, user, role)
     print(f"keystone-register.py: {entry['name']} ({entry['type']}) at {entry['url']}, user {entry['user']}")
+
+for entry in json.loads(sys.argv[2]):
+    domain = identity.find_domain(entry["domain"]) or identity.create_domain(
+        name=entry["domain"], description=f"Users and projects {entry['admin']} creates")
+    password = os.environ[entry["password_env"]]
+    admin = identity.find_user(entry["admin"], domain_id=domain.id)
+    if admin is None:
+        admin = identity.create_user(name=entry["admin"], domain_id=domain.id, password=password)
+    admin_role = identity.find_role("admin", ignore_missing=False)
+    identity.assign_domain_role_to_user(domain, admin, admin_role)
+    if not password_works(entry["admin"], password, entry["domain"]):
+        identity.update_user(admin, password=password)
+    for role_name in entry["roles"]:
+        identity.find_role(role_name) or identity.create_role(name=role_name)
+    print(f"keystone-register.py: domain {entry['domain']}, its admin {entry['admin']}, "
+          f"roles {', '.join(entry['roles'])}")
 HAGEN_REGISTER
