@@ -101,6 +101,9 @@ def test_neutron_accepting_no_network_for_too_long_after_a_crash_is_a_problem():
         f"(bound {run.NETWORK_OUTAGE_BOUND_S} s)"]
     on_time = report.scenario_figures(_events(*base, *net[:2]), 2.0, rows=[1], messages=[1], vips=[], networks=listed)
     assert run.problems({"scenarios": [{"name": "x", "figures": on_time}]}) == []
+    never = report.scenario_figures(_events(*base, *net[:1]), 2.0, rows=[1], messages=[1], vips=[], networks=listed)
+    assert run.problems({"scenarios": [{"name": "x", "figures": never}]}) == [
+        "x: Neutron accepted no network after the crash"]
 
 
 def test_stacks_lost_or_with_wrong_outputs_are_problems_and_failed_ones_a_figure():

@@ -92,6 +92,7 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         figures["write_outage_s"] = write_outage(events, crash_at)
         if networks is not None:  # one network every 2 s: a gap over 5 s is an outage
             figures["network_outage_s"] = write_outage(events, crash_at, "network", gap=5.0)
+            figures["network_recovered"] = bool([t for t in _times(events, "network", True) if t > crash_at])
         if dashboard:  # one login a second: a gap over 3 s is an outage
             figures["login_outage_s"] = write_outage(events, crash_at, "login", gap=3.0)
         if flavors is not None:  # one request every 0.5 s: a gap over 2 s is an outage
