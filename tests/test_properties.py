@@ -109,12 +109,12 @@ def topologies(draw):
         spec["cluster"]["target"] = "debian13"
         used = set(ports) | {p + 20000 for p in ports} | RESERVED
         for service, short in (("placement", "pl"), ("glance", "gl"), ("nova", "nv"), ("neutron", "nt"),
-                               ("horizon", "hz")):
+                               ("heat", "ht"), ("horizon", "hz")):
             if service == "glance" and draw(st.integers(0, 3)) == 0:  # mostly with Glance, sometimes without
                 continue
             if service == "nova" and "glance" not in spec["services"]:  # Nova needs Glance and Placement
                 continue
-            if service in ("horizon", "neutron") and not draw(st.booleans()):
+            if service in ("horizon", "neutron", "heat") and not draw(st.booleans()):
                 continue
             placed = {}
             for key in ("port", *catalog.frontend_port_keys(service)):
@@ -989,3 +989,48 @@ def test_ovn_members_form_one_raft_cluster_that_every_client_lists(spec):
             assert "enable-chassis-as-gw" in ids["ovn-cms-options"].split(",")
             physnets = conf["ml2_type_flat"]["flat_networks"].split(",")  # Neutron knows each mapped network
             assert sorted(m.split(":")[0] for m in ids["ovn-bridge-mappings"].split(",")) == sorted(physnets)
+
+
+@given(topologies())
+def test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone(spec):
+    """Read from the emitted files only: Heat's second catalog entry (cloudformation) is on the VIP
+    and port HAProxy binds for heat-api-cfn, balanced over Heat's nodes on the port each one's
+    heat-api-cfn ini listens on; every heat.conf tells instances to call back on that same root;
+    every node shares one encryption key; the stack domain admin every heat.conf names logs in with
+    the password the Keystone node registers it with."""
+    files = build(spec)
+    confs = {p.split("/")[1]: p for p in files if p.startswith("nodes/") and p.endswith("/etc/heat/heat.conf")}
+    registered = registrations(files)
+    if "heat" not in spec["services"]:
+        assert not confs and "heat-cfn" not in registered
+        return
+    heat = spec["services"]["heat"]
+    assert sorted(confs) == sorted(set(heat.get("nodes", spec["services"]["keystone"]["nodes"])))
+    vip = {v["name"]: v for v in spec["vips"]}[heat.get("vip", "vip-ks")]
+    cfn = registered["heat-cfn"]
+    assert (cfn["type"], cfn["user"]) == ("cloudformation", None)
+    url = urllib.parse.urlsplit(cfn["url"])
+    assert (url.hostname, url.port, url.path) == (vip["hostname"], heat["cfn_port"], "/v1")
+    frontends, backends = haproxy(files, lb_nodes(files)[0])
+    fe = next(f for f in frontends.values() if f.get("bind") == f"{vip['address']}:{url.port}")
+    servers = backends[fe["backend"]]["servers"]
+    assert sorted(s["name"] for s in servers) == sorted(confs)
+    for server in servers:
+        ini = text(files, f"nodes/{server['name']}/etc/heat/heat-api-cfn-uwsgi.ini")
+        assert re.search(r"^http-socket = (\S+)$", ini, flags=re.M).group(1) == server["addr"]
+    domain, = json.loads(shlex.split(re.search(r"^python3 - (.+) <<'HAGEN_REGISTER'$",
+                                               text(files, "bootstrap/keystone-bootstrap.sh"), flags=re.M)
+                                     .group(1))[1])
+    keystone_node = sorted(p.split("/")[1] for p in files if p.endswith("/etc/keystone/keystone.conf"))[0]
+    registered_password = secrets_env(files, keystone_node)[domain["password_env"]]
+    keys = set()
+    for node, path in confs.items():
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read_string(text(files, path))
+        d = conf["DEFAULT"]
+        assert d["heat_metadata_server_url"] == f"http://{vip['hostname']}:{heat['cfn_port']}"
+        assert d["heat_waitcondition_server_url"] == d["heat_metadata_server_url"] + "/v1/waitcondition"
+        assert (d["stack_user_domain_name"], d["stack_domain_admin"]) == (domain["domain"], domain["admin"])
+        assert d["stack_domain_admin_password"] == registered_password
+        keys.add(d["auth_encryption_key"])
+    assert len(keys) == 1

@@ -230,6 +230,15 @@ def openrc_region_left_at_regionone(monkeypatch):
 
 # --- the catalog's services beyond Keystone
 
+def heat_callbacks_on_the_orchestration_port(monkeypatch):
+    original = openstack.heat_settings
+
+    def broken(topo, ep, secrets):
+        found = original(topo, ep, secrets)
+        return {**found, "cfn_url": found["cfn_url"].rsplit(":", 1)[0] + f":{ep.port}"}
+    monkeypatch.setattr(openstack, "heat_settings", broken)
+
+
 def registered_endpoint_on_the_wrong_port(monkeypatch):
     original = catalog.registrations
     monkeypatch.setattr(bootstrap, "registrations", lambda topo: tuple(
@@ -355,6 +364,8 @@ def gateway_tunnels_from_the_founder(monkeypatch):
 
 
 MUTATIONS = [
+    (heat_callbacks_on_the_orchestration_port,
+     props.test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone),
     (vip_on_node_address, props.test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound),
     (every_galera_server_active, props.test_galera_backend_clustercheck_and_wsrep_agree),
     (database_on_wrong_port, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
