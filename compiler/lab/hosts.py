@@ -11,6 +11,7 @@ namespace with `nsenter --net=` (`ip netns exec` remounts /sys and hides the cgr
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -384,14 +385,23 @@ def teardown(root: Path) -> list[str]:
             if subprocess.run(["mountpoint", "-q", h["merged"]]).returncode == 0:
                 run(["umount", "-l", h["merged"]])
         removed.append(f"host {name}")
+    # The group is the machine's, not this lab's: another lab (or one abandoned before it) may
+    # still have hosts in it, and then it and nspawn's runtime directory stay.
+    others = False
     for c in CGROUP_CONTROLLERS:
         group = CGROUP_ROOT / c / CGROUP_GROUP
         if group.is_dir():
-            group.rmdir()
+            try:
+                group.rmdir()
+            except OSError as e:
+                if e.errno != errno.EBUSY:
+                    raise
+                others = True
     if Path(f"/run/netns/{state.netns}").exists():
         run(["ip", "netns", "del", state.netns], check=False)
         removed.append(f"netns {state.netns}")
-    shutil.rmtree("/run/systemd/nspawn", ignore_errors=True)  # nspawn's leftovers (no machined here)
+    if not others:
+        shutil.rmtree("/run/systemd/nspawn", ignore_errors=True)  # nspawn's leftovers (no machined here)
     if state.base and state.base_owned and Path(state.base).exists():
         shutil.rmtree(state.base)
         removed.append("base root")

@@ -252,6 +252,15 @@ def run_step(root: Path, step: dict) -> dict:
     return {"node": step["node"], "run": step["run"], "seconds": round(time.monotonic() - at, 1)}
 
 
+def claim_machine(root: Path, wait_s: float = 0) -> None:
+    """Take the machine-wide claim for the lab in root (waiting up to wait_s for another lab), and
+    remove what an abandoned lab left: its hosts are down, but its cgroups and namespace remain."""
+    abandoned = claim.acquire(root, wait_s=wait_s, log=_log)
+    if abandoned and LabState.load(abandoned).path.exists():
+        _log(f"lab: removing what the abandoned lab in {abandoned} left")
+        hosts.teardown(abandoned)
+
+
 def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s: float = 0) -> dict:
     """Boot every node from its user-data and deploy the control plane as the README says.
     Another lab on this machine is waited for up to wait_s seconds."""
@@ -259,10 +268,7 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
     if why:
         raise LabError(why)
     topo = read_topology(bundle)
-    abandoned = claim.acquire(root, wait_s=wait_s, log=_log)
-    if abandoned and LabState.load(abandoned).path.exists():
-        _log(f"lab: removing what the abandoned lab in {abandoned} left")  # its hosts are all down
-        hosts.teardown(abandoned)
+    claim_machine(root, wait_s)
     if LabState.load(root).path.exists():
         _log("lab: removing what an earlier run left")
         hosts.teardown(root)
@@ -452,8 +458,8 @@ def _wait_rejoined(topo: dict, name: str, boot_at: float) -> dict:
     return rejoin
 
 
-def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
-    """Traffic through the VIPs, then each node crashed and rebooted in turn."""
+def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None) -> dict:
+    """Traffic through the VIPs, then each node (or those in crash) crashed and rebooted in turn."""
     _require_root()
     started = time.monotonic()
     topo = read_topology(bundle)
@@ -469,6 +475,8 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT) -> dict:
         scenarios = [run_scenario(state, topo, config, "steady", 1),
                      run_scenario(state, topo, config, "rerun setup.sh", 2, action=lambda: rerun_setup(topo))]
         for i, name in enumerate(topo["nodes"], start=3):
+            if crash is not None and name not in crash:
+                continue
             scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name))
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
