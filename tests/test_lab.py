@@ -48,6 +48,19 @@ def test_vip_recovery_counts_from_the_crash_to_the_first_answer_after_the_last_f
     assert report.vip_recovery(events[:4], "a", since=1.5) is None
 
 
+def test_a_node_that_did_not_rejoin_is_reported_with_its_scrubbed_journal():
+    events = _events(("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 7}), ("token", 1, True, {}))
+    figures = report.scenario_figures(events, None, rows=[1], messages=[7], vips=[])
+    rejoin = {"galera_s": 40.0, "neutron_s": None, "all_s": None}
+    journal = {"neutron": [run.scrub("neutron-api: mysql+pymysql://neutron:hunter2@db/neutron password=hunter2")]}
+    found = run.problems({"scenarios": [{"name": "crash c1", "figures": figures, "rejoin": rejoin,
+                                         "rejoin_journal": journal}]})
+    assert found == [f"crash c1: the node did not rejoin every cluster: {rejoin}",
+                     "crash c1: neutron's journal on the node: neutron-api: mysql+pymysql://neutron:***@db/neutron "
+                     "password=***"]
+    assert "hunter2" not in "".join(found)
+
+
 def test_lost_rows_and_messages_are_acknowledged_ones_missing_afterwards():
     events = _events(("write", 1, True, {"id": 1}), ("write", 2, True, {"id": 2}), ("write", 3, False, {"id": 3}),
                      ("publish", 1, True, {"id": 7}), ("publish", 2, True, {"id": 8}), ("token", 1, False, {}))

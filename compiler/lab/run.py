@@ -405,6 +405,10 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
             rejoin = _wait_rejoined(topo, crash, boot_at)
             rejoin["galera_transfer"] = _galera_transfer(crash, log_file, log_offset) if "galera_s" in rejoin else "-"
             result["rejoin"] = rejoin
+            late = [c.removesuffix("_s") for c, seconds in rejoin.items()
+                    if c.endswith("_s") and c != "all_s" and seconds is None]
+            if late:  # what the node's journal says of them: the report is all CI shows of a lab
+                result["rejoin_journal"] = rejoin_journal(crash, late)
             time.sleep(5)  # traffic on the healed cluster
         elif action is not None:
             result["setup_reruns"] = action()
@@ -440,6 +444,26 @@ def _wait_recovered(events_path: Path, cfg: dict, crash_at: float) -> None:
         if writes_back and vips_back and recent and recent[-1]["t"] - crash_at > 10:
             return
     _log(f"lab: writes or VIPs did not recover within {RECOVER_TIMEOUT} s")
+
+
+JOURNAL_LINES = 15
+# Lab secrets are throwaway, but no secret is printed: a URL's credentials and a password's value go.
+_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@\s]+@|((?i:password|passwd|secret|token)\S*\s*[=:]\s*)\S+")
+
+
+def scrub(line: str) -> str:
+    return _CREDENTIALS.sub(lambda m: f"{m.group(1)}***@" if m.group(1) else f"{m.group(2)}***", line)
+
+
+def rejoin_journal(name: str, services: list[str]) -> dict[str, list[str]]:
+    """The last lines this boot's journal has of each service that did not come back on name."""
+    found = {}
+    for service in services:
+        out = hosts.host_command(name, f"journalctl -b --no-pager -o short-monotonic -n 3000 | "
+                                       f"grep -i -- {shlex.quote(service)} | tail -n {JOURNAL_LINES}",
+                                 check=False, timeout=60).stdout
+        found[service] = [scrub(line) for line in out.splitlines()]
+    return found
 
 
 def _wait_rejoined(topo: dict, name: str, boot_at: float) -> dict:
@@ -552,6 +576,8 @@ def problems(result: dict) -> list[str]:
         rejoin = s.get("rejoin")
         if rejoin is not None and rejoin.get("all_s") is None:
             found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
+            for service, lines in s.get("rejoin_journal", {}).items():
+                found.append(f"{s['name']}: {service}'s journal on the node: " + (" | ".join(lines) or "(nothing)"))
     return found
 
 
