@@ -322,55 +322,53 @@ def _leftovers(root: Path) -> list[str]:
     return left
 
 
-@pytest.mark.lab
-def test_teardown_removes_a_half_started_lab_by_pid(tmp_path):
-    """An interrupted run leaves processes in the lab's cgroups and a namespace: down removes them."""
+@pytest.fixture
+def ghost_lab(tmp_path):
+    """A lab state naming one host, 'ghost', that was never booted, under the machine's claim.
+    The cgroups and namespace are the machine's: like any lab, wait for the claim (CI once ran a
+    teardown test while an abandoned lab's cgroups were still there, and the shared group was busy)."""
     why = hosts.preflight()
     if why:
         _skip_or_fail(why)
     root = tmp_path / "lab"
-    # The cgroups and namespace are the machine's: like any lab, wait for the claim (CI once ran
-    # this while an abandoned lab's cgroups were still there, and the shared group was busy).
     run.claim_machine(root, wait_s=LAB_WAIT_S)
     try:
         state = hosts.LabState(root, base="", base_owned=False)
         state.hosts["ghost"] = {"upper": "", "work": "", "merged": str(root / "merged")}
         state.save()
-        hosts.create_network(state, "10.123.0.1/24")
-        cgroup = hosts.CGROUP_ROOT / "systemd" / hosts.CGROUP_GROUP / "ghost"
-        cgroup.mkdir(parents=True, exist_ok=True)
-        sleeper = subprocess.Popen(["sleep", "600"], preexec_fn=lambda: (cgroup / "cgroup.procs").write_text(
-            str(os.getpid())))
-        assert hosts.host_pids("ghost") == [sleeper.pid]
-        hosts.teardown(root)
-        assert sleeper.wait(timeout=10) == -9
-        assert _leftovers(root) == []
-        assert hosts.teardown(root) == []  # a second teardown finds nothing and fails on nothing
+        yield state
     finally:
         claim.release(root)
 
 
 @pytest.mark.lab
-def test_teardown_leaves_another_labs_hosts_in_the_shared_group(tmp_path):
+def test_teardown_removes_a_half_started_lab_by_pid(ghost_lab):
+    """An interrupted run leaves processes in the lab's cgroups and a namespace: down removes them."""
+    root = ghost_lab.root
+    hosts.create_network(ghost_lab, "10.123.0.1/24")
+    cgroup = hosts.CGROUP_ROOT / "systemd" / hosts.CGROUP_GROUP / "ghost"
+    cgroup.mkdir(parents=True, exist_ok=True)
+    sleeper = subprocess.Popen(["sleep", "600"], preexec_fn=lambda: (cgroup / "cgroup.procs").write_text(
+        str(os.getpid())))
+    assert hosts.host_pids("ghost") == [sleeper.pid]
+    hosts.teardown(root)
+    assert sleeper.wait(timeout=10) == -9
+    assert _leftovers(root) == []
+    assert hosts.teardown(root) == []  # a second teardown finds nothing and fails on nothing
+
+
+@pytest.mark.lab
+def test_teardown_leaves_another_labs_hosts_in_the_shared_group(ghost_lab):
     """The machine's cgroup group holds every lab's hosts: tearing one lab down keeps another's."""
-    why = hosts.preflight()
-    if why:
-        _skip_or_fail(why)
-    root = tmp_path / "lab"
-    run.claim_machine(root, wait_s=LAB_WAIT_S)
     other = hosts.CGROUP_ROOT / "systemd" / hosts.CGROUP_GROUP / "someone-elses-host"
+    other.mkdir(parents=True, exist_ok=True)
     try:
-        state = hosts.LabState(root, base="", base_owned=False)
-        state.hosts["ghost"] = {"upper": "", "work": "", "merged": str(root / "merged")}
-        state.save()
-        other.mkdir(parents=True, exist_ok=True)
-        hosts.teardown(root)
+        hosts.teardown(ghost_lab.root)
         assert other.is_dir()
     finally:
         other.rmdir()
-        hosts.teardown(root)
-        claim.release(root)
-    assert _leftovers(root) == []
+    hosts.teardown(ghost_lab.root)
+    assert _leftovers(ghost_lab.root) == []
 
 
 @pytest.mark.lab
