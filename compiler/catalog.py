@@ -23,6 +23,14 @@ from .targets import DebconfAnswer
 ENDPOINT_SCHEME = "http"
 # The one RabbitMQ user every OpenStack service connects as (transport_url).
 RABBIT_USER = "openstack"
+# How long an OpenStack service waits for any one read from MariaDB (pymysql's read_timeout, in
+# [database] connection_parameters) before it drops the connection and opens another. Without it
+# a read never ends on its own: HAProxy 3.0 can leave a client's connection open forever when the
+# server it was still connecting that client to is marked down (on-marked-down shutdown-sessions),
+# and the lab saw nova-conductor's heartbeat wait for a MariaDB greeting from the VIP that never
+# came. Longer than any wait MariaDB bounds itself (innodb_lock_wait_timeout, 50 s) and as long as
+# HAProxy waits for an API's answer (timeout server 1m).
+DATABASE_READ_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from compiler import catalog
+from compiler.targets import TARGETS
 from compiler.pipeline import compile_doc
 from compiler.spec import load_spec_text
 
@@ -1060,3 +1061,38 @@ def test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone(spec):
         assert d["stack_domain_admin_password"] == registered_password
         keys.add(d["auth_encryption_key"])
     assert len(keys) == 1
+
+
+# MariaDB's own default for how long a statement waits for a row lock before it fails.
+MARIADB_DEFAULT_LOCK_WAIT_S = 50
+
+
+@given(topologies())
+def test_every_database_client_bounds_its_reads_beyond_mariadbs_own_waits(spec):
+    """Every oslo.db section of every service on every node (a section whose connection is a
+    MariaDB URL) gives pymysql a read timeout, so a connection through HAProxy that never answers
+    ends, and that timeout is longer than the lock wait the Galera nodes bound themselves (their
+    galera.cnf's innodb_lock_wait_timeout, MariaDB's 50 s when unset): a statement waiting on a
+    lock gets MariaDB's own error, not a dropped connection."""
+    files = build(spec)
+    galera_cnf = TARGETS[spec["cluster"]["target"]].galera_config_path
+    lock_waits = set()
+    for path, f in files.items():
+        if path.startswith("nodes/") and path.endswith(galera_cnf):
+            found = re.search(r"^innodb_lock_wait_timeout\s*=\s*(\d+)", f.content, re.M)
+            lock_waits.add(int(found.group(1)) if found else MARIADB_DEFAULT_LOCK_WAIT_S)
+    assert lock_waits
+    sections = 0
+    for path, f in files.items():
+        if not (path.startswith("nodes/") and path.endswith(".conf") and "mysql+pymysql://" in str(f.content)):
+            continue
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser.read_string(f.content)
+        for name in parser.sections():
+            if not parser[name].get("connection", "").startswith("mysql+pymysql://"):
+                continue
+            sections += 1
+            params = urllib.parse.parse_qs(parser[name].get("connection_parameters", ""))
+            assert "read_timeout" in params, f"{path} [{name}] waits forever for a read"
+            assert int(params["read_timeout"][0]) > max(lock_waits), f"{path} [{name}]"
+    assert sections  # Keystone's, at least

@@ -11,6 +11,7 @@ from hypothesis import Phase, seed, settings
 
 import test_properties as props
 from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, ovn, pacemaker, rabbitmq, review
+from compiler.emit import base as emit_base
 from compiler.emit.base import environment
 from compiler import catalog, lower
 
@@ -363,7 +364,17 @@ def gateway_tunnels_from_the_founder(monkeypatch):
     monkeypatch.setattr(ovn, "gateway_settings", broken)
 
 
+def database_reads_given_up_before_lock_waits(monkeypatch):
+    # An environment of its own: an imported template (oslo/common.j2) keeps the globals it was
+    # first imported with, so changing the cached environment's globals would change nothing.
+    env = environment().overlay()
+    env.globals = {**env.globals, "database_read_timeout_s": 30}
+    monkeypatch.setattr(emit_base, "environment", lambda: env)
+
+
 MUTATIONS = [
+    (database_reads_given_up_before_lock_waits,
+     props.test_every_database_client_bounds_its_reads_beyond_mariadbs_own_waits),
     (heat_callbacks_on_the_orchestration_port,
      props.test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone),
     (vip_on_node_address, props.test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound),
