@@ -143,6 +143,23 @@ def test_stacks_lost_or_with_wrong_outputs_are_problems_and_failed_ones_a_figure
     assert gone["stacks_lost"] == 3  # a failed create is still listed (as failed); a lost stack is not
 
 
+def test_no_login_is_a_problem_that_says_how_each_try_failed():
+    base = [("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1})]
+    tries = [("login", 2, False, {"seconds": 30.0, "error": "POST /auth/login/: TimeoutError"}),
+             ("login", 33, False, {"seconds": 0.4, "error": "POST /auth/login/: HTTP 500"}),
+             ("login", 34, False, {"seconds": 30.0, "error": "POST /auth/login/: TimeoutError"})]
+    figures = report.scenario_figures(_events(*base, *tries), None, rows=[1], messages=[1], vips=[], dashboard=True)
+    assert figures["login_errors"] == {"POST /auth/login/: TimeoutError": 2, "POST /auth/login/: HTTP 500": 1}
+    assert figures["slowest_login_s"] is None
+    assert run.problems({"scenarios": [{"name": "steady", "figures": figures}]}) == [
+        "steady: no one could log in to the dashboard (3 tries: {'POST /auth/login/: TimeoutError': 2, "
+        "'POST /auth/login/: HTTP 500': 1})"]
+    slow = report.scenario_figures(_events(*base, *tries, ("login", 60, True, {"seconds": 12.5})), None, [1], [1], [],
+                                   dashboard=True)
+    assert (slow["logins"], slow["slowest_login_s"]) == (1, 12.5)
+    assert run.problems({"scenarios": [{"name": "steady", "figures": slow}]}) == []
+
+
 # Lines as MariaDB 10.11 with mariabackup logged them in the lab: the SST script runs for an IST too.
 REJOIN_BY_IST = """WSREP: State transfer required:
 \tGroup state: 8bd69f20-eb36-11f1-b754-1e3869686c9b:681

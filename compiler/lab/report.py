@@ -88,6 +88,9 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         figures["logins"] = count(events, "login", True)
         figures["login_failures"] = count(events, "login", False)
         figures["sessions_lost"] = sum(1 for e in events if e["k"] == "session" and e.get("bounced"))
+        figures["login_errors"] = errors(events, "login")
+        figures["slowest_login_s"] = max((e.get("seconds", 0) for e in events if e["k"] == "login" and e["ok"]),
+                                         default=None)
     if crash_at is not None:
         figures["write_outage_s"] = write_outage(events, crash_at)
         if networks is not None:  # one network every 2 s: a gap over 5 s is an outage
@@ -107,6 +110,13 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
     return figures
 
 
+def errors(events: list[dict], kind: str) -> dict[str, int]:
+    """Which request of a loop failed and how, most frequent first: the table says how many
+    failed, this says why."""
+    return dict(collections.Counter(e.get("error") or "refused" for e in events
+                                    if e["k"] == kind and not e["ok"]).most_common(4))
+
+
 def network_figures(events: list[dict], listed: dict, northbound: dict) -> dict:
     """Networks (with subnet, router and interface) Neutron acknowledged, those it no longer lists,
     and per OVN member the acknowledged logical switches and routers its Northbound replica lacks
@@ -120,8 +130,7 @@ def network_figures(events: list[dict], listed: dict, northbound: dict) -> dict:
         "network_failures": count(events, "network", False),
         "networks_lost": len(names - set(listed.get("networks", []))) + len(names - set(listed.get("routers", []))),
         # Which request failed and how, most frequent first: the table says how many, this says why.
-        "network_errors": dict(collections.Counter(e.get("error") or "refused" for e in events
-                                                   if e["k"] == "network" and not e["ok"]).most_common(4)),
+        "network_errors": errors(events, "network"),
         "northbound_missing": {member: len(switches - set(db["switches"])) + len(routers - set(db["routers"]))
                                for member, db in sorted(northbound.items())},
     }

@@ -560,7 +560,8 @@ def problems(result: dict) -> list[str]:
             if s is result["scenarios"][-1] and f["stacks_in_progress"]:
                 found.append(f"{s['name']}: {f['stacks_in_progress']} stacks still in progress at the end")
         if "logins" in f and not f["logins"]:
-            found.append(f"{s['name']}: no one could log in to the dashboard")
+            found.append(f"{s['name']}: no one could log in to the dashboard ({f['login_failures']} tries: "
+                         f"{f.get('login_errors') or 'none ended'})")
         # A crash takes the sessions its memcached held (those users log in again); with every node
         # up, a session must follow its user to every node.
         if "sessions_lost" in f and f["sessions_lost"] and "rejoin" not in s:
