@@ -50,10 +50,11 @@ STACK_SECRET_LENGTH = 24
 STACK_TEMPLATE = {
     "heat_template_version": "2018-08-31",
     "parameters": {"label": {"type": "string"}},
-    "resources": {"label": {"type": "OS::Heat::Value", "properties": {"value": {"get_param": "label"}}},
+    # (A resource may not share a parameter's name: Heat refuses the template, "Duplicate names".)
+    "resources": {"echo": {"type": "OS::Heat::Value", "properties": {"value": {"get_param": "label"}}},
                   "secret": {"type": "OS::Heat::RandomString", "properties": {"length": STACK_SECRET_LENGTH}},
                   "marker": {"type": "OS::Heat::None"}},
-    "outputs": {"label": {"value": {"get_attr": ["label", "value"]}},
+    "outputs": {"label": {"value": {"get_attr": ["echo", "value"]}},
                 "secret": {"value": {"get_attr": ["secret", "value"]}}},
 }
 STACK_SETTLE_TIMEOUT = 120  # verify waits this long for stacks still being created
