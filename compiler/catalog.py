@@ -82,6 +82,20 @@ class SyncStep:
 
 
 @dataclass(frozen=True)
+class DaemonsUp:
+    """How a service's daemons on the bus say they are up, read from its own database: a command
+    (run as the system user on the bootstrap node) printing one line per registered daemon, and
+    the whitespace-separated columns of that line holding its host and its state ('up').
+    The bootstrap waits for every node's daemon: before the schema exists each one crash-loops
+    (systemd backs off up to 30 s), and a request sent while none listens waits on the bus."""
+    command: str
+    header_lines: int
+    host_column: int  # 1-based, as awk counts
+    state_column: int
+    unit: str
+
+
+@dataclass(frozen=True)
 class Frontend:
     """A port a service serves beside its API's, with its own process and HAProxy frontend
     (Nova's metadata API, its noVNC proxy). Its port is the spec's services.<name>.<port_key>."""
@@ -128,6 +142,7 @@ class ServiceHost:
     own_log_dir: bool = False
     # Whether its packages ship the unit hagen's replaces (Horizon's run under Apache: none).
     packaged_unit: bool = True
+    daemons_up: DaemonsUp | None = None
 
     @property
     def units(self) -> tuple[str, ...]:
@@ -463,7 +478,11 @@ HEAT = ApiService(
                              "its /healthcheck", "/healthcheck",
                              catalog_entry=("heat-cfn", "cloudformation", "/v1"))),
             Process("heat-engine", OwnServer("/usr/bin/heat-engine"), "OpenStack Heat engine")),
-        packaged_unit=False),
+        packaged_unit=False,
+        # heat-manage service list: Hostname Binary Engine_Id Host Topic Status "Updated At"; an
+        # engine is 'up' while it reported within 2 x periodic_interval.
+        daemons_up=DaemonsUp("heat-manage service list", header_lines=1, host_column=1, state_column=6,
+                             unit="heat-engine")),
     messaging=True,
     own_secrets=((HEAT_DOMAIN_ADMIN_SECRET, f"password of {HEAT_DOMAIN_ADMIN}, the admin of Heat's stack-user "
                   f"domain '{HEAT_STACK_DOMAIN}'"),

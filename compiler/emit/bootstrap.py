@@ -65,7 +65,8 @@ def emit(topo: Topology) -> list[BundleFile]:
     g, r, k = topo.galera, topo.rabbitmq, topo.keystone
     services = [BundleFile(f"bootstrap/{service_script(ep.service.name)}",
                            render("bootstrap/service-bootstrap.sh.j2", service=ep.service, host=ep.service.host,
-                                  first=ep.nodes[0], script=service_script(ep.service.name),
+                                  first=ep.nodes[0], nodes=[n.name for n in ep.nodes],
+                                  script=service_script(ep.service.name),
                                   health_url=ep.url.removesuffix(ep.service.endpoint_path) + ep.service.health_path),
                            0o755)
                 for ep in with_schema(topo)]

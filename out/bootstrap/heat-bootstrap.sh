@@ -13,14 +13,39 @@ runuser -u 'heat' -- heat-manage db_sync
 
 # Every node's heat-api restarts until its app loads, which it can now: wait for one
 # behind HAProxy to answer.
+answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
         'http://vip-keystone:8004/healthcheck' 2>/dev/null; then
         echo "heat-bootstrap.sh: heat answers at "'http://vip-keystone:8004/healthcheck'
+        answered=yes
+        break
+    fi
+    sleep 5
+done
+if [ "$answered" != yes ]; then
+    echo "heat-bootstrap.sh: heat does not answer at "'http://vip-keystone:8004/healthcheck'"; see" \
+         "journalctl -u heat-api and /var/log/heat/ on its nodes" >&2
+    exit 1
+fi
+
+# Its API hands work to heat-engine over the bus; each node's crash-looped until the schema
+# existed (backing off up to 30 s), and a request that no engine takes waits on the bus. Wait
+# until every node's reports up in the database (heat-manage service list).
+missing=('controller1' 'controller2' 'controller3')
+for _ in $(seq 1 60); do
+    up=$(runuser -u 'heat' -- heat-manage service list 2>/dev/null \
+        | awk 'NR > 1 && $6 == "up" { sub(/\..*/, "", $1); print $1 }') || up=
+    still=()
+    for node in "${missing[@]}"; do
+        grep -qxF -- "$node" <<<"$up" || still+=("$node")
+    done
+    missing=("${still[@]}")
+    if [ "${#missing[@]}" -eq 0 ]; then
+        echo "heat-bootstrap.sh: heat-engine up on every node"
         exit 0
     fi
     sleep 5
 done
-echo "heat-bootstrap.sh: heat does not answer at "'http://vip-keystone:8004/healthcheck'"; see" \
-     "journalctl -u heat-api and /var/log/heat/ on its nodes" >&2
+echo "heat-bootstrap.sh: heat-engine not up on ${missing[*]}; see journalctl -u heat-engine there" >&2
 exit 1

@@ -13,14 +13,18 @@ runuser -u 'placement' -- placement-manage db sync
 
 # Every node's placement-api restarts until its app loads, which it can now: wait for one
 # behind HAProxy to answer.
+answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
         'http://vip-keystone:8778/' 2>/dev/null; then
         echo "placement-bootstrap.sh: placement answers at "'http://vip-keystone:8778/'
-        exit 0
+        answered=yes
+        break
     fi
     sleep 5
 done
-echo "placement-bootstrap.sh: placement does not answer at "'http://vip-keystone:8778/'"; see" \
-     "journalctl -u placement-api and /var/log/placement/ on its nodes" >&2
-exit 1
+if [ "$answered" != yes ]; then
+    echo "placement-bootstrap.sh: placement does not answer at "'http://vip-keystone:8778/'"; see" \
+         "journalctl -u placement-api and /var/log/placement/ on its nodes" >&2
+    exit 1
+fi

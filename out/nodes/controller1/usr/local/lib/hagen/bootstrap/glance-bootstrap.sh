@@ -14,14 +14,18 @@ runuser -u 'glance' -- glance-manage db load_metadefs
 
 # Every node's glance-api restarts until its app loads, which it can now: wait for one
 # behind HAProxy to answer.
+answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
         'http://vip-keystone:9292/healthcheck' 2>/dev/null; then
         echo "glance-bootstrap.sh: glance answers at "'http://vip-keystone:9292/healthcheck'
-        exit 0
+        answered=yes
+        break
     fi
     sleep 5
 done
-echo "glance-bootstrap.sh: glance does not answer at "'http://vip-keystone:9292/healthcheck'"; see" \
-     "journalctl -u glance-api and /var/log/glance/ on its nodes" >&2
-exit 1
+if [ "$answered" != yes ]; then
+    echo "glance-bootstrap.sh: glance does not answer at "'http://vip-keystone:9292/healthcheck'"; see" \
+         "journalctl -u glance-api and /var/log/glance/ on its nodes" >&2
+    exit 1
+fi

@@ -13,14 +13,18 @@ runuser -u 'neutron' -- neutron-db-manage --config-file /etc/neutron/neutron.con
 
 # Every node's neutron-api restarts until its app loads, which it can now: wait for one
 # behind HAProxy to answer.
+answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
         'http://vip-keystone:9696/healthcheck' 2>/dev/null; then
         echo "neutron-bootstrap.sh: neutron answers at "'http://vip-keystone:9696/healthcheck'
-        exit 0
+        answered=yes
+        break
     fi
     sleep 5
 done
-echo "neutron-bootstrap.sh: neutron does not answer at "'http://vip-keystone:9696/healthcheck'"; see" \
-     "journalctl -u neutron-api and /var/log/neutron/ on its nodes" >&2
-exit 1
+if [ "$answered" != yes ]; then
+    echo "neutron-bootstrap.sh: neutron does not answer at "'http://vip-keystone:9696/healthcheck'"; see" \
+         "journalctl -u neutron-api and /var/log/neutron/ on its nodes" >&2
+    exit 1
+fi

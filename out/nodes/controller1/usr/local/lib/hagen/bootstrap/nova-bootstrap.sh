@@ -21,14 +21,18 @@ runuser -u 'nova' -- nova-manage db sync
 
 # Every node's nova-api restarts until its app loads, which it can now: wait for one
 # behind HAProxy to answer.
+answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
         'http://vip-keystone:8774/' 2>/dev/null; then
         echo "nova-bootstrap.sh: nova answers at "'http://vip-keystone:8774/'
-        exit 0
+        answered=yes
+        break
     fi
     sleep 5
 done
-echo "nova-bootstrap.sh: nova does not answer at "'http://vip-keystone:8774/'"; see" \
-     "journalctl -u nova-api and /var/log/nova/ on its nodes" >&2
-exit 1
+if [ "$answered" != yes ]; then
+    echo "nova-bootstrap.sh: nova does not answer at "'http://vip-keystone:8774/'"; see" \
+         "journalctl -u nova-api and /var/log/nova/ on its nodes" >&2
+    exit 1
+fi
