@@ -121,26 +121,35 @@ def test_neutron_accepting_no_network_for_too_long_after_a_crash_is_a_problem():
 
 def test_stacks_lost_or_with_wrong_outputs_are_problems_and_failed_ones_a_figure():
     base = [("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1})]
-    stacks = [("stack", t, ok, {"id": i, "name": f"s{i}", "stack": f"S{i}"})
-              for i, (t, ok) in enumerate([(1.0, True), (2.0, True), (3.0, True), (4.0, False), (5.0, True)], start=1)]
+    stacks = [("stack", t, ok, {"id": i, "name": f"s{i}", "stack": f"S{i}", "error": None if ok else "HTTP 503"})
+              for i, (t, ok) in enumerate([(1.0, True), (2.0, True), (3.0, True), (4.0, False), (5.0, True),
+                                           (6.0, True)], start=1)]
     listed = {"s1": "CREATE_COMPLETE", "s2": "CREATE_FAILED", "s3": "OUTPUTS WRONG", "s5": "CREATE_IN_PROGRESS",
-              "s0": "CREATE_COMPLETE"}  # s0: an earlier scenario's; s4 was refused, so never listed
-    figures = report.scenario_figures(_events(*base, *stacks), None, rows=[1], messages=[1], vips=[], stacks=listed)
+              "s6": "UPDATE_COMPLETE", "s0": "CREATE_COMPLETE"}  # s0: an earlier scenario's; s4 was refused
+    figures = report.scenario_figures(_events(*base, *stacks), None, rows=[1], messages=[1], vips=[], stacks=listed,
+                                      stacks_resumed=["s5", "s6", "s0"])
     assert {k: figures[k] for k in ("stacks_created", "stack_failures", "stacks_lost", "stacks_complete",
-                                    "stacks_failed", "stacks_in_progress", "stack_outputs_wrong",
-                                    "stacks_broken_before")} == {
-        "stacks_created": 4, "stack_failures": 1, "stacks_lost": 0, "stacks_complete": 1, "stacks_failed": 1,
-        "stacks_in_progress": 1, "stack_outputs_wrong": 1, "stacks_broken_before": 0}
+                                    "stacks_resumed", "stacks_failed", "stacks_in_progress", "stack_outputs_wrong",
+                                    "stacks_broken_before", "stack_errors")} == {
+        "stacks_created": 5, "stack_failures": 1, "stacks_lost": 0, "stacks_complete": 2, "stacks_resumed": 2,
+        "stacks_failed": 1, "stacks_in_progress": 1, "stack_outputs_wrong": 1, "stacks_broken_before": 0,
+        "stack_errors": {"HTTP 503": 1}}
     assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
-        "x: Heat accepted 4 stacks: 0 lost, 1 with wrong outputs", "x: 1 stacks still in progress at the end"]
+        "x: Heat accepted 5 stacks: 0 lost, 1 with wrong outputs (1 refused: {'HTTP 503': 1})",
+        "x: 1 stacks still in progress at the end, resumed once by an update"]
     lost = report.scenario_figures(_events(*base, *stacks), None, [1], [1], [],
                                    stacks={"s1": "CREATE_COMPLETE", "s2": "CREATE_FAILED", "s3": "CREATE_COMPLETE",
-                                           "s5": "CREATE_COMPLETE", "s0": "OUTPUTS WRONG"})
-    assert (lost["stacks_lost"], lost["stacks_broken_before"]) == (0, 1)
+                                           "s5": "CREATE_COMPLETE", "s6": "CREATE_COMPLETE", "s0": "OUTPUTS WRONG"})
+    assert (lost["stacks_lost"], lost["stacks_broken_before"], lost["stacks_resumed"]) == (0, 1, 0)
     assert run.problems({"scenarios": [{"name": "x", "figures": lost}]}) == [
-        "x: Heat accepted 4 stacks: 0 lost, 1 with wrong outputs"]
+        "x: Heat accepted 5 stacks: 0 lost, 1 with wrong outputs (1 refused: {'HTTP 503': 1})"]
     gone = report.scenario_figures(_events(*base, *stacks), None, [1], [1], [], stacks={"s1": "CREATE_COMPLETE"})
-    assert gone["stacks_lost"] == 3  # a failed create is still listed (as failed); a lost stack is not
+    assert gone["stacks_lost"] == 4  # a failed create is still listed (as failed); a lost stack is not
+    # None accepted (each create timed out: no engine took it) is a problem that says so.
+    refused = [("stack", t, False, {"id": t, "name": f"r{t}", "stack": None, "error": "TimeoutError"}) for t in (1, 2)]
+    none = report.scenario_figures(_events(*base, *refused), None, [1], [1], [], stacks={})
+    assert run.problems({"scenarios": [{"name": "x", "figures": none}]}) == [
+        "x: Heat accepted 0 stacks: 0 lost, 0 with wrong outputs (2 refused: {'TimeoutError': 2})"]
 
 
 def test_no_login_is_a_problem_that_says_how_each_try_failed():

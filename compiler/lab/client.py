@@ -57,7 +57,9 @@ STACK_TEMPLATE = {
     "outputs": {"label": {"value": {"get_attr": ["echo", "value"]}},
                 "secret": {"value": {"get_attr": ["secret", "value"]}}},
 }
-STACK_SETTLE_TIMEOUT = 120  # verify waits this long for stacks still being created
+STACK_SETTLE_TIMEOUT = 90  # verify waits this long for stacks still being created (or resumed)
+# A stack created, or resumed by an update, with every resource in place.
+STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 DASHBOARD_INTERVAL = 1.0
 # A browser's patience, not a page's usual time (one to three seconds here): the page after login
 # asks Keystone, Nova and Neutron what the user may see, and right after a deployment, with every
@@ -367,10 +369,9 @@ def stack_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         stop.wait(max(0.0, STACK_INTERVAL - (time.monotonic() - started)))
 
 
-def _stacks(config: dict) -> dict[str, str]:
-    """Every lab stack Heat lists, by name: its status, or 'OUTPUTS WRONG' for a completed one
-    whose outputs are not what its template makes (its own name, a string of the right length).
-    Waits (up to STACK_SETTLE_TIMEOUT) while some are still being created."""
+def _settled_stacks(config: dict) -> tuple[str, str, list[dict]]:
+    """Every lab stack Heat lists (with a token and project to read them further), once none is
+    in progress or STACK_SETTLE_TIMEOUT has passed."""
     last_error, deadline = None, time.monotonic() + STACK_SETTLE_TIMEOUT
     while True:
         try:
@@ -380,22 +381,52 @@ def _stacks(config: dict) -> dict[str, str]:
             if any(s["stack_status"].endswith("IN_PROGRESS") for s in ours) and time.monotonic() < deadline:
                 time.sleep(5)
                 continue
-            found = {}
-            for stack in ours:
-                status = stack["stack_status"]
-                if status == "CREATE_COMPLETE":
-                    _, shown = _heat(config, token, project_id, "GET", f"/stacks/{stack['stack_name']}/{stack['id']}")
-                    outputs = {o["output_key"]: o.get("output_value") for o in shown["stack"].get("outputs", [])}
-                    if outputs.get("label") != stack["stack_name"] or \
-                            len(outputs.get("secret") or "") != STACK_SECRET_LENGTH:
-                        status = "OUTPUTS WRONG"
-                found[stack["stack_name"]] = status
-            return found
+            return token, project_id, ours
         except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
             last_error = f"{type(exc).__name__}: {exc}"
             if time.monotonic() > deadline:
                 sys.exit(f"client: cannot list stacks: {last_error}")
             time.sleep(3)
+
+
+def _resume(config: dict, token: str, project_id: str, stacks: list[dict]) -> list[str]:
+    """Resume stacks left in progress, as their owner would: an update that changes nothing
+    (PATCH, existing template and parameters). A convergence stack whose work an engine took and
+    then died with stays in progress for good (an engine's start resets legacy stacks only); the
+    update's traversal finds the dead engine's locks, marks those resources failed and redoes them.
+    The names of those Heat accepted the update for (202)."""
+    resumed = []
+    for stack in stacks:
+        try:
+            status, _ = _heat(config, token, project_id, "PATCH", f"/stacks/{stack['stack_name']}/{stack['id']}", {})
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+            print(f"client: cannot resume stack {stack['stack_name']}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        if status == 202:
+            resumed.append(stack["stack_name"])
+    return resumed
+
+
+def _stacks(config: dict) -> dict:
+    """Every lab stack Heat lists, by name: its status, or 'OUTPUTS WRONG' for a completed one
+    whose outputs are not what its template makes (its own name, a string of the right length);
+    and the names of those verify resumed, having found them still in progress."""
+    token, project_id, ours = _settled_stacks(config)
+    stuck = [s for s in ours if s["stack_status"].endswith("IN_PROGRESS")]
+    resumed = _resume(config, token, project_id, stuck) if stuck else []
+    if resumed:
+        token, project_id, ours = _settled_stacks(config)
+    found = {}
+    for stack in ours:
+        status = stack["stack_status"]
+        if status in STACK_DONE:
+            _, shown = _heat(config, token, project_id, "GET", f"/stacks/{stack['stack_name']}/{stack['id']}")
+            outputs = {o["output_key"]: o.get("output_value") for o in shown["stack"].get("outputs", [])}
+            if outputs.get("label") != stack["stack_name"] or \
+                    len(outputs.get("secret") or "") != STACK_SECRET_LENGTH:
+                status = "OUTPUTS WRONG"
+        found[stack["stack_name"]] = status
+    return {"stacks": found, "stacks_resumed": resumed}
 
 
 class _Browser:
@@ -595,7 +626,7 @@ def verify(config: dict) -> dict:
     if "neutron" in config:
         found.update(_networks(config))
     if "heat" in config:
-        found["stacks"] = _stacks(config)
+        found.update(_stacks(config))
     return found
 
 

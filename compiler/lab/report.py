@@ -51,7 +51,8 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
                      vips: list[str], providers: list[str] | None = None, images: list[str] | None = None,
                      flavors: list[str] | None = None, compute_services_down: list[str] | None = None,
                      dashboard: bool = False, networks: dict | None = None,
-                     northbound: dict | None = None, stacks: dict | None = None) -> dict:
+                     northbound: dict | None = None, stacks: dict | None = None,
+                     stacks_resumed: list[str] | None = None) -> dict:
     """What the issue asks for, per scenario."""
     acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
     figures = {
@@ -83,7 +84,7 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
     if networks is not None:  # Neutron: what it acknowledged, what it lists, what each OVN member holds
         figures.update(network_figures(events, networks, northbound or {}))
     if stacks is not None:  # Heat: stacks it accepted, and what became of each
-        figures.update(stack_figures(events, stacks))
+        figures.update(stack_figures(events, stacks, stacks_resumed or []))
     if dashboard:  # Horizon: logins that reached a logged-in page, and sessions sent back to log in
         figures["logins"] = count(events, "login", True)
         figures["login_failures"] = count(events, "login", False)
@@ -136,19 +137,21 @@ def network_figures(events: list[dict], listed: dict, northbound: dict) -> dict:
     }
 
 
-def stack_figures(events: list[dict], listed: dict[str, str]) -> dict:
+def stack_figures(events: list[dict], listed: dict[str, str], resumed: list[str]) -> dict:
     """Stacks Heat accepted (201), those it no longer lists (lost), those that completed with the
-    outputs their template makes, those whose create failed (an engine died with the work: Heat
-    marks them failed when the engine's node returns), those still in progress when verify gave up
-    waiting, and completed ones whose outputs are wrong."""
+    outputs their template makes (created, or resumed by an update after their engine died with
+    the work), those that failed, those still in progress when verify gave up waiting, and
+    completed ones whose outputs are wrong; and why creates were refused."""
     accepted = {e["name"] for e in events if e["k"] == "stack" and e["ok"]}
     status = {name: listed.get(name) for name in accepted}
     return {
         "stacks_created": len(accepted),
         "stack_failures": count(events, "stack", False),
+        "stack_errors": errors(events, "stack"),
         "stacks_lost": sum(1 for s in status.values() if s is None),
-        "stacks_complete": sum(1 for s in status.values() if s == "CREATE_COMPLETE"),
-        "stacks_failed": sum(1 for s in status.values() if s == "CREATE_FAILED"),
+        "stacks_complete": sum(1 for s in status.values() if s in ("CREATE_COMPLETE", "UPDATE_COMPLETE")),
+        "stacks_resumed": sum(1 for name in resumed if name in accepted),
+        "stacks_failed": sum(1 for s in status.values() if s and s.endswith("_FAILED")),
         "stacks_in_progress": sum(1 for s in status.values() if s and s.endswith("IN_PROGRESS")),
         "stack_outputs_wrong": sum(1 for s in status.values() if s == "OUTPUTS WRONG"),
         # Every lab stack of the run so far (earlier scenarios' too) must still read back intact.
@@ -174,7 +177,7 @@ def table(report: dict) -> str:
              "images lost/created", "image fail", "image outage s",
              "flavors lost/created", "flavor fail", "flavor outage s", "nova daemons down 2 min on",
              "networks lost/created", "network fail", "network outage s", "NB missing",
-             "stacks lost/created", "stacks complete/failed", "stack fail", "stack outage s",
+             "stacks lost/created", "stacks complete/resumed/failed", "stack fail", "stack outage s",
              "logins ok/fail", "sessions lost", "login outage s", "rejoin s",
              "state transfer"]
     rows = []
@@ -198,7 +201,8 @@ def table(report: dict) -> str:
                      str(f.get("network_failures", "-")), str(f.get("network_outage_s", "-")),
                      ", ".join(f"{m} {n}" for m, n in f.get("northbound_missing", {}).items()) or "-",
                      f"{f['stacks_lost']}/{f['stacks_created']}" if "stacks_created" in f else "-",
-                     f"{f['stacks_complete']}/{f['stacks_failed']}" if "stacks_created" in f else "-",
+                     f"{f['stacks_complete']}/{f.get('stacks_resumed', 0)}/{f['stacks_failed']}"
+                     if "stacks_created" in f else "-",
                      str(f.get("stack_failures", "-")), str(f.get("stack_outage_s", "-")),
                      f"{f['logins']}/{f['login_failures']}" if "logins" in f else "-",
                      str(f.get("sessions_lost", "-")), str(f.get("login_outage_s", "-")),

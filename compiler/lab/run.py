@@ -429,7 +429,7 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
                                                 found.get("compute_services_down"), "horizon" in cfg,
                                                 {k: found[k] for k in ("networks", "routers")} if "neutron" in cfg
                                                 else None, ovn_northbound(topo) if "ovn" in topo else None,
-                                                found.get("stacks"))
+                                                found.get("stacks"), found.get("stacks_resumed"))
     return result
 
 
@@ -556,9 +556,11 @@ def problems(result: dict) -> list[str]:
         if "stacks_created" in f:
             if not f["stacks_created"] or f["stacks_lost"] or f["stack_outputs_wrong"] or f["stacks_broken_before"]:
                 found.append(f"{s['name']}: Heat accepted {f['stacks_created']} stacks: {f['stacks_lost']} lost, "
-                             f"{f['stack_outputs_wrong'] + f['stacks_broken_before']} with wrong outputs")
+                             f"{f['stack_outputs_wrong'] + f['stacks_broken_before']} with wrong outputs "
+                             f"({f['stack_failures']} refused: {f.get('stack_errors') or 'none'})")
             if s is result["scenarios"][-1] and f["stacks_in_progress"]:
-                found.append(f"{s['name']}: {f['stacks_in_progress']} stacks still in progress at the end")
+                found.append(f"{s['name']}: {f['stacks_in_progress']} stacks still in progress at the end, "
+                             "resumed once by an update")
         if "logins" in f and not f["logins"]:
             found.append(f"{s['name']}: no one could log in to the dashboard ({f['login_failures']} tries: "
                          f"{f.get('login_errors') or 'none ended'})")
