@@ -12,9 +12,10 @@ its schema entry.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
-from .model import Node, Topology, Vip
+from .model import ACTIVE_ACTIVE, ACTIVE_PASSIVE, Node, Storage, Topology, Vip
 from .quoting import url_quote
 from .secrets import SecretValues
 from .targets import DebconfAnswer
@@ -85,14 +86,16 @@ class SyncStep:
 class DaemonsUp:
     """How a service's daemons on the bus say they are up, read from its own database: a command
     (run as the system user on the bootstrap node) printing one line per registered daemon, and
-    the whitespace-separated columns of that line holding its host and its state ('up').
-    The bootstrap waits for every node's daemon: before the schema exists each one crash-loops
+    the whitespace-separated columns of that line holding its binary, its host and its state.
+    The bootstrap waits for `unit` on every node: before the schema exists each one crash-loops
     (systemd backs off up to 30 s), and a request sent while none listens waits on the bus."""
     command: str
     header_lines: int
-    host_column: int  # 1-based, as awk counts
+    binary_column: int  # 1-based, as awk counts
+    host_column: int
     state_column: int
-    unit: str
+    up: str  # what the state column says of a live daemon
+    unit: str  # the daemon waited for, as the binary column names it
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,9 @@ class Process:
     server: Uwsgi | OwnServer
     description: str
     frontend: Frontend | None = None
+    # Whether it runs on one node at a time, under Pacemaker, when the service's volume_ha is
+    # active-passive (cinder-volume on a backend whose driver cannot run active/active).
+    follows_volume_ha: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,10 @@ class StoreGroups:
     validator judges each as the group it copies."""
     copies: str  # the option group each section is a copy of
     reserved: tuple[str, ...]  # sections always present
-    listed_by: tuple[str, str]  # (section, option) whose 'id:type' list names the others
+    listed_by: tuple[str, str]  # (section, option) whose 'id:type' (or 'id') list names the others
+    # Options a copy may set that the service registers in another group of their own at run time
+    # (Cinder's per-backend backend_host, in [backend]): (option, group).
+    moved: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -481,8 +490,8 @@ HEAT = ApiService(
         packaged_unit=False,
         # heat-manage service list: Hostname Binary Engine_Id Host Topic Status "Updated At"; an
         # engine is 'up' while it reported within 2 x periodic_interval.
-        daemons_up=DaemonsUp("heat-manage service list", header_lines=1, host_column=1, state_column=6,
-                             unit="heat-engine")),
+        daemons_up=DaemonsUp("heat-manage service list", header_lines=1, binary_column=2, host_column=1,
+                             state_column=6, up="up", unit="heat-engine")),
     messaging=True,
     own_secrets=((HEAT_DOMAIN_ADMIN_SECRET, f"password of {HEAT_DOMAIN_ADMIN}, the admin of Heat's stack-user "
                   f"domain '{HEAT_STACK_DOMAIN}'"),
@@ -491,7 +500,53 @@ HEAT = ApiService(
     targets=("debian13",),
 )
 
-CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA, NEUTRON, HEAT, HORIZON)
+# Cinder 26 (2025.1): cinder-api under uwsgi (as Debian runs it) behind HAProxy and
+# cinder-scheduler on every node, and cinder-volume as its backend allows (model.Storage and
+# volume_ha). Its catalog type is volumev3, which Nova's [cinder] catalog_info and the clients
+# look up by default.
+CINDER = ApiService(
+    name="cinder", service_type="volumev3", frontend="cinder-api",
+    description="Cinder block-storage API, balanced in http mode with its /healthcheck",
+    endpoint_path="/v3/%(project_id)s", health_path="/healthcheck",
+    database=ServiceDatabase("cinder", "cinder", "cinder_db_password"),
+    config_file="etc/cinder/cinder.conf",
+    # cinder 26.0.0's tools/config/cinder-config-generator.conf.
+    config_namespaces=("castellan.config", "cinder", "keystonemiddleware.auth_token", "osprofiler", "oslo.config",
+                       "oslo.concurrency", "oslo.db", "oslo.log", "oslo.messaging", "oslo.middleware", "oslo.policy",
+                       "oslo.privsep", "oslo.reports", "oslo.service.periodic_task", "oslo.service.service",
+                       "oslo.service.sslutils", "oslo.service.wsgi", "oslo.versionedobjects", "os_brick"),
+    python_package="python3-cinder",
+    keystone_user=ServiceUser("cinder", "cinder_keystone_password"),
+    host=ServiceHost(
+        packages=("cinder-api", "cinder-scheduler", "cinder-volume", "python3-pymysql", "uwsgi-core",
+                  "uwsgi-plugin-python3"),
+        debconf=(DebconfAnswer("cinder-common", "cinder/configure_db", "boolean", "false"),
+                 DebconfAnswer("cinder-common", "cinder/configure_rabbit", "boolean", "false"),
+                 DebconfAnswer("cinder-common", "cinder/configure_ksat", "boolean", "false"),
+                 DebconfAnswer("cinder-api", "cinder/configure_api-endpoint", "boolean", "false")),
+        unit="cinder-api", system_user="cinder",
+        db_sync=(SyncStep("cinder-manage db sync"),),
+        server=Uwsgi(ini="/etc/cinder/cinder-api-uwsgi.ini", wsgi_script="/usr/bin/cinder-wsgi"),
+        processes=(
+            Process("cinder-scheduler", OwnServer("/usr/bin/cinder-scheduler"), "OpenStack Cinder scheduler"),
+            Process("cinder-volume", OwnServer("/usr/bin/cinder-volume"),
+                    "OpenStack Cinder volume service (the backend's driver)", follows_volume_ha=True)),
+        # cinder-volume's package pulls in tgt, an iSCSI target on every address: neither backend
+        # hagen configures exports through it.
+        unwanted_units=("tgt",),
+        # cinder-manage service list: Binary Host Zone Status State "Updated At" ...; a live
+        # service's state is ':-)'. Every node's scheduler (cinder-volume's host is the backend's).
+        daemons_up=DaemonsUp("cinder-manage service list", header_lines=1, binary_column=1, host_column=2,
+                             state_column=5, up=":-)", unit="cinder-scheduler")),
+    # Each backend's section (enabled_backends lists them) is a copy of [backend_defaults].
+    store_groups=StoreGroups("backend_defaults", (), ("DEFAULT", "enabled_backends"),
+                             moved=(("backend_host", "backend"),)),
+    readme_section="readme/cinder-volumes.md.j2",
+    messaging=True,
+    targets=("debian13",),
+)
+
+CATALOG: tuple[ApiService, ...] = (KEYSTONE, GLANCE, PLACEMENT, NOVA, NEUTRON, HEAT, CINDER, HORIZON)
 # The services a spec may place or leave out (its services.<name> key), run beside Keystone by
 # default: every entry but Keystone.
 API_SERVICES: tuple[str, ...] = tuple(s.name for s in CATALOG if s is not KEYSTONE)
@@ -567,13 +622,56 @@ def node_url(ep: ApiEndpoint, node: Node) -> str:
 # What a store's client needs on the service's nodes, beyond the service's own packages (Glance's
 # rbd driver imports python3-rbd and python3-rados; ceph-common brings the 'rbd' and 'ceph' CLIs an
 # operator checks the pool with).
-STORAGE_PACKAGES = {"file": (), "rbd": ("python3-rados", "python3-rbd", "ceph-common")}
+STORAGE_PACKAGES = {"file": (), "rbd": ("python3-rados", "python3-rbd", "ceph-common"), "nfs": ("nfs-common",)}
 
 
 def packages(topo: Topology, ep: ApiEndpoint) -> tuple[str, ...]:
     """What a node running this service installs for it."""
     placed = topo.api(ep.service.name)
-    return ep.service.host.packages + (STORAGE_PACKAGES[placed.storage.kind] if placed.storage else ())
+    return ep.service.host.packages + (STORAGE_PACKAGES[placed.storage.kind] if placed.storage else ()) + \
+        (COORDINATION_PACKAGES if placed.volume_ha == ACTIVE_ACTIVE else ())
+
+
+# --- volume HA: active/active with its locks in etcd, or active/passive under Pacemaker ------
+# etcd, which holds the locks of an active/active cinder-volume cluster (tooz, through the
+# etcd3gw driver: its gRPC one does not work under eventlet, as Kolla-Ansible found), and the
+# driver (and etcdctl, which the bundle README checks it with). One member on each node of the
+# service; each service reaches its own node's member.
+COORDINATION_PACKAGES = ("etcd-server", "etcd-client", "python3-etcd3gw")
+ETCD_CLIENT_PORT, ETCD_PEER_PORT = 2379, 2380
+ETCD_CONFIG = "etc/default/etcd"  # the packaged unit's EnvironmentFile
+
+
+def coordination_members(topo: Topology) -> tuple[Node, ...]:
+    """The etcd members: the nodes of an active/active volume service (none without one)."""
+    placed = topo.api("cinder")
+    return placed.nodes if placed and placed.volume_ha == ACTIVE_ACTIVE else ()
+
+
+def coordination_url(node: Node) -> str:
+    """tooz's backend_url on a member: its own etcd, over the v3 HTTP gateway."""
+    return f"etcd3+http://{node.address}:{ETCD_CLIENT_PORT}?api_version=v3"
+
+
+def volume_host(topo: Topology) -> str:
+    """What every cinder-volume of the deployment calls itself: active/active, its [DEFAULT]
+    cluster; active/passive, its backend's backend_host. Volumes are recorded as
+    '<this>@<backend>#<pool>', so any node that runs it manages every volume."""
+    return topo.name
+
+
+def failover_processes(topo: Topology) -> tuple[tuple[ApiEndpoint, Process], ...]:
+    """The catalog processes Pacemaker runs on one node at a time (cinder-volume when the
+    spec's volume_ha is active-passive), with their service's endpoint."""
+    return tuple((ep, p) for ep in endpoints(topo) if ep.service.host
+                 and topo.api(ep.service.name).volume_ha == ACTIVE_PASSIVE
+                 for p in ep.service.host.processes if p.follows_volume_ha)
+
+
+def rbd_secret_uuid(storage: Storage) -> str:
+    """The libvirt secret compute nodes hold the Ceph client's key in (Cinder's rbd_secret_uuid):
+    derived from the cluster and client, so every build and every compute node agree on it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"ceph://{storage.fsid}/client.{storage.user}"))
 
 
 def shared_mounts(topo: Topology, node: Node) -> list[str]:
@@ -714,9 +812,18 @@ def storage_prerequisites(topo: Topology) -> list[str]:
                        "before their setup.sh runs (which refuses an unmounted path).")
         elif store.kind == "file":
             out.append(f"{placed.name}: its images are in `{store.path}` on {nodes} alone; back that directory up.")
+        elif store.kind == "nfs":
+            out.append(f"{placed.name}: export {', '.join(f'`{s}`' for s in store.shares)} read-write to {nodes} "
+                       f"(whichever runs cinder-volume mounts them), writable by the `{ep_user(placed.name)}` user "
+                       "(the same uid on every node).")
         else:
+            # Cinder clones volumes from images in the same cluster: its client reads Glance's pool.
+            images = next((p.storage.pool for p in topo.apis if p.name == "glance" and p.storage.kind == "rbd"
+                           and p.storage.fsid == store.fsid and placed.name != "glance"), None)
+            reads = f", profile rbd-read-only pool={images}" if images else ""
             out.append(f"{placed.name}: in Ceph cluster {store.fsid}, create pool `{store.pool}` (`ceph osd pool create "
                        f"{store.pool}` then `rbd pool init {store.pool}`) and its client "
                        f"(`ceph auth get-or-create client.{store.user} mon 'profile rbd' osd 'profile rbd "
-                       f"pool={store.pool}' mgr 'profile rbd pool={store.pool}'`); put the key in the secrets file as `{ceph_key_secret(placed.name)}`.")
+                       f"pool={store.pool}{reads}' mgr 'profile rbd pool={store.pool}'`); put the key in the secrets "
+                       f"file as `{ceph_key_secret(placed.name)}`.")
     return out

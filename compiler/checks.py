@@ -11,9 +11,9 @@ import ipaddress
 from collections import defaultdict
 
 from .diagnostics import Diagnostic, did_you_mean
-from .catalog import API_SERVICES, CATALOG, frontend_port_keys
-from .model import (CLUSTERED_SERVICES, SERVICE_ORDER, Galera, Memcached, Ovn, RabbitMQ, cluster_groups,
-                    cluster_name)
+from .catalog import API_SERVICES, CATALOG, ETCD_CLIENT_PORT, ETCD_PEER_PORT, frontend_port_keys
+from .model import (ACTIVE_ACTIVE, ACTIVE_ACTIVE_BACKENDS, ACTIVE_PASSIVE, CLUSTERED_SERVICES, SERVICE_ORDER, Galera,
+                    Memcached, Ovn, RabbitMQ, cluster_groups, cluster_name, volume_ha)
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
@@ -103,6 +103,8 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
     _check_needs(data, report)
     if not names_broken:
         _check_ovn(data, node_names, report)
+        _check_volume_ha(data, report)
+        _check_ceph_clusters(data, report)
     _check_fencing(data, report)
     return sorted(found, key=lambda d: d.sort_key)
 
@@ -373,11 +375,14 @@ def _check_ports(data, node_names, report) -> None:
         listeners["ovn-central"] = [(Ovn.NB_PORT, "Northbound port"), (Ovn.SB_PORT, "Southbound port"),
                                     (Ovn.NB_RAFT_PORT, "Northbound RAFT port"), (Ovn.SB_RAFT_PORT, "Southbound RAFT port")]
         placed["ovn-central"] = placement(data, "neutron", "ovn_nodes")
+    if "cinder" in services and volume_ha(services["cinder"]) == ACTIVE_ACTIVE:  # etcd, on Cinder's nodes
+        listeners["etcd"] = [(ETCD_CLIENT_PORT, "etcd client port"), (ETCD_PEER_PORT, "etcd peer port")]
+        placed["etcd"] = placement(data, "cinder")
     per_node: dict[str, dict[int, str]] = defaultdict(dict)
     for service in listeners:
         nodes = [n for n, _ in placed[service] if n in node_names]
         for port, label in listeners[service]:
-            owner = {"memcached": "keystone", "ovn-central": "neutron"}.get(service, service)
+            owner = {"memcached": "keystone", "ovn-central": "neutron", "etcd": "cinder"}.get(service, service)
             key = label if label in services[owner] else None
             path = ("services", owner, key) if key else ("services", owner)
             for name in dict.fromkeys(nodes):
@@ -563,3 +568,55 @@ def _check_fencing(data, report) -> None:
             report("H070", f"node '{node['name']}' has no fencing device", ("nodes", i, "name"),
                    hint="add 'fencing: {address, username, password_secret}', or set "
                         "cluster.fencing_waiver with a reason")
+
+
+def _check_volume_ha(data, report) -> None:
+    """cinder-volume active/active only on a driver that supports it (and its etcd with a
+    majority to lose); active/passive only where one Pacemaker cluster holds all its nodes."""
+    spec = data["services"].get("cinder")
+    if not spec:
+        return
+    mode, kind = volume_ha(spec), spec["backend"]["type"]
+    nodes = list(dict.fromkeys(n for n, _ in placement(data, "cinder")))
+    if mode == ACTIVE_ACTIVE and kind not in ACTIVE_ACTIVE_BACKENDS:
+        report("H063", f"cinder-volume cannot run active/active on an {kind} backend: Cinder's {kind} driver does not "
+               "support it (cinder-volume refuses to start with [DEFAULT] cluster set)",
+               ("services", "cinder", "volume_ha"),
+               hint=f"set volume_ha: {ACTIVE_PASSIVE} (the default for {kind}: one cinder-volume under Pacemaker, "
+                    "every node with the same backend_host), or use an rbd backend")
+    elif mode == ACTIVE_ACTIVE and len(nodes) % 2 == 0:
+        path, hint = _node_list_cause(data, "cinder", f"list {len(nodes) - 1} or {len(nodes) + 1} nodes")
+        report("H051", f"cinder's etcd (the volume cluster's locks) has {len(nodes)} members: an even count "
+               "survives no more losses than one fewer", path, hint=hint, key=True)
+    if mode == ACTIVE_PASSIVE:
+        placed = {s: [n for n, _ in placement(data, s)] for s in CLUSTERED_SERVICES}
+        clusters = [{n for s in services for n in placed[s]} for services in cluster_groups(placed)]
+        if not any(set(nodes) <= members for members in clusters):
+            path, hint = _node_list_cause(data, "cinder", "place it on the nodes of one Pacemaker cluster (those of "
+                                          "HAProxy, Galera or RabbitMQ)")
+            report("H064", f"cinder-volume runs active/passive under Pacemaker, but cinder's nodes "
+                   f"({', '.join(nodes)}) are not all in one Pacemaker cluster", path,
+                   hint=hint + (", or use an rbd backend active/active" if kind in ACTIVE_ACTIVE_BACKENDS else ""),
+                   key=True)
+
+
+def _check_ceph_clusters(data, report) -> None:
+    """A node has one /etc/ceph/ceph.conf: the services on it that store in Ceph use one cluster."""
+    seen: dict[str, tuple[str, tuple, str]] = {}
+    for service in CATALOG:
+        spec = data["services"].get(service.name) or {}
+        key = "store" if "store" in spec else "backend"
+        store = spec.get(key)
+        if not store or store.get("type") != "rbd":
+            continue
+        cluster = (store.get("fsid"), tuple(store.get("monitors", ())))
+        for name in dict.fromkeys(n for n, _ in placement(data, service.name)):
+            other = seen.get(name)
+            if other and other[:2] != cluster:
+                report("H065", f"{service.name} and {other[2]} both run on node {name} with different Ceph clusters "
+                       "(fsid or monitors), and a node has one /etc/ceph/ceph.conf",
+                       ("services", service.name, key, "fsid"),
+                       hint=f"give {service.name} the same fsid and monitors as {other[2]}, or place them on "
+                            "different nodes")
+                return
+            seen.setdefault(name, (*cluster, service.name))

@@ -53,6 +53,11 @@ CODES: dict[str, tuple[str, str, str]] = {
     "H061": (WARNING, "feature deprecated on target", "classic mirrored queues are deprecated"),
     "H062": (ERROR, "service not available on target", "placement is not available on debian12: Debian 12 ships "
                                                           "OpenStack Zed (2022.2)"),
+    "H063": (ERROR, "volume HA the backend cannot do", "cinder-volume cannot run active/active on an nfs backend"),
+    "H064": (ERROR, "active/passive service outside one cluster", "cinder-volume runs active/passive under "
+             "Pacemaker, but cinder's nodes are not all in one Pacemaker cluster"),
+    "H065": (ERROR, "two Ceph clusters on one node", "glance and cinder both run on node c1 with different Ceph "
+                                                     "clusters"),
     "H070": (ERROR, "fencing missing", "node controller1 has no fencing device"),
     "H071": (WARNING, "fencing waived", "fencing is waived: lab"),
     "H080": (ERROR, "secret missing", "secret 'keystone_db_password' is missing"),

@@ -12,8 +12,9 @@ import re
 
 from .catalog import API_SERVICES, frontend_port_keys
 from .checks import placement
-from .model import (ApiPlacement, BridgeMapping, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
-                    Ovn, PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name)
+from .model import (ApiPlacement, BridgeMapping, Fencing, Galera, Keystone,
+                    LoadBalancer, Memcached, Network, Node, Ovn, PacemakerCluster, RabbitMQ, Storage, Topology, Vip,
+                    cluster_groups, cluster_name, volume_ha)
 from .resources import service_setting, topology_schema
 from .targets import TARGETS
 
@@ -99,20 +100,25 @@ def api_placement(data: dict, service: str, placed, vips: dict) -> ApiPlacement 
         return None
     vip = vips[spec.get("vip", data["services"]["keystone"]["vip"])]
     more_ports = tuple((key, service_setting(data, service, key)) for key in frontend_port_keys(service))
+    backend = storage(spec["backend"], "volume_backend") if "backend" in spec else None
     return ApiPlacement(service, placed(service), vip, service_setting(data, service, "port"),
-                        service_setting(data, service, "workers"), storage(spec.get("store")), more_ports)
+                        service_setting(data, service, "workers"),
+                        storage(spec["store"], "image_store") if "store" in spec else backend,
+                        more_ports=more_ports, volume_ha=volume_ha(spec))
 
 
-def storage(store: dict | None) -> Storage | None:
-    """The spec's store with the schema's defaults filled in (only the fields of its kind)."""
-    if store is None:
-        return None
-    defaults = topology_schema()["$defs"]["image_store"]["properties"]
+def storage(store: dict, kind: str) -> Storage:
+    """The spec's store (image_store) or volume backend (volume_backend) with the schema's
+    defaults filled in (only the fields of its kind)."""
+    defaults = topology_schema()["$defs"][kind]["properties"]
     value = {k: store.get(k, defaults[k].get("default")) for k in defaults if k != "type"}
     if store["type"] == "file":
         return Storage("file", path=value["path"], shared=value["shared"])
+    if store["type"] == "nfs":
+        return Storage("nfs", shares=tuple(store["shares"]))
     return Storage("rbd", pool=value["pool"], user=value["user"], monitors=tuple(store["monitors"]),
                    fsid=store["fsid"])
+
 
 
 def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tuple[PacemakerCluster, ...]:

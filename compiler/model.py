@@ -121,15 +121,33 @@ class Keystone:
 
 @dataclass(frozen=True)
 class Storage:
-    """Where a service keeps its data outside the database (Glance's images): a directory, or a
-    pool of an external Ceph cluster. Which one decides the service's HA (checks.py)."""
-    kind: str  # "file" or "rbd"
+    """Where a service keeps its data outside the database (Glance's images, Cinder's volumes): a
+    directory, NFS shares, or a pool of an external Ceph cluster. Which one decides the service's
+    HA (checks.py)."""
+    kind: str  # "file", "nfs" or "rbd"
     path: str = ""  # file: the directory
     shared: bool = False  # file: one filesystem mounted on every node of the service
     pool: str = ""  # rbd
     user: str = ""  # rbd: the Ceph client (client.<user>)
     monitors: tuple[str, ...] = ()  # rbd
     fsid: str = ""  # rbd
+    shares: tuple[str, ...] = ()  # nfs: server:/path of each export
+
+
+ACTIVE_ACTIVE, ACTIVE_PASSIVE = "active-active", "active-passive"
+# The volume backends whose Cinder driver can run cinder-volume on several nodes at once
+# (SUPPORTS_ACTIVE_ACTIVE in cinder 26: RBD's does; the generic NFS driver's does not, and
+# cinder-volume refuses to start with [DEFAULT] cluster set on such a driver).
+ACTIVE_ACTIVE_BACKENDS = ("rbd",)
+
+
+def volume_ha(spec: dict) -> str | None:
+    """A volume service's volume_ha: the spec's, or what its backend allows (active/active on
+    Ceph only). None for a service without a backend. The one rule, for lower() and the checks."""
+    if "backend" not in spec:
+        return None
+    default = ACTIVE_ACTIVE if spec["backend"]["type"] in ACTIVE_ACTIVE_BACKENDS else ACTIVE_PASSIVE
+    return spec.get("volume_ha", default)
 
 
 @dataclass(frozen=True)
@@ -140,7 +158,9 @@ class ApiPlacement:
     vip: Vip
     public_port: int
     workers: int
-    storage: Storage | None = None  # the spec's store, for a service that has one
+    storage: Storage | None = None  # the spec's store (or volume backend), for a service that has one
+    # Cinder: how cinder-volume is highly available (ACTIVE_ACTIVE or ACTIVE_PASSIVE).
+    volume_ha: str | None = None
     # The ports of its other frontends (catalog.Frontend.port_key -> port), on the same VIP.
     more_ports: tuple[tuple[str, int], ...] = ()
 

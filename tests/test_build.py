@@ -320,11 +320,11 @@ def test_keystone_bootstrap_carries_the_registration_program_whole():
     # Heat's CloudFormation API is a second catalog entry of Heat's, with no user of its own.
     assert [(r["name"], r["type"]) for r in registered] == [
         ("glance", "image"), ("placement", "placement"), ("nova", "compute"), ("neutron", "network"),
-        ("heat", "orchestration"), ("heat-cfn", "cloudformation")]
+        ("heat", "orchestration"), ("heat-cfn", "cloudformation"), ("cinder", "volumev3")]
     assert "__SECRET_" not in argument
     assert [r["password_env"] for r in registered] == ["GLANCE_KEYSTONE_PASSWORD", "PLACEMENT_KEYSTONE_PASSWORD",
                                                       "NOVA_KEYSTONE_PASSWORD", "NEUTRON_KEYSTONE_PASSWORD",
-                                                      "HEAT_KEYSTONE_PASSWORD", None]
+                                                      "HEAT_KEYSTONE_PASSWORD", None, "CINDER_KEYSTONE_PASSWORD"]
     assert domains == [{"domain": "heat", "admin": "heat_domain_admin", "password_env": "HEAT_DOMAIN_ADMIN_PASSWORD",
                         "roles": ["heat_stack_owner", "heat_stack_user"]}]
     for variable in ("GLANCE_KEYSTONE_PASSWORD", "HEAT_KEYSTONE_PASSWORD", "HEAT_DOMAIN_ADMIN_PASSWORD"):

@@ -30,7 +30,8 @@ settings.register_profile("ci", max_examples=200, derandomize=True, deadline=Non
 settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HAGEN_HYPOTHESIS_PROFILE", "ci"))
 
-RESERVED = {3306, 4567, 4568, 4444, 9200, 5672, 4369, 25672, 5000, 11211, 35357, 6641, 6642, 6643, 6644}
+RESERVED = {3306, 4567, 4568, 4444, 9200, 5672, 4369, 25672, 5000, 11211, 35357, 6641, 6642, 6643, 6644,
+            2379, 2380}
 names = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 
 
@@ -110,12 +111,12 @@ def topologies(draw):
         spec["cluster"]["target"] = "debian13"
         used = set(ports) | {p + 20000 for p in ports} | RESERVED
         for service, short in (("placement", "pl"), ("glance", "gl"), ("nova", "nv"), ("neutron", "nt"),
-                               ("heat", "ht"), ("horizon", "hz")):
+                               ("heat", "ht"), ("cinder", "cd"), ("horizon", "hz")):
             if service == "glance" and draw(st.integers(0, 3)) == 0:  # mostly with Glance, sometimes without
                 continue
             if service == "nova" and "glance" not in spec["services"]:  # Nova needs Glance and Placement
                 continue
-            if service in ("horizon", "neutron", "heat") and not draw(st.booleans()):
+            if service in ("horizon", "neutron", "heat", "cinder") and not draw(st.booleans()):
                 continue
             placed = {}
             for key in ("port", *catalog.frontend_port_keys(service)):
@@ -152,6 +153,19 @@ def topologies(draw):
                         [{"physnet": "physnet1", "bridge": "br-ex"}],
                         [{"physnet": "provider", "bridge": "br-provider", "interface": "eth9"},
                          {"physnet": "storage", "bridge": "br-st", "interface": "bond1.20"}]]))
+            if service == "cinder":  # Ceph (Glance's cluster when it has one) or NFS; active/active or not
+                store = spec["services"].get("glance", {}).get("store", {})
+                ceph = {k: store[k] for k in ("monitors", "fsid")} if store.get("type") == "rbd" else \
+                    {"monitors": ["10.9.0.1"], "fsid": "8f1c3a52-6f1e-4b8e-9a57-3c2d7e4b9f10"}
+                placed["backend"] = draw(st.sampled_from([{"type": "rbd", **ceph},
+                                                          {"type": "rbd", "pool": "vols", "user": "vol", **ceph},
+                                                          {"type": "nfs", "shares": ["10.9.0.9:/export/cinder",
+                                                                                     "nas2:/v"]}]))
+                passive = placed["backend"]["type"] == "nfs" or draw(st.booleans())
+                if passive:  # one Pacemaker cluster must hold its nodes: Galera's are in one
+                    placed["nodes"] = draw(st.lists(st.sampled_from(list(galera)), min_size=1, unique=True))
+                    if placed["backend"]["type"] == "rbd":
+                        placed["volume_ha"] = "active-passive"
             spec["services"][service] = placed
     return spec
 
@@ -1061,6 +1075,67 @@ def test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone(spec):
         assert d["stack_domain_admin_password"] == registered_password
         keys.add(d["auth_encryption_key"])
     assert len(keys) == 1
+
+
+def _env_file(text_: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text_.splitlines() if line and not line.startswith("#"))
+
+
+@given(topologies())
+def test_cinder_volume_runs_as_its_backend_allows_with_one_name_on_every_node(spec):
+    """Read from the emitted files only. Active/active: every node's cinder.conf names one cluster
+    and no backend_host, sends its locks to its own etcd member (on this node's address), every
+    member's etcd lists exactly Cinder's nodes at their addresses, and setup.sh starts cinder-volume.
+    Active/passive: every cinder.conf gives its backend one backend_host and no cluster, setup.sh
+    leaves cinder-volume to Pacemaker, and the Pacemaker cluster of Cinder's nodes runs one
+    cinder-volume resource kept off its other nodes."""
+    files = build(spec)
+    confs = {p.split("/")[1]: p for p in files if p.startswith("nodes/") and p.endswith("/etc/cinder/cinder.conf")}
+    etcds = {p.split("/")[1]: p for p in files if p.startswith("nodes/") and p.endswith("/etc/default/etcd")}
+    pcs = "".join(text(files, p) for p in files if p.startswith("cluster/") and p.endswith("/pcs-resources.sh"))
+    if "cinder" not in spec["services"]:
+        assert not confs and not etcds and "cinder-volume" not in pcs
+        return
+    cinder = spec["services"]["cinder"]
+    nodes = sorted(set(cinder.get("nodes", spec["services"]["keystone"]["nodes"])))
+    assert sorted(confs) == nodes
+    address = {n["name"]: n["address"] for n in spec["nodes"]}
+    names = set()
+    active_active = cinder["backend"]["type"] == "rbd" and cinder.get("volume_ha") != "active-passive"
+    for node, path in confs.items():
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read_string(text(files, path))
+        backends = conf["DEFAULT"]["enabled_backends"].split(",")
+        assert len(backends) == 1 and conf.has_section(backends[0])
+        setup = text(files, f"nodes/{node}/setup.sh")
+        enabled = "systemctl enable 'cinder-volume'" in setup
+        managed = re.search(r"^pacemaker_units=\((.*)\)$", setup, flags=re.M)
+        under_pacemaker = bool(managed) and "'cinder-volume'" in managed.group(1).split()
+        if active_active:
+            assert "backend_host" not in conf[backends[0]]
+            names.add(conf["DEFAULT"]["cluster"])
+            url = urllib.parse.urlsplit(conf["coordination"]["backend_url"])
+            assert (url.scheme, url.hostname, url.port) == ("etcd3+http", address[node], catalog.ETCD_CLIENT_PORT)
+            env = _env_file(text(files, etcds[node]))
+            assert env["ETCD_NAME"] == node
+            assert env["ETCD_LISTEN_CLIENT_URLS"] == f"http://{address[node]}:{url.port}"
+            members = dict(m.split("=", 1) for m in env["ETCD_INITIAL_CLUSTER"].split(","))
+            assert members == {n: f"http://{address[n]}:{catalog.ETCD_PEER_PORT}" for n in nodes}
+            assert env["ETCD_INITIAL_ADVERTISE_PEER_URLS"] == members[node]
+            assert enabled and not under_pacemaker
+        else:
+            assert "cluster" not in conf["DEFAULT"] and not conf.has_section("coordination")
+            names.add(conf[backends[0]]["backend_host"])
+            assert not enabled and under_pacemaker
+    assert len(names) == 1  # every node calls its cinder-volume by one name
+    assert sorted(etcds) == (nodes if active_active else [])
+    if not active_active:
+        assert pcs.count("'resource' 'create' 'cinder-volume' 'systemd:cinder-volume'") == 1
+        cluster = next(p for p in files if p.startswith("cluster/") and p.endswith("/corosync.conf") and all(
+            re.search(rf"^\s*name: {n}$", text(files, p), flags=re.M) for n in nodes))
+        members = re.findall(r"^\s*name: (\S+)$", text(files, cluster), flags=re.M)
+        avoided = set(re.findall(r"'loc-cinder-volume-avoids-([^']+)'", pcs))
+        assert avoided == set(members) - set(nodes)
 
 
 # MariaDB's own default for how long a statement waits for a row lock before it fails.

@@ -240,6 +240,29 @@ def heat_callbacks_on_the_orchestration_port(monkeypatch):
     monkeypatch.setattr(openstack, "heat_settings", broken)
 
 
+def cinder_volume_named_after_each_node(monkeypatch):
+    # Each node's cinder-volume under its own name: a volume created through one node is no
+    # longer manageable once another runs the service.
+    original = openstack.cinder_settings
+    monkeypatch.setattr(openstack, "cinder_settings", lambda topo, node, ep: {
+        **original(topo, node, ep), "volume_host": node.name})
+
+
+def cinder_locks_on_the_first_member(monkeypatch):
+    # Every node's locks sent to the first etcd member: its loss takes every node's locks with it.
+    original = openstack.cinder_settings
+
+    def broken(topo, node, ep):
+        found = original(topo, node, ep)
+        return {**found, "coordination_url": found["coordination_url"] and catalog.coordination_url(ep.nodes[0])}
+    monkeypatch.setattr(openstack, "cinder_settings", broken)
+
+
+def active_passive_volume_left_to_systemd(monkeypatch):
+    # cinder-volume on an NFS backend started by systemd on every node, no Pacemaker resource.
+    monkeypatch.setattr(catalog, "failover_processes", lambda topo: ())
+
+
 def registered_endpoint_on_the_wrong_port(monkeypatch):
     original = catalog.registrations
     monkeypatch.setattr(bootstrap, "registrations", lambda topo: tuple(
@@ -373,6 +396,12 @@ def database_reads_given_up_before_lock_waits(monkeypatch):
 
 
 MUTATIONS = [
+    (cinder_volume_named_after_each_node,
+     props.test_cinder_volume_runs_as_its_backend_allows_with_one_name_on_every_node),
+    (cinder_locks_on_the_first_member,
+     props.test_cinder_volume_runs_as_its_backend_allows_with_one_name_on_every_node),
+    (active_passive_volume_left_to_systemd,
+     props.test_cinder_volume_runs_as_its_backend_allows_with_one_name_on_every_node),
     (database_reads_given_up_before_lock_waits,
      props.test_every_database_client_bounds_its_reads_beyond_mariadbs_own_waits),
     (heat_callbacks_on_the_orchestration_port,

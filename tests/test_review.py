@@ -52,7 +52,8 @@ NODE4 = ("  - name: controller4\n    address: 192.168.16.61\n    interface: eth0
 EDITS = {
     "add a node": (SEED.replace("vips:", NODE4, 1).replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller3]\n"), [
         "node controller4 (192.168.16.61) added with roles loadbalancer, rabbitmq, keystone, glance, placement, nova, "
-        "neutron, heat, horizon, ovn-central",
+        "neutron, heat, cinder, horizon, ovn-central",
+        "backend controller4 added to vip-keystone (active, port 8776)",
         "backend controller4 added to vip-keystone (active, port 9292)",
         "backend controller4 added to vip-keystone (active, port 8004)",
         "backend controller4 added to vip-keystone (active, port 8000)",
@@ -89,10 +90,10 @@ EDITS = {
         "service placement url http://vip-keystone:8778 -> http://vip-keystone:8779",
     ]),
     # Nova needs Placement (H057): both go, and Horizon after them in the spec.
-    "leave Placement, Nova, Neutron, Heat and Horizon out": (SEED[:SEED.index("  # Placement")], [
-        "node controller1 loses placement, nova, neutron, heat, horizon, ovn-central, ovn-gateway",
-        "node controller2 loses placement, nova, neutron, heat, horizon, ovn-central, ovn-gateway",
-        "node controller3 loses placement, nova, neutron, heat, horizon, ovn-central, ovn-gateway",
+    "leave Placement, Nova, Neutron, Heat, Cinder and Horizon out": (SEED[:SEED.index("  # Placement")], [
+        *(f"node controller{i} loses placement, nova, neutron, heat, cinder, horizon, ovn-central, ovn-gateway"
+          for i in (1, 2, 3)),
+        "frontend cinder-api removed",
         "frontend heat-api removed",
         "frontend heat-api-cfn removed",
         "frontend horizon removed",
@@ -101,11 +102,14 @@ EDITS = {
         "frontend nova-metadata removed",
         "frontend nova-novncproxy removed",
         "frontend placement-api removed",
+        "service cinder removed",
         "service heat removed",
         "service horizon removed",
         "service neutron removed",
         "service nova removed",
         "service placement removed",
+        # Cinder's NFS backend ran cinder-volume under Pacemaker.
+        "pcs: resource cinder-volume removed from cluster ha-controller",
     ]),
     "waive fencing": (SEED.replace("  target: debian13\n", "  target: debian13\n  fencing_waiver: {reason: lab}\n"), [
         "fencing: fence_ipmilan per node -> waived: lab",

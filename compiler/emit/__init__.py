@@ -7,7 +7,7 @@ import hashlib
 from ..diagnostics import Diagnostic
 from ..model import Topology
 from ..secrets import PLACEHOLDER, SecretValues
-from . import (bootstrap, cloudinit, galera, haproxy, host, keystone, memcached, openstack, ovn, pacemaker,
+from . import (bootstrap, cloudinit, etcd, galera, haproxy, host, keystone, memcached, openstack, ovn, pacemaker,
                rabbitmq, readme, review)
 from .base import BundleFile
 
@@ -39,6 +39,7 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     laid += openstack.emit(topo, node, secrets)
     laid += memcached.emit(topo, node)
     laid += ovn.emit(topo, node)
+    laid += etcd.emit(topo, node)
     laid += pacemaker.node_files(topo, node, secrets)
     cluster = topo.cluster_of(node)
     if cluster is not None and node == cluster.first:

@@ -9,9 +9,11 @@ from . import ovn
 from .base import BundleFile, render
 
 def pacemaker_units(topo: Topology, node: Node) -> list[str]:
-    """Units Pacemaker starts and stops on this node (Keystone's Apache is systemd's)."""
+    """Units Pacemaker starts and stops on this node (Keystone's Apache is systemd's), a catalog
+    service's active/passive one (cinder-volume) included."""
     units = {"loadbalancer": ["haproxy"], "galera": [topo.target.mariadb_unit], "rabbitmq": ["rabbitmq-server"]}
-    return [u for s in topo.services_of(node) for u in units.get(s, [])]
+    return [u for s in topo.services_of(node) for u in units.get(s, [])] + \
+        [p.unit for ep, p in catalog.failover_processes(topo) if node in ep.nodes]
 
 
 def systemd_units(topo: Topology, node: Node) -> tuple[list[str], list[str]]:
@@ -56,8 +58,10 @@ def unwanted_files(topo: Topology, node: Node) -> list[str]:
 
 
 def service_units(topo: Topology, node: Node) -> list[str]:
-    """The catalog services' units systemd runs here (stateless, like Keystone's Apache)."""
-    return [unit for ep in catalog.hosted_on(topo, node) for unit in ep.service.host.units]
+    """The catalog services' units systemd runs here (stateless, like Keystone's Apache): all but
+    those Pacemaker runs one at a time."""
+    failover = {p.unit for _, p in catalog.failover_processes(topo)}
+    return [unit for ep in catalog.hosted_on(topo, node) for unit in ep.service.host.units if unit not in failover]
 
 
 def repositories(topo: Topology, node: Node) -> list:
@@ -164,6 +168,7 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         service_units=service_units(topo, node), shared_mounts=catalog.shared_mounts(topo, node),
         unwanted_files=unwanted_files(topo, node),
         ovn_central=ovn.CENTRAL_DEFAULTS if topo.ovn and node in topo.ovn.nodes else None,
+        etcd_config="/" + catalog.ETCD_CONFIG if node in catalog.coordination_members(topo) else None,
         gateway=gateway(topo, node), keepalive_sysctl_file="/" + KEEPALIVE_SYSCTL_FILE,
     )
     return BundleFile("setup.sh", text, 0o755)

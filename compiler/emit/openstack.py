@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import catalog
 from ..catalog import ApiEndpoint, ApiService, Process, Uwsgi
-from ..model import Node, Storage, Topology
+from ..model import ACTIVE_ACTIVE, Node, Storage, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
 
@@ -20,13 +20,38 @@ def keystone_auth(topo: Topology, ep: ApiEndpoint, secrets: SecretValues) -> dic
 
 
 def ceph_files(service: str, user: str, storage: Storage, secrets: SecretValues) -> list[BundleFile]:
-    """The Ceph client's view of the external cluster: its monitors, and the service's key (0600,
-    readable by the service alone)."""
-    conf = render("ceph/ceph.conf.j2", storage=storage, service=service)
+    """The service's Ceph key (0600, readable by the service alone)."""
     keyring = render("ceph/keyring.j2", storage=storage,
                      key=secrets.get(catalog.ceph_key_secret(service)))
-    return [BundleFile("etc/ceph/ceph.conf", conf, 0o644),
-            BundleFile(f"etc/ceph/ceph.client.{storage.user}.keyring", keyring, 0o600, owner=user, group=user)]
+    return [BundleFile(f"etc/ceph/ceph.client.{storage.user}.keyring", keyring, 0o600, owner=user, group=user)]
+
+
+def ceph_conf(topo: Topology, node: Node) -> list[BundleFile]:
+    """The Ceph clients' view of the external cluster on this node: its monitors. One file for
+    every service here that stores in Ceph (checks.py refuses two clusters on one node)."""
+    users = [(p.name, p.storage) for p in topo.apis
+             if p.storage and p.storage.kind == "rbd" and p.name in topo.services_of(node)]
+    if not users:
+        return []
+    conf = render("ceph/ceph.conf.j2", storage=users[0][1], services=[name for name, _ in users])
+    return [BundleFile("etc/ceph/ceph.conf", conf, 0o644)]
+
+
+def cinder_settings(topo: Topology, node: Node, ep: ApiEndpoint) -> dict:
+    """Cinder's own: its backend's section name, how cinder-volume is highly available and what
+    every node calls it, the etcd member its locks go to (active/active), the libvirt secret of
+    the Ceph key (rbd), the file listing the NFS shares (nfs)."""
+    placed = topo.api(ep.service.name)
+    active_active = placed.volume_ha == ACTIVE_ACTIVE
+    return {"backend": placed.storage.kind, "active_active": active_active,
+            "volume_host": catalog.volume_host(topo),
+            "coordination_url": catalog.coordination_url(node) if active_active else None,
+            "rbd_secret_uuid": catalog.rbd_secret_uuid(placed.storage) if placed.storage.kind == "rbd" else None,
+            "shares_file": "/" + CINDER_NFS_SHARES}
+
+
+# The NFS driver's list of exports (nfs_shares_config): one server:/path per line.
+CINDER_NFS_SHARES = "etc/cinder/nfs_shares"
 
 
 def dashboard_settings(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> dict:
@@ -75,6 +100,8 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
         context["neutron_metadata_secret"] = secrets.get(catalog.NEUTRON_METADATA_SECRET)
     if service is catalog.HEAT:
         context["heat"] = heat_settings(topo, ep, secrets)
+    if service is catalog.CINDER:
+        context["cinder"] = cinder_settings(topo, node, ep)
     if service.config_kind == "django":
         context["dashboard"] = dashboard_settings(topo, node, ep, secrets)
     return context
@@ -93,6 +120,8 @@ def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretVa
         files += unit_files(service, node, process, port, placed.workers)
     if placed.storage and placed.storage.kind == "rbd":
         files += ceph_files(service.name, host.system_user, placed.storage, secrets)
+    if placed.storage and placed.storage.kind == "nfs":
+        files.append(BundleFile(CINDER_NFS_SHARES, "".join(f"{share}\n" for share in placed.storage.shares), 0o644))
     return files
 
 
@@ -120,4 +149,5 @@ def unit_files(service: ApiService, node: Node, process: Process, port: int, wor
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
-    return [f for ep in catalog.hosted_on(topo, node) for f in service_files(topo, node, ep, secrets)]
+    return [f for ep in catalog.hosted_on(topo, node) for f in service_files(topo, node, ep, secrets)] + \
+        ceph_conf(topo, node)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from .. import catalog
 from ..model import Node, PacemakerCluster, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
@@ -134,6 +135,16 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                                        creates="rabbitmq", systemd=True),
                          "clone", interleave="true")
         steps += _avoid(topo, "rabbitmq-clone", r.nodes, cluster)
+
+    for ep, process in catalog.failover_processes(topo):
+        if not set(ep.nodes) <= set(cluster.nodes):
+            continue  # another cluster's (checks.py puts each such service's nodes in one cluster)
+        steps.append(PcsStep(f"{process.unit} on one node at a time ({ep.service.name}'s backend cannot run "
+                             "active/active); every node shares its backend_host, so any node manages its volumes",
+                             ("resource", "create", process.unit, f"systemd:{process.unit}",
+                              "op", "monitor", "interval=30s", "op", "start", "timeout=120s"),
+                             creates=process.unit, systemd=True))
+        steps += _avoid(topo, process.unit, ep.nodes, cluster)
 
     return steps
 

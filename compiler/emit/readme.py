@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import __version__
+from .. import __version__, catalog
 from ..catalog import RABBIT_USER, balanced, endpoints, storage_prerequisites, transport_hosts
 from ..model import Topology
 from .base import BundleFile, render
@@ -50,6 +50,17 @@ def rabbitmq_correction(topo: Topology) -> str:
     return f"RabbitMQ replicates with {how}; the Erlang cookie is identical on every node before the first start."
 
 
+def volume_facts(topo: Topology) -> dict:
+    """What Cinder's section says of its volume service: the name every node gives it, etcd's
+    ports, and the libvirt secret of its Ceph key."""
+    placed = topo.api("cinder")
+    if placed is None:
+        return {}
+    return {"volume_host": catalog.volume_host(topo), "etcd_client_port": catalog.ETCD_CLIENT_PORT,
+            "etcd_peer_port": catalog.ETCD_PEER_PORT,
+            "rbd_secret_uuid": catalog.rbd_secret_uuid(placed.storage) if placed.storage.kind == "rbd" else None}
+
+
 def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict], review: bool) -> BundleFile:
     fe_rows = []
     for fe in frontends(topo):
@@ -72,6 +83,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                   prerequisites=storage_prerequisites(topo),
                   service_sections=[render(ep.service.readme_section, topo=topo, ep=ep,
                                            balanced=[b for b in balanced(topo) if b.service is ep.service],
-                                           transport=transport_hosts(topo), rabbit_user=RABBIT_USER)
+                                           transport=transport_hosts(topo), rabbit_user=RABBIT_USER,
+                                           **volume_facts(topo))
                                     for ep in endpoints(topo) if ep.service.readme_section])
     return BundleFile("README.md", text, 0o644)

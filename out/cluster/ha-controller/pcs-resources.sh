@@ -95,6 +95,9 @@ exists 'rabbitmq' || pcs -f "$cib" 'resource' 'create' 'rabbitmq' 'systemd:rabbi
 # rabbitmq as a clone (interleave=true)
 exists 'rabbitmq-clone' || pcs -f "$cib" 'resource' 'clone' 'rabbitmq' 'meta' 'interleave=true'
 
+# cinder-volume on one node at a time (cinder's backend cannot run active/active); every node shares its backend_host, so any node manages its volumes
+exists 'cinder-volume' || pcs -f "$cib" 'resource' 'create' 'cinder-volume' 'systemd:cinder-volume' 'op' 'monitor' 'interval=30s' 'op' 'start' 'timeout=120s' "${force[@]}"
+
 if [ "$live" = true ]; then
     pcs cluster cib-push "$cib" diff-against="$workdir/original.xml"
 fi

@@ -35,7 +35,8 @@ fi
 missing=('controller1' 'controller2' 'controller3')
 for _ in $(seq 1 60); do
     up=$(runuser -u 'heat' -- heat-manage service list 2>/dev/null \
-        | awk 'NR > 1 && $6 == "up" { sub(/\..*/, "", $1); print $1 }') || up=
+        | awk -v unit='heat-engine' -v up='up' \
+            'NR > 1 && $2 == unit && $6 == up { sub(/\..*/, "", $1); print $1 }') || up=
     still=()
     for node in "${missing[@]}"; do
         grep -qxF -- "$node" <<<"$up" || still+=("$node")
