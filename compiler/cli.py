@@ -320,8 +320,8 @@ def secrets_init(
         raise typer.Exit(1)
     lines = ["# hagen secrets: keep this file out of git (mode 0600).\n"]
     for name, why in sorted(needed.items()):
-        if name in by_operator:  # left empty on purpose: a random value would only fail at the first fencing
-            lines.append(f"{name}: ''  # FILL IN: {why} (the BMC's real password; hagen cannot generate it)\n")
+        if name in by_operator:  # left empty on purpose: a random value would only fail at first use
+            lines.append(f"{name}: ''  # FILL IN: {why} (its owner's real value; hagen cannot generate it)\n")
         else:
             lines.append(f"{name}: '{generate_value(name)}'  # {why}\n")
     if path.exists():
@@ -332,7 +332,7 @@ def secrets_init(
     typer.echo(f"hagen: wrote {len(needed)} secrets to {path}", err=True)
     if by_operator:
         typer.echo(f"hagen: fill in {len(by_operator)} left empty: {', '.join(sorted(by_operator))} "
-                   "(BMC passwords only the operator knows); a deploy build refuses them empty", err=True)
+                   "(BMC passwords and Ceph keys only their owners know); a deploy build refuses them empty", err=True)
 
 
 @secrets_app.command("check")
@@ -393,6 +393,22 @@ def lab_up(
 
     result = _lab_call(lambda: run.up(bundle, root, base, wait))
     typer.echo(json.dumps(result, indent=2))
+
+
+@lab_app.command("keys")
+def lab_keys(
+    secrets: Path = typer.Argument(..., help="A secrets file from 'hagen secrets init' of a lab spec."),
+) -> None:
+    """Fill the Ceph client keys a secrets file leaves empty with new cephx keys, which 'lab up'
+    then gives the lab's own Ceph cluster (the storage team's part). Needs ceph-common."""
+    from .lab import ceph
+
+    missing = ceph.missing_tool()
+    if missing:
+        typer.echo(f"hagen: {missing}", err=True)
+        raise typer.Exit(1)
+    for name in ceph.fill_client_keys(secrets):
+        typer.echo(f"hagen: filled {name}", err=True)
 
 
 @lab_app.command("test")
