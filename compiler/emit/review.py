@@ -17,6 +17,17 @@ from .pacemaker import pcs_steps
 TOPOLOGY_JSON = "topology.json"
 
 
+
+def ceph_clients(topo: Topology) -> dict:
+    """The Ceph cluster of the services that store in one (checks.py allows one per node), and
+    each such service's pool and client user; empty without any."""
+    stores = {p.name: p.storage for p in topo.apis if p.storage and p.storage.kind == "rbd"}
+    if not stores:
+        return {}
+    first = next(iter(stores.values()))
+    return {"fsid": first.fsid, "monitors": list(first.monitors),
+            "clients": {name: {"pool": s.pool, "user": s.user} for name, s in stores.items()}}
+
 def constraint_sentences(topo: Topology, cluster) -> list[str]:
     """Every constraint of a cluster's pcs steps, said in words."""
     sentences = []
@@ -75,6 +86,9 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
                                        "health_path": ep.service.health_path,
                                        "database": ep.service.database.name if ep.service.database else None,
                                        "nodes": [n.name for n in ep.nodes]} for ep in endpoints(topo)},
+        # The external Ceph cluster its services' rbd stores are in, with each service's pool and
+        # client (the lab runs such a cluster; reviewers see who reads which pool).
+        "ceph": ceph_clients(topo),
         # Stores that a shared filesystem must hold on every node of their service (the lab mounts one).
         "shared_mounts": {n.name: paths for n in topo.nodes if (paths := shared_mounts(topo, n))},
         "deploy_steps": deploy_steps(topo),
