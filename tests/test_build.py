@@ -200,6 +200,7 @@ def test_a_build_never_silently_swaps_a_deploy_bundle_for_a_review_bundle(tmp_pa
     no_fencing = tmp_path / "lab.yaml"
     no_fencing.write_text((ROOT / "lab" / "lab-spec.yaml").read_text())
     assert hagen("secrets", "init", "s.yaml", "--spec", no_fencing).returncode == 0
+    assert hagen("lab", "keys", "s.yaml").returncode == 0  # the lab spec's Ceph client key
     assert hagen("build", no_fencing, "-o", "deploy", "--secrets", "s.yaml").returncode == 0, "setup"
     before = {p: p.read_bytes() for p in (tmp_path / "deploy").rglob("*") if p.is_file()}
     proc = hagen("build", no_fencing, "-o", "deploy")

@@ -152,6 +152,33 @@ def test_stacks_lost_or_with_wrong_outputs_are_problems_and_failed_ones_a_figure
         "x: Heat accepted 0 stacks: 0 lost, 0 with wrong outputs (2 refused: {'TimeoutError': 2})"]
 
 
+def test_volumes_lost_stuck_or_not_extended_are_problems_and_errors_after_a_crash_a_figure():
+    base = [("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1})]
+    volumes = [("volume", t, ok, {"id": i, "name": f"v{i}", "volume": f"V{i}", "error": None if ok else "HTTP 503"})
+               for i, (t, ok) in enumerate([(1.0, True), (2.0, True), (3.0, True), (4.0, False), (5.0, True)],
+                                           start=1)]
+    found = {"volumes": {"v1": "available", "v2": "error", "v3": "creating", "v0": "available"},  # v5 lost
+             "volumes_extended": ["v0"], "volumes_not_extended": ["vx"]}
+    figures = report.scenario_figures(_events(*base, *volumes), None, rows=[1], messages=[1], vips=[], volumes=found)
+    assert {k: figures[k] for k in ("volumes_created", "volume_failures", "volume_errors", "volumes_lost",
+                                    "volumes_available", "volumes_error", "volumes_creating", "volumes_extended",
+                                    "volumes_not_extended")} == {
+        "volumes_created": 4, "volume_failures": 1, "volume_errors": {"HTTP 503": 1}, "volumes_lost": 1,
+        "volumes_available": 1, "volumes_error": 1, "volumes_creating": 1, "volumes_extended": 1,
+        "volumes_not_extended": 1}
+    assert run.problems({"scenarios": [{"name": "x", "figures": figures}]}) == [
+        "x: Cinder accepted 4 volumes, 1 of them lost (1 refused: {'HTTP 503': 1})",
+        "x: 1 earlier volumes could not be extended",
+        "x: 1 volumes still being created at the end",
+        "x: 1 accepted volumes ended in error with every node up"]
+    # After a crash (the scenario has a rejoin), a create whose cinder-volume died with it may end
+    # in error: a figure, not a problem; every volume there, extended, none stuck: no problem.
+    crashed = report.scenario_figures(_events(*base, *volumes), None, rows=[1], messages=[1], vips=[], volumes={
+        "volumes": {"v1": "available", "v2": "error", "v3": "available", "v5": "available"},
+        "volumes_extended": ["v0"], "volumes_not_extended": []})
+    assert run.problems({"scenarios": [{"name": "x", "figures": crashed, "rejoin": {"all_s": 60.0}}]}) == []
+
+
 def test_no_login_is_a_problem_that_says_how_each_try_failed():
     base = [("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1})]
     tries = [("login", 2, False, {"seconds": 30.0, "error": "POST /auth/login/: TimeoutError"}),
@@ -220,6 +247,7 @@ def test_lab_refuses_review_bundles_and_other_interfaces(tmp_path, hagen):
 def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen):
     secrets, bundle = tmp_path / "s.yaml", tmp_path / "deploy"
     assert hagen("secrets", "init", secrets, "--spec", LAB_SPEC).returncode == 0
+    assert hagen("lab", "keys", secrets).returncode == 0
     assert hagen("build", LAB_SPEC, "-o", bundle, "--secrets", secrets).returncode == 0
     values = YAML(typ="safe").load(secrets.read_text())
     state = hosts.LabState(tmp_path / "lab")
@@ -235,12 +263,17 @@ def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen)
     assert {v["name"] for v in config["vips"]} == {"vip-db", "vip-keystone", "vip-rabbitmq"}
     # Placement at its registered URL, with the VIP's address (the client has no hosts file)
     assert config["placement"] == {"url": "http://10.99.0.202:8778", "nodes": ["controller1", "controller2", "controller3"]}
+    assert config["cinder"]["url"] == "http://10.99.0.202:8776/v3/%(project_id)s"
+    # The lab's Ceph gets the key the bundle gives client.cinder, which lab keys filled in.
+    keyrings = run.ceph_keyrings(bundle, run.read_topology(bundle))
+    assert f"key = {values['cinder_ceph_key']}\n" in keyrings["cinder"]
 
 
 def test_client_publishes_through_the_vip_when_the_spec_says_so(tmp_path, hagen):
     spec, secrets, bundle = tmp_path / "spec.yaml", tmp_path / "s.yaml", tmp_path / "deploy"
     spec.write_text(LAB_SPEC.read_text().replace("clients: direct", "clients: vip"))
     assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
+    assert hagen("lab", "keys", secrets).returncode == 0  # the lab's Ceph imports the keys the bundle carries
     assert hagen("build", spec, "-o", bundle, "--secrets", secrets).returncode == 0
     state = hosts.LabState(tmp_path / "lab")
     state.root.mkdir()
@@ -430,6 +463,7 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, cra
     work = tmp_path_factory.mktemp("lab")
     secrets, bundle = work / "lab-secrets.yaml", work / "deploy"
     assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
+    assert hagen("lab", "keys", secrets).returncode == 0  # the lab's Ceph imports the keys the bundle carries
     built = hagen("build", spec, "-o", bundle, "--secrets", secrets)
     assert built.returncode == 0, built.stderr
     # A root of this run's own (two runs on one machine never share one); the machine-wide

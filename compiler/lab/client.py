@@ -60,6 +60,12 @@ STACK_TEMPLATE = {
 STACK_SETTLE_TIMEOUT = 90  # verify waits this long for stacks still being created (or resumed)
 # A stack created, or resumed by an update, with every resource in place.
 STACK_DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+VOLUME_INTERVAL = 3.0  # each create is a scheduler's and a cinder-volume's work over the bus
+VOLUME_SIZE_GB = 1
+VOLUME_SETTLE_TIMEOUT = 90  # verify waits this long for volumes still being created or extended
+# Verify extends this many of the earlier scenarios' volumes, the newest (enough to show that the
+# cluster manages volumes another node created; all of them cost CI minutes on two cores).
+VOLUMES_EXTENDED_AT_MOST = 10
 DASHBOARD_INTERVAL = 1.0
 # A browser's patience, not a page's usual time (one to three seconds here): the page after login
 # asks Keystone, Nova and Neutron what the user may see, and right after a deployment, with every
@@ -86,6 +92,8 @@ def setup(config: dict) -> None:
         sys.exit(f"client: cannot create {TABLE}: {proc.stderr.strip()}")
     if "neutron" in config:
         _lift_network_quota(config)
+    if "cinder" in config:
+        _lift_volume_quota(config)
 
 
 # The network loop keeps everything it creates (the check counts it afterwards), one network,
@@ -104,6 +112,25 @@ def _lift_network_quota(config: dict) -> None:
             last_error = f"{type(exc).__name__}: {exc}"
             time.sleep(3)
     sys.exit(f"client: cannot lift the admin project's network quota: {last_error}")
+
+
+# The volume loop keeps every volume it creates too: Cinder's default quota is 10 volumes a
+# project (the first lab run had every create of the crash scenario refused, HTTP 413).
+UNLIMITED_VOLUME_QUOTA = {"volumes": -1, "gigabytes": -1, "per_volume_gigabytes": -1}
+
+
+def _lift_volume_quota(config: dict) -> None:
+    last_error = None
+    for _ in range(10):
+        try:
+            token, project_id = _token_and_project(config["keystone"])
+            _project_api(config, "cinder", token, project_id, "PUT", f"/os-quota-sets/{project_id}",
+                         {"quota_set": UNLIMITED_VOLUME_QUOTA})
+            return
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(3)
+    sys.exit(f"client: cannot lift the admin project's volume quota: {last_error}")
 
 
 class Recorder:
@@ -238,7 +265,7 @@ def image_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
 
 
 # A service's own timeout per request: Neutron's writes are OVN transactions as well.
-API_TIMEOUTS = {"nova": 10, "neutron": 15, "heat": 15}
+API_TIMEOUTS = {"nova": 10, "neutron": 15, "heat": 15, "cinder": 15}
 
 
 def _api(config: dict, service: str, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -327,20 +354,22 @@ def _networks(config: dict) -> dict[str, list[str]]:
     sys.exit(f"client: cannot list networks: {last_error}")
 
 
-def _heat_path(config: dict, project_id: str, path: str) -> str:
-    """A path under Heat's endpoint, which Keystone's catalog holds with the project's id in it."""
-    root = urllib.parse.urlsplit(config["heat"]["url"]).path.replace("%(project_id)s", project_id)
-    return root + path
-
-
-def _heat(config: dict, token: str, project_id: str, method: str, path: str, body: dict | None = None):
-    base = urllib.parse.urlsplit(config["heat"]["url"])
-    request = urllib.request.Request(f"{base.scheme}://{base.netloc}{_heat_path(config, project_id, path)}",
+def _project_api(config: dict, service: str, token: str, project_id: str, method: str, path: str,
+                 body: dict | None = None):
+    """One JSON request under an endpoint that Keystone's catalog holds with the project's id in
+    it (Heat's, Cinder's), through the service's VIP."""
+    base = urllib.parse.urlsplit(config[service]["url"])
+    root = base.path.replace("%(project_id)s", project_id)
+    request = urllib.request.Request(f"{base.scheme}://{base.netloc}{root}{path}",
                                      method=method, data=json.dumps(body).encode() if body is not None else None,
                                      headers={"X-Auth-Token": token, "Content-Type": "application/json",
                                               "Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=API_TIMEOUTS["heat"]) as response:
+    with urllib.request.urlopen(request, timeout=API_TIMEOUTS[service]) as response:
         return response.status, json.loads(response.read() or b"{}")
+
+
+def _heat(config: dict, token: str, project_id: str, method: str, path: str, body: dict | None = None):
+    return _project_api(config, "heat", token, project_id, method, path, body)
 
 
 def stack_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
@@ -565,6 +594,80 @@ def publish_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
             pass
 
 
+def volume_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
+    """Per tick, through Cinder's VIP: create a volume (Cinder answers 202 once it stored it and
+    cast it to a scheduler, which hands it to a cinder-volume of the cluster). It counts when Cinder
+    accepted it; verify waits for it to become available, and extends it in a later scenario."""
+    next_id, token, project_id = config["first_write_id"], None, None
+    while not stop.is_set():
+        started = time.monotonic()
+        name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
+        volume_id, error = None, None
+        try:
+            if token is None:
+                token, project_id = _token_and_project(config["keystone"])
+            status, created = _project_api(config, "cinder", token, project_id, "POST", "/volumes",
+                                           {"volume": {"name": name, "size": VOLUME_SIZE_GB}})
+            volume_id = created["volume"]["id"]
+            ok = status == 202
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                token = None
+            ok, error = False, f"HTTP {err.code}"
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as err:
+            ok, error = False, type(err).__name__
+        record("volume", ok, id=next_id, name=name, volume=volume_id, error=error)
+        next_id += 1
+        stop.wait(max(0.0, VOLUME_INTERVAL - (time.monotonic() - started)))
+
+
+def _settled_volumes(config: dict) -> tuple[str, str, list[dict]]:
+    """Every lab volume Cinder lists (with a token and project to act on them), once none is
+    being created or extended or VOLUME_SETTLE_TIMEOUT has passed."""
+    last_error, deadline = None, time.monotonic() + VOLUME_SETTLE_TIMEOUT
+    while True:
+        try:
+            token, project_id = _token_and_project(config["keystone"])
+            _, listed = _project_api(config, "cinder", token, project_id, "GET", "/volumes/detail?limit=1000")
+            ours = [v for v in listed["volumes"] if (v.get("name") or "").startswith(PROVIDER_PREFIX)]
+            if any(v["status"] in ("creating", "extending") for v in ours) and time.monotonic() < deadline:
+                time.sleep(3)
+                continue
+            return token, project_id, ours
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError, KeyError) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            if time.monotonic() > deadline:
+                sys.exit(f"client: cannot list volumes: {last_error}")
+            time.sleep(3)
+
+
+def _volumes(config: dict) -> dict:
+    """Every lab volume Cinder lists, by name: its status. Then the newest volumes of earlier
+    scenarios still at their first size (VOLUMES_EXTENDED_AT_MOST) are extended through the VIP
+    (managed by whichever cinder-volume takes each, after whatever the scenario did), and the names
+    of those that reached the new size and of those that did not."""
+    token, project_id, ours = _settled_volumes(config)
+    current = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-"
+    earlier = sorted((v for v in ours if v["status"] == "available" and v["size"] == VOLUME_SIZE_GB
+                      and not v["name"].startswith(current)), key=lambda v: v["name"])[-VOLUMES_EXTENDED_AT_MOST:]
+    asked = []
+    for volume in earlier:
+        try:
+            status, _ = _project_api(config, "cinder", token, project_id, "POST", f"/volumes/{volume['id']}/action",
+                                     {"os-extend": {"new_size": VOLUME_SIZE_GB + 1}})
+            if status == 202:
+                asked.append(volume["name"])
+        except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+            print(f"client: cannot extend volume {volume['name']}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if asked:
+        token, project_id, ours = _settled_volumes(config)
+    by_name = {v["name"]: v for v in ours}
+    extended = [n for n in asked if by_name.get(n, {}).get("size") == VOLUME_SIZE_GB + 1
+                and by_name[n]["status"] == "available"]
+    return {"volumes": {v["name"]: v["status"] for v in ours}, "volumes_extended": extended,
+            "volumes_not_extended": sorted({v["name"] for v in earlier} - set(extended))}
+
+
 def load(config: dict, events: str) -> None:
     record, stop = Recorder(events), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -579,6 +682,8 @@ def load(config: dict, events: str) -> None:
         loops.append(network_loop)
     if "heat" in config:
         loops.append(stack_loop)
+    if "cinder" in config:
+        loops.append(volume_loop)
     if "horizon" in config:
         loops.append(dashboard_loop)
     threads = [threading.Thread(target=loop, args=(config, record, stop), daemon=True) for loop in loops]
@@ -627,6 +732,8 @@ def verify(config: dict) -> dict:
         found.update(_networks(config))
     if "heat" in config:
         found.update(_stacks(config))
+    if "cinder" in config:
+        found.update(_volumes(config))
     return found
 
 

@@ -52,7 +52,7 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
                      flavors: list[str] | None = None, compute_services_down: list[str] | None = None,
                      dashboard: bool = False, networks: dict | None = None,
                      northbound: dict | None = None, stacks: dict | None = None,
-                     stacks_resumed: list[str] | None = None) -> dict:
+                     stacks_resumed: list[str] | None = None, volumes: dict | None = None) -> dict:
     """What the issue asks for, per scenario."""
     acked_rows, acked_messages = acknowledged(events, "write"), acknowledged(events, "publish")
     figures = {
@@ -85,6 +85,8 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         figures.update(network_figures(events, networks, northbound or {}))
     if stacks is not None:  # Heat: stacks it accepted, and what became of each
         figures.update(stack_figures(events, stacks, stacks_resumed or []))
+    if volumes is not None:  # Cinder: volumes it accepted, what became of each, earlier ones extended
+        figures.update(volume_figures(events, volumes))
     if dashboard:  # Horizon: logins that reached a logged-in page, and sessions sent back to log in
         figures["logins"] = count(events, "login", True)
         figures["login_failures"] = count(events, "login", False)
@@ -103,6 +105,8 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
             figures["flavor_outage_s"] = write_outage(events, crash_at, "flavor", gap=2.0)
         if images is not None:  # one image a second: a gap over 3 s is an outage
             figures["image_outage_s"] = write_outage(events, crash_at, "image", gap=3.0)
+        if volumes is not None:  # one volume every 3 s: a gap over 7 s is an outage
+            figures["volume_outage_s"] = write_outage(events, crash_at, "volume", gap=7.0)
         if stacks is not None:  # one stack every 3 s: a gap over 7 s is an outage
             figures["stack_outage_s"] = write_outage(events, crash_at, "stack", gap=7.0)
         if providers is not None:  # one request every 0.25 s: a gap over 1 s is an outage
@@ -159,6 +163,26 @@ def stack_figures(events: list[dict], listed: dict[str, str], resumed: list[str]
     }
 
 
+def volume_figures(events: list[dict], found: dict) -> dict:
+    """Volumes Cinder accepted (202), those it no longer lists (lost), available, in error (a
+    create whose cinder-volume died with it: its node's service marks it so when it returns),
+    still being created when verify gave up; and earlier scenarios' volumes extended after this
+    one, or not."""
+    accepted = {e["name"] for e in events if e["k"] == "volume" and e["ok"]}
+    status = {name: found["volumes"].get(name) for name in accepted}
+    return {
+        "volumes_created": len(accepted),
+        "volume_failures": count(events, "volume", False),
+        "volume_errors": errors(events, "volume"),
+        "volumes_lost": sum(1 for s in status.values() if s is None),
+        "volumes_available": sum(1 for s in status.values() if s == "available"),
+        "volumes_error": sum(1 for s in status.values() if s == "error"),
+        "volumes_creating": sum(1 for s in status.values() if s == "creating"),
+        "volumes_extended": len(found["volumes_extended"]),
+        "volumes_not_extended": len(found["volumes_not_extended"]),
+    }
+
+
 def galera_transfer_from_log(text: str) -> str:
     """'IST', 'SST' or 'none', from a rejoining MariaDB's error log."""
     local = re.search(r"Local state: [0-9a-f-]+:(-?\d+)", text)
@@ -178,6 +202,8 @@ def table(report: dict) -> str:
              "flavors lost/created", "flavor fail", "flavor outage s", "nova daemons down 2 min on",
              "networks lost/created", "network fail", "network outage s", "NB missing",
              "stacks lost/created", "stacks complete/resumed/failed", "stack fail", "stack outage s",
+             "volumes lost/created", "volumes error", "earlier volumes extended/not", "volume fail",
+             "volume outage s",
              "logins ok/fail", "sessions lost", "login outage s", "rejoin s",
              "state transfer"]
     rows = []
@@ -204,6 +230,10 @@ def table(report: dict) -> str:
                      f"{f['stacks_complete']}/{f.get('stacks_resumed', 0)}/{f['stacks_failed']}"
                      if "stacks_created" in f else "-",
                      str(f.get("stack_failures", "-")), str(f.get("stack_outage_s", "-")),
+                     f"{f['volumes_lost']}/{f['volumes_created']}" if "volumes_created" in f else "-",
+                     str(f.get("volumes_error", "-")),
+                     f"{f['volumes_extended']}/{f['volumes_not_extended']}" if "volumes_created" in f else "-",
+                     str(f.get("volume_failures", "-")), str(f.get("volume_outage_s", "-")),
                      f"{f['logins']}/{f['login_failures']}" if "logins" in f else "-",
                      str(f.get("sessions_lost", "-")), str(f.get("login_outage_s", "-")),
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])

@@ -21,10 +21,13 @@ from pathlib import Path
 from ..catalog import CATALOG
 from ..emit import cloudinit
 from ..targets import TARGETS
-from . import claim, hosts, report
+from . import ceph, claim, hosts, report
 from .hosts import LabError, LabState
 
 DEFAULT_ROOT = Path("/var/tmp/hagen-lab")
+CEPH_DEVIATION = ("the external Ceph cluster is one monitor and one OSD (one replica, BlueStore on a sparse file) of "
+                  "this machine's own Ceph packages, in the lab's namespace: the storage team's cluster, not the "
+                  "bundle's, and not crashed by the lab")
 DEVIATIONS = (
     "NoCloud network-config per host with its static address (the datasource's job in a cloud, not the bundle's)",
     "no fencing: the lab spec waives it (containers have no BMCs), so Pacemaker trusts corosync's view of a lost node",
@@ -139,7 +142,7 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
 
 
 # The catalog services the client drives (each has a loop in client.py).
-CLIENT_SERVICES = ("glance", "placement", "nova", "neutron", "heat", "horizon")
+CLIENT_SERVICES = ("glance", "placement", "nova", "neutron", "heat", "cinder", "horizon")
 
 # Each OVN member's own control sockets (Debian's ovn-ctl run directory).
 OVN_DB_SOCKETS = {"nb": ("/run/ovn/ovnnb_db.sock", "/run/ovn/ovnnb_db.ctl", "OVN_Northbound"),
@@ -261,6 +264,15 @@ def claim_machine(root: Path, wait_s: float = 0) -> None:
         hosts.teardown(abandoned)
 
 
+def ceph_keyrings(bundle: Path, topo: dict) -> dict[str, str]:
+    """Each rbd store's client keyring, as the deploy bundle gives it to the service's first node."""
+    found = {}
+    for service, client in topo["ceph"]["clients"].items():
+        node = topo["services"][service]["nodes"][0]
+        found[service] = (bundle / "nodes" / node / "etc" / "ceph" / f"ceph.client.{client['user']}.keyring").read_text()
+    return found
+
+
 def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s: float = 0) -> dict:
     """Boot every node from its user-data and deploy the control plane as the README says.
     Another lab on this machine is waited for up to wait_s seconds."""
@@ -268,6 +280,8 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
     if why:
         raise LabError(why)
     topo = read_topology(bundle)
+    if topo.get("ceph") and (why := ceph.missing_tool()):
+        raise LabError(why)
     claim_machine(root, wait_s)
     if LabState.load(root).path.exists():
         _log("lab: removing what an earlier run left")
@@ -284,6 +298,8 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
                                                       _log), 1)}
     hosts.disable_units(Path(state.base), packaged_openstack_units(target))
     hosts.create_network(state, state.client_address)
+    if topo.get("ceph"):  # the external Ceph cluster the rbd stores are in, before any host needs it
+        timings["ceph_s"] = ceph.start(root, topo["ceph"], ceph_keyrings(bundle, topo), _log)
     with hosts.MemoryPeak() as memory:
         timings.update(boot_all(state, bundle, topo))
         steps = [run_step(root, step) for step in topo["deploy_steps"]]
@@ -429,7 +445,10 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
                                                 found.get("compute_services_down"), "horizon" in cfg,
                                                 {k: found[k] for k in ("networks", "routers")} if "neutron" in cfg
                                                 else None, ovn_northbound(topo) if "ovn" in topo else None,
-                                                found.get("stacks"), found.get("stacks_resumed"))
+                                                found.get("stacks"), found.get("stacks_resumed"),
+                                                {k: found[k] for k in ("volumes", "volumes_extended",
+                                                                       "volumes_not_extended")}
+                                                if "volumes" in found else None)
     return result
 
 
@@ -505,7 +524,7 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
     result = {"scenarios": scenarios, "steps": up_info.get("steps", []), "totals": totals,
-              "deviations": list(DEVIATIONS)}
+              "deviations": list(DEVIATIONS) + ([CEPH_DEVIATION] if topo.get("ceph") else [])}
     (root / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
 
@@ -561,6 +580,16 @@ def problems(result: dict) -> list[str]:
             if s is result["scenarios"][-1] and f["stacks_in_progress"]:
                 found.append(f"{s['name']}: {f['stacks_in_progress']} stacks still in progress at the end, "
                              "resumed once by an update")
+        if "volumes_created" in f:
+            if not f["volumes_created"] or f["volumes_lost"]:
+                found.append(f"{s['name']}: Cinder accepted {f['volumes_created']} volumes, {f['volumes_lost']} of "
+                             f"them lost ({f['volume_failures']} refused: {f.get('volume_errors') or 'none'})")
+            if f["volumes_not_extended"]:
+                found.append(f"{s['name']}: {f['volumes_not_extended']} earlier volumes could not be extended")
+            if s is result["scenarios"][-1] and f["volumes_creating"]:
+                found.append(f"{s['name']}: {f['volumes_creating']} volumes still being created at the end")
+            if "rejoin" not in s and f["volumes_error"]:  # with every node up, no create may fail
+                found.append(f"{s['name']}: {f['volumes_error']} accepted volumes ended in error with every node up")
         if "logins" in f and not f["logins"]:
             found.append(f"{s['name']}: no one could log in to the dashboard ({f['login_failures']} tries: "
                          f"{f.get('login_errors') or 'none ended'})")
