@@ -12,9 +12,8 @@ import re
 
 from .catalog import API_SERVICES, frontend_port_keys
 from .checks import placement
-from .model import (ApiPlacement, BridgeMapping, Fencing, Galera, Keystone,
-                    LoadBalancer, Memcached, Network, Node, Ovn, PacemakerCluster, RabbitMQ, Storage, Topology, Vip,
-                    cluster_groups, cluster_name, volume_ha)
+from .model import (ApiPlacement, BridgeMapping, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
+                    Ovn, PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name, volume_ha)
 from .resources import service_setting, topology_schema
 from .targets import TARGETS
 
@@ -118,7 +117,6 @@ def storage(store: dict, kind: str) -> Storage:
         return Storage("nfs", shares=tuple(store["shares"]))
     return Storage("rbd", pool=value["pool"], user=value["user"], monitors=tuple(store["monitors"]),
                    fsid=store["fsid"])
-
 
 
 def pacemaker_clusters(name: str, placements: dict[str, tuple[Node, ...]]) -> tuple[PacemakerCluster, ...]:
