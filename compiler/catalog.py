@@ -20,8 +20,15 @@ from .quoting import url_quote
 from .secrets import SecretValues
 from .targets import DebconfAnswer
 
-# HAProxy serves the endpoints over plain HTTP; TLS would change this one fact.
-ENDPOINT_SCHEME = "http"
+
+
+def endpoint_scheme(topo: Topology) -> str:
+    """What clients speak to a VIP's API frontend: HTTPS (HAProxy terminates TLS) unless the spec
+    waives TLS. HAProxy reaches the API nodes themselves over plain HTTP (BACKEND_SCHEME)."""
+    return "https" if topo.tls else "http"
+
+
+BACKEND_SCHEME = "http"
 # The one RabbitMQ user every OpenStack service connects as (transport_url).
 RABBIT_USER = "openstack"
 # How long an OpenStack service waits for any one read from MariaDB (pymysql's read_timeout, in
@@ -569,11 +576,12 @@ class ApiEndpoint:
     nodes: tuple[Node, ...]
     vip: Vip
     port: int
+    scheme: str  # endpoint_scheme's
 
     @property
     def url(self) -> str:
         """The URL registered in Keystone's catalog (public, internal and admin alike for now)."""
-        return f"{ENDPOINT_SCHEME}://{self.vip.hostname}:{self.port}{self.service.endpoint_path}"
+        return f"{self.scheme}://{self.vip.hostname}:{self.port}{self.service.endpoint_path}"
 
 
 @dataclass(frozen=True)
@@ -590,11 +598,12 @@ class Balanced:
     health_path: str
     request_timeout: str | None
     tunnel_timeout: str | None
+    scheme: str  # endpoint_scheme's
     check_host: str | None = None  # the Host header its health check sends (ApiService.check_with_host)
 
     @property
     def health_url(self) -> str:
-        return f"{ENDPOINT_SCHEME}://{self.vip.hostname}:{self.port}{self.health_path}"
+        return f"{self.scheme}://{self.vip.hostname}:{self.port}{self.health_path}"
 
 
 def balanced(topo: Topology) -> tuple[Balanced, ...]:
@@ -604,19 +613,20 @@ def balanced(topo: Topology) -> tuple[Balanced, ...]:
         s = ep.service
         # The API's backend keeps its historical name, '<service>-nodes'.
         out.append(Balanced(s, s.frontend, f"{s.name}-nodes", s.description, ep.vip, ep.port, ep.nodes,
-                            s.health_path, s.request_timeout, None, ep.vip.hostname if s.check_with_host else None))
+                            s.health_path, s.request_timeout, None, ep.scheme,
+                            ep.vip.hostname if s.check_with_host else None))
         for process in (s.host.processes if s.host else ()):
             if f := process.frontend:
                 out.append(Balanced(s, f.frontend, f"{f.frontend}-nodes", f.description, ep.vip,
                                     topo.api(s.name).port(f.port_key), ep.nodes, f.health_path, None,
-                                    f.tunnel_timeout))
+                                    f.tunnel_timeout, ep.scheme))
     return tuple(out)
 
 
 def node_url(ep: ApiEndpoint, node: Node) -> str:
     """The service on one node itself, not the VIP (Glance's worker_self_reference_url: the
     node that staged an image import is asked for it by the others)."""
-    return f"{ENDPOINT_SCHEME}://{node.address}:{ep.port}"
+    return f"{BACKEND_SCHEME}://{node.address}:{ep.port}"
 
 
 # What a store's client needs on the service's nodes, beyond the service's own packages (Glance's
@@ -688,7 +698,7 @@ def ceph_key_secret(service: str) -> str:
 
 def endpoint(topo: Topology, service: ApiService) -> ApiEndpoint:
     placed = topo.keystone if service is KEYSTONE else topo.api(service.name)
-    return ApiEndpoint(service, placed.nodes, placed.vip, placed.public_port)
+    return ApiEndpoint(service, placed.nodes, placed.vip, placed.public_port, endpoint_scheme(topo))
 
 
 def endpoints(topo: Topology) -> tuple[ApiEndpoint, ...]:
@@ -743,7 +753,7 @@ def registrations(topo: Topology) -> tuple[Registration, ...]:
         for f in (p.frontend for p in ep.service.host.processes if p.frontend and p.frontend.catalog_entry):
             name, service_type, path = f.catalog_entry
             port = topo.api(ep.service.name).port(f.port_key)  # on the service's VIP, as HAProxy binds it
-            out.append(Registration(name, service_type, f"{ENDPOINT_SCHEME}://{ep.vip.hostname}:{port}{path}",
+            out.append(Registration(name, service_type, f"{ep.scheme}://{ep.vip.hostname}:{port}{path}",
                                     topo.keystone.region, None, None, ()))
     return tuple(out)
 

@@ -34,7 +34,7 @@ APT_PACKAGES = {"haproxy": "haproxy", "shellcheck": "shellcheck", "cloud-init": 
                 "cibadmin": "pacemaker-cli-utils", "crm_mon": "pacemaker-cli-utils", "mariadbd": "mariadb-server",
                 "corosync": "corosync", "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux",
                 "escript": "rabbitmq-server", "debconf-set-selections": "debconf", "tar": "tar", "ip": "iproute2",
-                "oslo-config-validator": "python3-oslo.config", "ovsdb-tool": "ovn-central"}
+                "oslo-config-validator": "python3-oslo.config", "ovsdb-tool": "ovn-central", "openssl": "openssl"}
 PIP_PACKAGES = {"ksvalidator": "pykickstart"}  # not packaged for Debian 12; 'hagen[check]' brings it
 
 
@@ -90,13 +90,109 @@ def _tail(text: str, lines: int = 6) -> str:
 
 # --- per-artifact checks ------------------------------------------------------
 
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+
+
+def _test_certificate(folder: Path) -> Path:
+    """A throwaway self-signed certificate and key (HAProxy's one-file form), for a review
+    bundle, whose certificate files hold placeholders."""
+    key, crt = folder / "test.key", folder / "test.crt"
+    proc = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", str(key), "-out", str(crt), "-days", "1", "-subj", "/CN=hagen check", "-config", "/dev/null"])
+    if proc.returncode != 0:
+        raise RuntimeError(f"openssl could not make a test certificate: {_tail(proc.stderr)}")
+    pem = folder / "test.pem"
+    pem.write_text(crt.read_text() + key.read_text())
+    return pem
+
+
 def check_haproxy(bundle: Path, cfg: Path) -> CheckResult:
+    """haproxy -c with the certificates in place: each 'crt' path is the node's own file of the
+    bundle (a deploy bundle's real certificate), or a test certificate where a review bundle
+    holds a placeholder."""
     rel = str(cfg.relative_to(bundle))
-    if skip := _missing(rel, "haproxy"):
+    if skip := _missing(rel, "haproxy", "openssl"):
         return skip
-    proc = run([find_tool("haproxy"), "-c", "-dW", "-f", str(cfg)])
+    text, node_root = cfg.read_text(), cfg.parents[2]
+    with tempfile.TemporaryDirectory(prefix="hagen-haproxy-") as tmp:
+        test_pem, stand_ins = None, 0
+
+        def in_place(match: re.Match) -> str:
+            nonlocal test_pem, stand_ins
+            laid = node_root / match.group(1).lstrip("/")
+            if laid.is_file() and PEM_CERTIFICATE in laid.read_text():
+                return f"crt {laid}"
+            test_pem, stand_ins = test_pem or _test_certificate(Path(tmp)), stand_ins + 1
+            return f"crt {test_pem}"
+
+        staged = Path(tmp) / "haproxy.cfg"
+        staged.write_text(re.sub(r"\bcrt (\S+)", in_place, text))
+        proc = run([find_tool("haproxy"), "-c", "-dW", "-f", str(staged)])
+    note = f"; {stand_ins} placeholder certificate(s) stood in for by a test one" if stand_ins else ""
     return CheckResult(rel, "haproxy -c -dW", PASS if proc.returncode == 0 else FAIL,
-                       "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr))
+                       note.lstrip("; ") if proc.returncode == 0 else _tail(proc.stdout + proc.stderr) + note)
+
+
+def _openssl_out(*args: str) -> subprocess.CompletedProcess:
+    return run([find_tool("openssl"), *args])
+
+
+def _sans(cert: Path) -> tuple[set[str], set[str]]:
+    """(DNS names, IP addresses) of a certificate's subjectAltName, as openssl prints them."""
+    out = _openssl_out("x509", "-in", str(cert), "-noout", "-ext", "subjectAltName").stdout
+    names = [part.strip() for line in out.splitlines()[1:] for part in line.split(",")]
+    return ({n.removeprefix("DNS:") for n in names if n.startswith("DNS:")},
+            {n.removeprefix("IP Address:") for n in names if n.startswith("IP Address:")})
+
+
+def _public_key(*args: str) -> str:
+    return _openssl_out(*args).stdout
+
+
+def check_certificates(bundle: Path, node: Path) -> list[CheckResult]:
+    """A deploy bundle's TLS files on one node, judged by openssl: the CA file is a CA; each
+    certificate HAProxy presents verifies against it, matches the key beside it, covers every
+    name and address topology.json says clients use, and is not expired (a warning within
+    EXPIRY_WARNING_DAYS). A review bundle holds placeholders: nothing to judge."""
+    from .pki import EXPIRY_WARNING_DAYS
+
+    summary = json.loads((bundle / "topology.json").read_text())
+    tls = summary.get("tls")
+    if not isinstance(tls, dict):
+        return []
+    ca = node / tls["ca_file"].lstrip("/")
+    if not ca.is_file() or PEM_CERTIFICATE not in ca.read_text():
+        return []
+    rel = str(ca.relative_to(bundle))
+    if skip := _missing(rel, "openssl"):
+        return [skip]
+    results = []
+    ca_text = _openssl_out("x509", "-in", str(ca), "-noout", "-text").stdout
+    results.append(CheckResult(rel, "openssl x509 (CA)", PASS if "CA:TRUE" in ca_text else FAIL,
+                               "" if "CA:TRUE" in ca_text else "not a CA certificate (basicConstraints CA:FALSE)"))
+    for name, cert in sorted(tls["certificates"].items()):
+        pem = node / cert["file"].lstrip("/")
+        if not pem.is_file():
+            continue
+        rel = str(pem.relative_to(bundle))
+        problems, warning = [], ""
+        verify = _openssl_out("verify", "-CAfile", str(ca), "-purpose", "sslserver", str(pem))
+        if verify.returncode != 0:
+            problems.append(f"does not verify against {tls['ca_file']}: {_tail(verify.stdout + verify.stderr, 2)}")
+        if _public_key("x509", "-in", str(pem), "-noout", "-pubkey") != _public_key("pkey", "-in", str(pem), "-pubout"):
+            problems.append("its key is not the certificate's")
+        dns, ips = _sans(pem)
+        missing = sorted(set(cert["dns"]) - dns) + sorted(set(cert["ip"]) - ips)
+        if missing:
+            problems.append(f"its subjectAltName lacks {', '.join(missing)} (clients of {name} use them)")
+        if _openssl_out("x509", "-in", str(pem), "-noout", "-checkend", "0").returncode != 0:
+            problems.append("it has expired")
+        elif _openssl_out("x509", "-in", str(pem), "-noout", "-checkend",
+                          str(EXPIRY_WARNING_DAYS * 86400)).returncode != 0:
+            warning = f"warning: it expires within {EXPIRY_WARNING_DAYS} days; renew it"
+        results.append(CheckResult(rel, "openssl verify, key, SANs, expiry", FAIL if problems else PASS,
+                                   "; ".join(problems) or warning))
+    return results
 
 
 def check_shell(bundle: Path, script: Path) -> CheckResult:
@@ -895,6 +991,7 @@ def plan(bundle: Path) -> list:
     for node in sorted((bundle / "nodes").glob("*")):
         if (node / "etc/haproxy/haproxy.cfg").exists():
             jobs.append((check_haproxy, (bundle, node / "etc/haproxy/haproxy.cfg")))
+        jobs.append((check_certificates, (bundle, node)))
         jobs.append((check_user_data, (bundle, node / "user-data")))
         if (node / "kickstart-post.ks").exists():
             jobs.append((check_kickstart, (bundle, node / "kickstart-post.ks")))
@@ -965,7 +1062,7 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
 # release's own program. shellcheck, ksvalidator, sizes, gzip and tar judge our files by fixed
 # rules (a shell's grammar, RHEL 9's kickstart handler, byte limits) and count for any target.
 RELEASE_BOUND = ("haproxy", "mariadbd", "cuttlefish", "corosync", "pcs", "crm_", "cloud-init", "systemd-analyze",
-                 "xinetd", "oslo")
+                 "xinetd", "oslo", "openssl")
 
 
 def _not_this_release(target, result: CheckResult) -> CheckResult:

@@ -106,6 +106,7 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
         _check_volume_ha(data, report)
         _check_ceph_clusters(data, report)
     _check_fencing(data, report)
+    _check_tls(data, report)
     return sorted(found, key=lambda d: d.sort_key)
 
 
@@ -568,6 +569,13 @@ def _check_fencing(data, report) -> None:
             report("H070", f"node '{node['name']}' has no fencing device", ("nodes", i, "name"),
                    hint="add 'fencing: {address, username, password_secret}', or set "
                         "cluster.fencing_waiver with a reason")
+
+
+def _check_tls(data, report) -> None:
+    waiver = data["cluster"].get("tls_waiver")
+    if waiver:
+        report("H072", f"TLS is waived: {waiver['reason']}", ("cluster", "tls_waiver"),
+               hint="without TLS anyone on the network reads every password and token", key=True)
 
 
 def _check_volume_ha(data, report) -> None:

@@ -304,6 +304,7 @@ def secrets_init(
     knows, are left empty to fill in."""
     import os
 
+    from . import pki
     from .secrets import FIXED_SECRETS, generate_value, operator_supplied, required_secrets
 
     needed, by_operator = dict(FIXED_SECRETS), set()
@@ -318,10 +319,14 @@ def secrets_init(
     if path.exists() and not force:
         typer.echo(f"hagen: {path} exists; use --force to replace it", err=True)
         raise typer.Exit(1)
+    # The private CA and its certificates, made together (each certificate is signed by the CA).
+    pem = pki.generate(result.topology) if spec is not None and pki.required(result.topology) else {}
     lines = ["# hagen secrets: keep this file out of git (mode 0600).\n"]
     for name, why in sorted(needed.items()):
         if name in by_operator:  # left empty on purpose: a random value would only fail at first use
             lines.append(f"{name}: ''  # FILL IN: {why} (its owner's real value; hagen cannot generate it)\n")
+        elif name in pem:
+            lines.append(f"{name}: |  # {why}\n" + "".join(f"  {line}\n" for line in pem[name].splitlines()))
         else:
             lines.append(f"{name}: '{generate_value(name)}'  # {why}\n")
     if path.exists():

@@ -60,6 +60,7 @@ CODES: dict[str, tuple[str, str, str]] = {
                                                      "clusters"),
     "H070": (ERROR, "fencing missing", "node controller1 has no fencing device"),
     "H071": (WARNING, "fencing waived", "fencing is waived: lab"),
+    "H072": (WARNING, "TLS waived", "TLS is waived: lab without a CA"),
     "H080": (ERROR, "secret missing", "secret 'keystone_db_password' is missing"),
     "H081": (ERROR, "secret weak", "secret 'hacluster_password' is too short (min 16)"),
     "H082": (ERROR, "secrets file readable by others", "secrets.yaml is readable by group/others"),

@@ -59,11 +59,12 @@ def lower(data: dict) -> Topology:
                         service_setting(data, "keystone", "workers"))
     loadbalancer = LoadBalancer(placed("loadbalancer"), service_setting(data, "loadbalancer", "maxconn"))
     placements = {"loadbalancer": loadbalancer.nodes, "galera": galera.nodes, "rabbitmq": rabbitmq.nodes}
-    waiver = data["cluster"].get("fencing_waiver")
+    waiver, tls_waiver = data["cluster"].get("fencing_waiver"), data["cluster"].get("tls_waiver")
     return Topology(
         name=data["cluster"]["name"],
         target=TARGETS[data["cluster"]["target"]],
         fencing_waiver=waiver["reason"] if waiver else None,
+        tls_waiver=tls_waiver["reason"] if tls_waiver else None,
         networks=networks,
         nodes=tuple(sorted(nodes.values(), key=lambda n: natural_key(n.name))),
         vips=tuple(sorted(vips.values(), key=lambda v: natural_key(v.name))),

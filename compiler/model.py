@@ -239,6 +239,7 @@ class Topology:
     name: str
     target: Target
     fencing_waiver: str | None
+    tls_waiver: str | None  # None: every API is served over TLS (hagen's default)
     networks: tuple[Network, ...]
     nodes: tuple[Node, ...]
     vips: tuple[Vip, ...]
@@ -275,6 +276,10 @@ class Topology:
     def nodes_in_order(self, nodes) -> list[Node]:
         """Some nodes, in the topology's (natural) order."""
         return sorted(nodes, key=self._position.__getitem__)
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_waiver is None
 
     def api(self, name: str) -> ApiPlacement | None:
         """A catalog service's placement, or None when the spec leaves it out."""

@@ -13,6 +13,7 @@ import secrets as _random
 import stat
 from dataclasses import dataclass
 
+from . import pki
 from .diagnostics import Diagnostic, Span, SpecError, did_you_mean
 from .model import Topology
 
@@ -40,6 +41,8 @@ MIN_LENGTH = 16
 # one: a key of another length is either cut or weakened, so only 32 is accepted.
 ENCRYPTION_KEY_LENGTH = 32
 PLACEHOLDER = "__SECRET_{}__"
+# A certificate is public, but a review build has no secrets file to take it from.
+CERTIFICATE_PLACEHOLDER = "__CERTIFICATE_{}__"
 
 
 def required_secrets(topo: Topology) -> dict[str, str]:
@@ -59,6 +62,7 @@ def required_secrets(topo: Topology) -> dict[str, str]:
         # Only cluster members are fenced; a Keystone-only node's BMC is not Pacemaker's.
         if node.fencing and topo.fencing_waiver is None and topo.cluster_of(node):
             needed.setdefault(node.fencing.password_secret, f"{BMC_PASSWORD}{node.name}")
+    needed.update(pki.required(topo))
     return dict(sorted(needed.items()))
 
 
@@ -97,11 +101,12 @@ class SecretValues:
 
     def get(self, name: str) -> str:
         if self.values is None:
-            return PLACEHOLDER.format(name)
+            return (CERTIFICATE_PLACEHOLDER if pki.is_certificate(name) else PLACEHOLDER).format(name)
         return self.values[name]
 
     def all_values(self) -> list[str]:
-        return sorted(self.values.values()) if self.values else []
+        """Every value a reviewer must not see: all but the certificates, which are public."""
+        return sorted(v for k, v in self.values.items() if not pki.is_certificate(k)) if self.values else []
 
 
 def ceph_key_weakness(value: str) -> str:
@@ -120,6 +125,8 @@ def weakness(name: str, value: object) -> str:
     """Why a value is unacceptable, without quoting it; '' when fine."""
     if not isinstance(value, str):
         return "is not a string"
+    if pki.is_pem(name):  # several lines, by nature
+        return pki.pem_weakness(name, value)
     if any(c in value for c in "\x00\n\r"):
         return "contains a line break or NUL byte"
     if value != value.strip():

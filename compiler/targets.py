@@ -96,6 +96,9 @@ class Target:
     memcached_config_path: str
     memcached_config_style: str  # 'debian' (-l lines) or 'sysconfig' (OPTIONS=)
     corosync_logfile: str
+    # Where a local CA goes for the system's trust store, and the command that adds it there.
+    ca_trust_file: str
+    ca_trust_update: str
 
 
 DEBIAN12 = Target(
@@ -128,6 +131,8 @@ DEBIAN12 = Target(
     rabbitmq_version="3.10",
     rabbitmq_mirroring="deprecated",
     apache_unit="apache2",
+    ca_trust_file="/usr/local/share/ca-certificates/hagen-ca.crt",
+    ca_trust_update="update-ca-certificates",
     apache_log_dir="/var/log/apache2",
     keystone_site_path="/etc/apache2/sites-available/keystone-wsgi.conf",
     keystone_site_enable=("a2ensite", "keystone-wsgi"),
@@ -186,6 +191,8 @@ EL9 = Target(
     rabbitmq_version="4.x (cloud SIG)",
     rabbitmq_mirroring="removed",
     apache_unit="httpd",
+    ca_trust_file="/etc/pki/ca-trust/source/anchors/hagen-ca.crt",
+    ca_trust_update="update-ca-trust",
     apache_log_dir="/var/log/httpd",
     keystone_site_path="/etc/httpd/conf.d/wsgi-keystone.conf",
     keystone_site_enable=(),

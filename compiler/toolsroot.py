@@ -25,7 +25,9 @@ TOOL_PACKAGES = ("haproxy", "pcs", "pacemaker", "pacemaker-cli-utils", "corosync
                  # the ExecStart of the catalog services' units, which systemd-analyze verify resolves
                  "uwsgi-plugin-python3",
                  # ovn-ctl and ovsdb-tool, which judge OVN central's options (check_ovn_central)
-                 "ovn-central")
+                 "ovn-central",
+                 # openssl, which judges the certificates and makes a test one for haproxy -c
+                 "openssl")
 PYTHON_PACKAGES = ("python3", "python3-jinja2", "python3-jsonschema", "python3-ruamel.yaml", "python3-typer")
 MARKER = ".hagen-tools-root"
 INSIDE = "/run/hagen-check"  # where the bundle and hagen appear inside the root

@@ -255,15 +255,17 @@ def test_client_takes_keystones_own_database_and_transport_urls(tmp_path, hagen)
     config = run.client_config(bundle, run.read_topology(bundle), state)
     assert config["rabbitmq"]["nodes"] == [["10.99.0.11", 5672], ["10.99.0.12", 5672], ["10.99.0.13", 5672]]
     assert (config["rabbitmq"]["user"], config["rabbitmq"]["password"]) == ("openstack", values["rabbitmq_password"])
-    assert config["keystone"] == {"url": "http://10.99.0.202:5000/v3", "password": values["keystone_admin_password"]}
+    assert config["keystone"] == {"url": "https://10.99.0.202:5000/v3", "password": values["keystone_admin_password"]}
+    # The client verifies the VIPs with the CA the bundle lays on the nodes, which is the secrets file's.
+    assert Path(config["cafile"]).read_text() == values["tls_ca_cert"]
     assert config["db"] == {"host": "10.99.0.200", "port": 3306, "database": "keystone"}
     options = Path(config["mysql_options"])
     assert options.stat().st_mode & 0o777 == 0o600
     assert f"password={values['keystone_db_password']}\n" in options.read_text()
     assert {v["name"] for v in config["vips"]} == {"vip-db", "vip-keystone", "vip-rabbitmq"}
     # Placement at its registered URL, with the VIP's address (the client has no hosts file)
-    assert config["placement"] == {"url": "http://10.99.0.202:8778", "nodes": ["controller1", "controller2", "controller3"]}
-    assert config["cinder"]["url"] == "http://10.99.0.202:8776/v3/%(project_id)s"
+    assert config["placement"] == {"url": "https://10.99.0.202:8778", "nodes": ["controller1", "controller2", "controller3"]}
+    assert config["cinder"]["url"] == "https://10.99.0.202:8776/v3/%(project_id)s"
     # The lab's Ceph gets the key the bundle gives client.cinder, which lab keys filled in.
     keyrings = run.ceph_keyrings(bundle, run.read_topology(bundle))
     assert f"key = {values['cinder_ceph_key']}\n" in keyrings["cinder"]

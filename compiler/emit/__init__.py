@@ -32,7 +32,7 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     """Files laid on one node (paths relative to its root) and its setup script."""
     laid: list[BundleFile] = []
     laid += host.emit(topo, node, secrets)
-    laid += haproxy.emit(topo, node)
+    laid += haproxy.emit(topo, node, secrets)
     laid += galera.emit(topo, node, secrets)
     laid += rabbitmq.emit(topo, node, secrets)
     laid += keystone.emit(topo, node, secrets)

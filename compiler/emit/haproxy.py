@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog import ENDPOINT_SCHEME, Balanced, balanced
+from .. import pki
+from ..catalog import Balanced, balanced
 from ..model import Node, Topology, Vip
+from ..secrets import SecretValues
 from .base import BundleFile, render
 
 
@@ -29,6 +31,7 @@ class Frontend:
     frontend_options: tuple[str, ...]
     backend_options: tuple[str, ...]
     servers: tuple[Server, ...]
+    tls: pki.ServerCert | None = None  # HAProxy terminates TLS on the bind with this certificate
 
 
 def galera_frontend(topo: Topology) -> Frontend:
@@ -60,16 +63,20 @@ def health_check(b: Balanced) -> tuple[str, ...]:
     return ("option httpchk", f"http-check send meth GET uri {b.health_path} ver HTTP/1.1 hdr Host {b.check_host}")
 
 
-def api_frontend(b: Balanced) -> Frontend:
-    """An OpenStack API: http mode, round robin over its nodes, each checked on its health path."""
+def api_frontend(topo: Topology, b: Balanced) -> Frontend:
+    """An OpenStack API: http mode, round robin over its nodes, each checked on its health path;
+    TLS ends here (a plain HTTP request on the port fails the handshake), and browsers are told
+    to use nothing else for the VIP's name (HSTS)."""
     timeouts = (f"timeout client {b.request_timeout}",) if b.request_timeout else ()
+    cert = pki.certificate_for(topo, b.vip)
+    hsts = (f'http-response set-header Strict-Transport-Security "max-age={pki.HSTS_SECONDS}"',) if cert else ()
     return Frontend(
         name=b.name, backend=b.backend, vip=b.vip, port=b.port, mode="http",
-        comment=b.description, health=f"GET {b.health_path}",
+        comment=b.description, health=f"GET {b.health_path}", tls=cert,
         # Services build their version-discovery links from these (enable_proxy_headers_parsing):
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
-                          f"http-request set-header X-Forwarded-Proto {ENDPOINT_SCHEME}", *timeouts),
+                          f"http-request set-header X-Forwarded-Proto {b.scheme}", *hsts, *timeouts),
         backend_options=("balance roundrobin", *health_check(b),
                          "http-check expect status 200", "default-server inter 2s rise 2 fall 5",
                          *((f"timeout server {b.request_timeout}",) if b.request_timeout else ()),
@@ -96,16 +103,29 @@ def rabbitmq_frontend(topo: Topology) -> Frontend | None:
 
 
 def frontends(topo: Topology) -> tuple[Frontend, ...]:
-    found = [galera_frontend(topo), rabbitmq_frontend(topo), *(api_frontend(b) for b in balanced(topo))]
+    found = [galera_frontend(topo), rabbitmq_frontend(topo), *(api_frontend(topo, b) for b in balanced(topo))]
     return tuple(sorted((f for f in found if f), key=lambda f: f.name))
 
 
-def emit(topo: Topology, node: Node) -> list[BundleFile]:
+def certificate_files(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
+    """Each TLS VIP's certificate and key in one file, as HAProxy reads them (as root, before it
+    drops to its own user): readable by root alone."""
+    return [BundleFile(cert.haproxy_pem.lstrip("/"),
+                       _pem(secrets.get(cert.cert_secret)) + _pem(secrets.get(cert.key_secret)), 0o600)
+            for cert in pki.server_certificates(topo)]
+
+
+def _pem(value: str) -> str:
+    return value if value.endswith("\n") else value + "\n"
+
+
+def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     if node not in topo.loadbalancer.nodes:
         return []
     text = render("haproxy/haproxy.cfg.j2", node=node, maxconn=topo.loadbalancer.maxconn,
-                  frontends=frontends(topo))
-    return [
+                  frontends=frontends(topo), tls=topo.tls, ciphers=pki.TLS12_CIPHERS,
+                  ciphersuites=pki.TLS13_CIPHERSUITES)
+    return [*certificate_files(topo, secrets),
         BundleFile("etc/haproxy/haproxy.cfg", text, 0o644),
         # HAProxy needs two descriptors per connection; say so instead of relying on defaults.
         BundleFile("etc/systemd/system/haproxy.service.d/hagen-limits.conf",

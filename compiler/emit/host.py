@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import catalog
+from .. import catalog, pki
 from ..model import Node, Topology
 from ..secrets import SecretValues
 from . import ovn
@@ -47,6 +47,8 @@ def packages(topo: Topology, node: Node) -> list[str]:
                    "ovn-central": catalog.OVN_CENTRAL_PACKAGES, "ovn-gateway": catalog.OVN_GATEWAY_PACKAGES,
                    **{ep.service.name: catalog.packages(topo, ep) for ep in catalog.hosted_on(topo, node)}}
     found = list(t.packages_cluster) if topo.cluster_of(node) else []
+    if topo.tls:  # the target's ca_trust_update, which adds hagen's CA to the system's trust store
+        found.append("ca-certificates")
     for service in topo.services_of(node):
         found += [p for p in per_service[service] if p not in found]
     return found
@@ -135,8 +137,17 @@ def keepalive_sysctl() -> BundleFile:
                       + "".join(lines), 0o644)
 
 
+def ca_file(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
+    """The private CA's certificate, which every client on the node verifies the VIPs with."""
+    if not topo.tls:
+        return []
+    cert = secrets.get(pki.CA_CERT_SECRET)
+    return [BundleFile(pki.ca_file(topo).lstrip("/"), cert if cert.endswith("\n") else cert + "\n", 0o644)]
+
+
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     return [
+        *ca_file(topo, secrets),
         keepalive_sysctl(),
         BundleFile("etc/hosts", render("host/hosts.j2", node=node, entries=hosts_entries(topo, node)), 0o644),
         BundleFile("etc/hagen/secrets.env",
@@ -170,5 +181,6 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         ovn_central=ovn.CENTRAL_DEFAULTS if topo.ovn and node in topo.ovn.nodes else None,
         etcd_config="/" + catalog.ETCD_CONFIG if node in catalog.coordination_members(topo) else None,
         gateway=gateway(topo, node), keepalive_sysctl_file="/" + KEEPALIVE_SYSCTL_FILE,
+        ca_file=pki.ca_file(topo), ca_trust_update=topo.target.ca_trust_update,
     )
     return BundleFile("setup.sh", text, 0o755)

@@ -1,12 +1,22 @@
-"""Keystone: keystone.conf, the Apache site, Fernet/credential keys, admin-openrc."""
+"""Keystone: keystone.conf, the Apache site, Fernet/credential keys, admin-openrc and clouds.yaml."""
 
 from __future__ import annotations
 
-from .. import catalog
+from .. import catalog, pki
 from ..catalog import KEYSTONE
 from ..model import Node, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
+
+
+def admin_credentials(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
+    """Keystone's admin login for the operator on a Keystone node: as shell variables and as the
+    OpenStack client's clouds.yaml, each with the CA that verifies the VIPs."""
+    k = topo.keystone
+    context = dict(vip=k.vip, auth_url=catalog.endpoint(topo, KEYSTONE).url, region=k.region, cloud=topo.name,
+                   password=secrets.get("keystone_admin_password"), cafile=pki.ca_file(topo))
+    return [BundleFile("root/admin-openrc", render("keystone/admin-openrc.j2", **context), 0o600),
+            BundleFile("etc/openstack/clouds.yaml", render("keystone/clouds.yaml.j2", **context), 0o600)]
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
@@ -25,9 +35,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
         BundleFile(target.keystone_site_path.lstrip("/"),
                    render("keystone/keystone-wsgi.conf.j2", node=node, port=k.public_port, workers=k.workers,
                           target=target), 0o644),
-        BundleFile("root/admin-openrc",
-                   render("keystone/admin-openrc.j2", vip=k.vip, auth_url=catalog.endpoint(topo, KEYSTONE).url,
-                          password=secrets.get("keystone_admin_password"), region=k.region), 0o600),
+        *admin_credentials(topo, secrets),
     ]
     if target.apache_ports_path:
         files.append(BundleFile(target.apache_ports_path.lstrip("/"),

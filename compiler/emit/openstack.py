@@ -4,7 +4,7 @@ that store in Ceph, and the systemd unit that runs it (in place of the package's
 
 from __future__ import annotations
 
-from .. import catalog
+from .. import catalog, pki
 from ..catalog import ApiEndpoint, ApiService, Process, Uwsgi
 from ..model import ACTIVE_ACTIVE, Node, Storage, Topology
 from ..secrets import SecretValues
@@ -16,7 +16,9 @@ def keystone_auth(topo: Topology, ep: ApiEndpoint, secrets: SecretValues) -> dic
     user = ep.service.keystone_user
     return {"url": catalog.endpoint(topo, catalog.KEYSTONE).url.removesuffix(catalog.KEYSTONE.endpoint_path),
             "username": user.name, "password": secrets.get(user.password_secret), "region": topo.keystone.region,
-            "memcache_servers": topo.memcached.servers()}
+            "memcache_servers": topo.memcached.servers(),
+            # The CA its HTTPS calls to other services' VIPs verify against (None without TLS).
+            "cafile": pki.ca_file(topo)}
 
 
 def ceph_files(service: str, user: str, storage: Storage, secrets: SecretValues) -> list[BundleFile]:
@@ -62,6 +64,7 @@ def dashboard_settings(topo: Topology, node: Node, ep: ApiEndpoint, secrets: Sec
     return {"allowed_hosts": sorted({ep.vip.hostname, ep.vip.name, ep.vip.address, node.address}),
             "keystone_url": catalog.endpoint(topo, catalog.KEYSTONE).url,
             "cache_servers": topo.memcached.servers(), "secret_key": secrets.get(secret_key),
+            "cafile": pki.ca_file(topo), "https": ep.scheme == "https",
             "static_root": catalog.HORIZON_STATIC_ROOT}
 
 
@@ -73,7 +76,7 @@ def heat_settings(topo: Topology, ep: ApiEndpoint, secrets: SecretValues) -> dic
     return {"domain": domain.domain, "admin": domain.admin,
             "admin_password": secrets.get(catalog.HEAT_DOMAIN_ADMIN_SECRET),
             "auth_encryption_key": secrets.get(catalog.HEAT_AUTH_ENCRYPTION_SECRET),
-            "cfn_url": f"{catalog.ENDPOINT_SCHEME}://{ep.vip.hostname}:{cfn_port}"}
+            "cfn_url": f"{ep.scheme}://{ep.vip.hostname}:{cfn_port}"}
 
 
 def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from .. import pki
 from ..catalog import endpoints, shared_mounts
 from ..model import Topology
 from .base import BundleFile
@@ -69,7 +70,14 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
                            "roles": list(topo.services_of(n)),
                            "packages": packages(topo, n)} for n in topo.nodes},
         "vips": {v.name: {"address": v.address, "hostname": v.hostname} for v in topo.vips},
+        # What TLS covers: the CA file every node verifies with, and each certificate HAProxy
+        # presents, with the names it covers (hagen check and the lab read these).
+        "tls": {"ca_file": pki.ca_file(topo),
+                "certificates": {c.name: {"file": c.haproxy_pem, "dns": list(c.dns_names),
+                                          "ip": list(c.ip_addresses)} for c in pki.server_certificates(topo)}}
+        if topo.tls else f"waived: {topo.tls_waiver}",
         "frontends": {fe.name: {"vip": fe.vip.name, "port": fe.port, "mode": fe.mode,
+                                "tls": fe.tls.name if fe.tls else None,
                                 "backends": {s.name: {"address": s.address, "port": s.port,
                                                       "role": "backup" if "backup" in s.options else "active"}
                                              for s in fe.servers}}

@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -458,6 +459,20 @@ def _stacks(config: dict) -> dict:
     return {"stacks": found, "stacks_resumed": resumed}
 
 
+# What every HTTPS request of the client verifies the VIPs with: the bundle's CA alone, and the
+# certificate's names against the address it asked for (trust_bundle_ca).
+HTTPS_CONTEXT: ssl.SSLContext | None = None
+
+
+def trust_bundle_ca(cafile: str | None) -> None:
+    """Make every urlopen verify against the deploy bundle's CA, and nothing else: a VIP that
+    presented any other certificate, or none, fails the request."""
+    global HTTPS_CONTEXT
+    if cafile:
+        HTTPS_CONTEXT = ssl.create_default_context(cafile=cafile)
+        urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=HTTPS_CONTEXT)))
+
+
 class _Browser:
     """One browser of the dashboard: its own cookies (Django's CSRF and session cookies), following
     redirects as a browser does."""
@@ -466,7 +481,10 @@ class _Browser:
         import http.cookiejar
 
         self.base = base.rstrip("/")
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        handlers = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())]
+        if HTTPS_CONTEXT is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=HTTPS_CONTEXT))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def get(self, path: str) -> tuple[str, str]:
         with self.opener.open(self.base + path, timeout=DASHBOARD_TIMEOUT) as response:
@@ -816,6 +834,7 @@ def main(argv: list[str]) -> None:
     command, config_path = argv[0], argv[1]
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
+    trust_bundle_ca(config.get("cafile"))
     if command == "setup":
         setup(config)
     elif command == "load":

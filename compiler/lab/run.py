@@ -119,14 +119,18 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
     db_url = urllib.parse.urlsplit(re.search(r"^connection = (\S+)", keystone_conf, re.M).group(1))
     transport = re.search(r"^transport_url = rabbit://(\S+)/$", keystone_conf, re.M).group(1)
     brokers = [urllib.parse.urlsplit(f"rabbit://{part}") for part in transport.split(",")]
-    galera, keystone_fe = topo["frontends"]["galera"], topo["frontends"]["keystone-public"]
+    galera = topo["frontends"]["galera"]
     options = write_private(state.root / "client-mysql.cnf", f"[client]\nuser={db_url.username}\n"
                             f"password={urllib.parse.unquote(db_url.password)}\n")
     return {
         "db": {"host": topo["vips"][galera["vip"]]["address"], "port": galera["port"],
                "database": db_url.path.lstrip("/")},
         "mysql_options": str(options),
-        "keystone": {"url": f"http://{topo['vips'][keystone_fe['vip']]['address']}:{keystone_fe['port']}/v3",
+        # The CA the client verifies every HTTPS VIP with (hostname and chain), as the bundle lays
+        # it on each node; None when the spec waives TLS.
+        "cafile": str(bundle / "nodes" / keystone_node / topo["tls"]["ca_file"].lstrip("/"))
+        if isinstance(topo.get("tls"), dict) else None,
+        "keystone": {"url": _by_address(topo, topo["services"]["keystone"]),
                      "password": _secrets_env(bundle, keystone_node)["KEYSTONE_ADMIN_PASSWORD"]},
         # transport_url's hosts (every node, or the VIP if the spec says so), resolved as the
         # bundle's hosts file does.

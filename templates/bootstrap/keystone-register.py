@@ -27,7 +27,8 @@ def password_works(name, password, domain="Default"):
     auth = v3.Password(auth_url=os.environ["OS_AUTH_URL"], username=name, password=password,
                        user_domain_name=domain, **scope)
     try:
-        session.Session(auth=auth).get_token()
+        # admin-openrc's OS_CACERT (hagen's CA) verifies the VIP, as openstack.connect() does.
+        session.Session(auth=auth, verify=os.environ.get("OS_CACERT", True)).get_token()
         return True
     except ks_exceptions.http.Unauthorized:
         return False
