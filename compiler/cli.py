@@ -304,8 +304,8 @@ def secrets_init(
     knows, are left empty to fill in."""
     import os
 
-    from . import pki
-    from .secrets import FIXED_SECRETS, generate_value, operator_supplied, required_secrets
+    from .secrets import (FIXED_SECRETS, generate_value, generate_values, operator_supplied, required_secrets,
+                          secrets_file_text)
 
     needed, by_operator = dict(FIXED_SECRETS), set()
     if spec is not None:
@@ -319,21 +319,14 @@ def secrets_init(
     if path.exists() and not force:
         typer.echo(f"hagen: {path} exists; use --force to replace it", err=True)
         raise typer.Exit(1)
-    # The private CA and its certificates, made together (each certificate is signed by the CA).
-    pem = pki.generate(result.topology) if spec is not None and pki.required(result.topology) else {}
-    lines = ["# hagen secrets: keep this file out of git (mode 0600).\n"]
-    for name, why in sorted(needed.items()):
-        if name in by_operator:  # left empty on purpose: a random value would only fail at first use
-            lines.append(f"{name}: ''  # FILL IN: {why} (its owner's real value; hagen cannot generate it)\n")
-        elif name in pem:
-            lines.append(f"{name}: |  # {why}\n" + "".join(f"  {line}\n" for line in pem[name].splitlines()))
-        else:
-            lines.append(f"{name}: '{generate_value(name)}'  # {why}\n")
+    values = generate_values(result.topology, set(needed) - by_operator) if spec is not None else \
+        {name: generate_value(name) for name in needed}
+    text = secrets_file_text(values, needed, by_operator)
     if path.exists():
         path.unlink()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(lines)
+        handle.write(text)
     typer.echo(f"hagen: wrote {len(needed)} secrets to {path}", err=True)
     if by_operator:
         typer.echo(f"hagen: fill in {len(by_operator)} left empty: {', '.join(sorted(by_operator))} "

@@ -89,6 +89,28 @@ def generate_value(name: str) -> str:
     return _random.token_urlsafe(24)
 
 
+def generate_values(topo: Topology, names) -> dict[str, str]:
+    """New values for these secrets of a spec: the private CA and its certificates together (each
+    certificate is signed by the CA), every other one on its own."""
+    names = set(names)
+    pem = pki.generate(topo) if names & set(pki.required(topo)) else {}
+    return {name: pem[name] if name in pem else generate_value(name) for name in sorted(names)}
+
+
+def secrets_file_text(values: dict[str, str], why: dict[str, str], left_empty=frozenset()) -> str:
+    """A secrets file: one 'name: value  # what it is' a line, a PEM block as a YAML block scalar,
+    and an empty value with a FILL IN note for each name in left_empty."""
+    lines = ["# hagen secrets: keep this file out of git (mode 0600).\n"]
+    for name in sorted(why):
+        if name in left_empty:  # left empty on purpose: a random value would only fail at first use
+            lines.append(f"{name}: ''  # FILL IN: {why[name]} (its owner's real value; hagen cannot generate it)\n")
+        elif "\n" in values[name].strip():
+            lines.append(f"{name}: |  # {why[name]}\n" + "".join(f"  {line}\n" for line in values[name].splitlines()))
+        else:
+            lines.append(f"{name}: '{values[name]}'  # {why[name]}\n")
+    return "".join(lines)
+
+
 @dataclass(frozen=True)
 class SecretValues:
     """The values a build fills in: real ones (deploy) or placeholders (review)."""

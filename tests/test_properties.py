@@ -97,6 +97,8 @@ def topologies(draw):
             st.lists(st.sampled_from(keystone), min_size=1, unique=True))
     if waiver:
         spec["cluster"]["fencing_waiver"] = {"reason": "generated test"}
+    if draw(st.integers(0, 5)) == 0:  # TLS is the default; a waiver now and then
+        spec["cluster"]["tls_waiver"] = {"reason": "generated test"}
     # Settings copied from the spec into one consumer each, drawn so that a default hides nothing.
     if draw(st.booleans()):
         spec["services"]["loadbalancer"]["maxconn"] = draw(st.integers(100, 200000))
@@ -1172,3 +1174,59 @@ def test_every_database_client_bounds_its_reads_beyond_mariadbs_own_waits(spec):
             assert "read_timeout" in params, f"{path} [{name}] waits forever for a read"
             assert int(params["read_timeout"][0]) > max(lock_waits), f"{path} [{name}]"
     assert sections  # Keystone's, at least
+
+
+# A URL a config names, in any of its forms (oslo options, Django settings, shell, YAML, JSON).
+URL = re.compile(r"\b(https?)://([A-Za-z0-9.-]+):(\d+)")
+# The options that name the CA a client verifies HTTPS with, in each file format hagen writes.
+CA_OPTION = re.compile(r"^\s*(?:cafile|ca_file|OPENSTACK_SSL_CACERT|export OS_CACERT|cacert)\s*[=:]\s*(.+?)\s*$", re.M)
+
+
+@given(topologies())
+def test_every_https_url_is_served_with_a_certificate_naming_its_host(spec):
+    """TLS across the files: every URL any node's file names for a VIP and port that HAProxy
+    serves is https exactly when that frontend ends TLS (and all are, unless the spec waives
+    TLS); such a frontend presents the certificate topology.json lists for its VIP, whose names
+    include the URL's host; and every file naming an https URL names the CA to verify it with,
+    which is the file that node holds."""
+    files = build(spec)
+    summary = json.loads(text(files, "topology.json"))
+    tls = summary["tls"]
+    waived = "tls_waiver" in spec["cluster"]
+    assert isinstance(tls, str) == waived
+    frontends, _ = haproxy(files, lb_nodes(files)[0])
+    served = {}  # "address:port" -> the certificate file its bind presents (None: plain)
+    for fe in frontends.values():
+        bind = next(line.split() for line in fe["lines"] if line.startswith("bind "))
+        served[bind[1]] = bind[bind.index("crt") + 1] if "ssl" in bind else None
+    certificates = {} if waived else {c["file"]: c for c in tls["certificates"].values()}
+    urls, hosts_by_node = 0, {}
+    for path, f in files.items():
+        if not path.startswith("nodes/") or not isinstance(f.content, str) or path.endswith(("user-data", ".cfg")):
+            continue  # (user-data and the installer hook carry the other files: judged there)
+        node = path.split("/")[1]
+        hosts = hosts_by_node.get(node) or hosts_by_node.setdefault(node, hosts_of(files, node))
+        https = False
+        for scheme, host, port in URL.findall(f.content):
+            address = hosts.get(host, host)
+            if f"{address}:{port}" not in served or "{" in host:
+                continue  # a node's own server (HAProxy's backend), or another service's port
+            urls += 1
+            crt = served[f"{address}:{port}"]
+            assert (scheme == "https") == (crt is not None) == (not waived), (path, scheme, host, port)
+            if crt is not None:
+                https = True
+                assert host in certificates[crt]["dns"] + certificates[crt]["ip"], (path, host, crt)
+                assert address in certificates[crt]["ip"], (path, address, crt)
+        if https and path.endswith(".sh"):
+            # A script's clients (openstack, Python's urllib) read the system's trust store, into
+            # which setup.sh puts the CA file it laid down first.
+            setup = text(files, f"nodes/{node}/setup.sh")
+            trust = setup.index(f"install_file 0644 'root' 'root' '{tls['ca_file']}'")
+            assert re.search(r"^update-ca-(certificates|trust) >/dev/null$", setup[trust:], re.M), (path, node)
+        elif https:
+            named = set(CA_OPTION.findall(f.content))
+            assert {n.strip("'\"") for n in named} == {tls["ca_file"]}, (path, named)
+            assert f"nodes/{node}{tls['ca_file']}" in files, (path, node)
+    assert urls, "no file names a URL HAProxy serves"
+

@@ -18,7 +18,9 @@ from compiler.cli import app
 from compiler.emit import emit_bundle
 from compiler.lower import lower
 from compiler.pipeline import compile_path, compile_text
-from compiler.secrets import FIXED_SECRETS, SecretValues, generate_value, required_secrets
+from compiler import pki
+from compiler.secrets import (FIXED_SECRETS, SecretValues, generate_value, generate_values, required_secrets,
+                              secrets_file_text)
 from compiler.spec import load_spec
 from conftest import EXAMPLES, ROOT, retarget
 
@@ -61,13 +63,11 @@ def _topologies():
 
 @pytest.mark.parametrize("name,topo", list(_topologies()), ids=lambda v: v if isinstance(v, str) else "")
 def test_review_bundle_holds_no_secret_in_any_encoding(name, topo):
-    values = {n: generate_value(n) for n in required_secrets(topo)}
+    values = generate_values(topo, required_secrets(topo))
     deploy = emit_bundle(topo, SecretValues(values), [])
     review = emit_bundle(topo, SecretValues(), [])
-    forms = set()
-    for value in values.values():
-        forms |= {value, base64.b64encode(value.encode()).decode(), urllib.parse.quote(value, safe=""),
-                  value.replace("$", "$$")}
+    private = SecretValues(values).all_values()
+    forms = _secret_forms(private) | {value.replace("$", "$$") for value in private}
     for f in review:
         data = f.content if isinstance(f.content, bytes) else f.content.encode()
         if f.path.endswith(".gz"):
@@ -75,8 +75,12 @@ def test_review_bundle_holds_no_secret_in_any_encoding(name, topo):
             data = gzip.decompress(data)
         for form in forms:
             assert form.encode() not in data, f"{name}: {f.path} holds a secret"
-    secret_holders = [f for f in deploy if any(v.encode() in (f.content if isinstance(f.content, bytes)
-                                                              else f.content.encode()) for v in values.values())]
+        assert b"PRIVATE KEY" not in data, f"{name}: {f.path} holds a private key"
+    # The private keys are in the deploy bundle (HAProxy's certificate files), and only in 0600 files.
+    assert any(pki.is_pem(n) and not pki.is_certificate(n) for n in values) == any(
+        b"PRIVATE KEY-----" in (f.content if isinstance(f.content, bytes) else f.content.encode()) for f in deploy)
+    secret_holders = [f for f in deploy if any(form.encode() in (f.content if isinstance(f.content, bytes)
+                                                                 else f.content.encode()) for form in _lines(private))]
     assert secret_holders and all(f.mode & 0o077 == 0 for f in secret_holders)
 
 
@@ -89,10 +93,18 @@ def _secrets_file(tmp_path, body: str, mode=0o600) -> Path:
 
 def _good_secrets() -> dict:
     topo = lower(load_spec(str(EXAMPLES / "seed.yaml")).data)
-    return {n: generate_value(n) for n in required_secrets(topo)}
+    return generate_values(topo, required_secrets(topo))
+
+
+def _lines(values) -> set[str]:
+    """Each value, and each long line of a value of several lines (a PEM block's base64 lines,
+    which a file may hold indented, as user-data does)."""
+    return {line.strip() for value in values for line in [value, *value.splitlines()] if len(line.strip()) >= 16}
 
 
 def _yaml(values: dict) -> str:
+    if any("\n" in v.strip() for v in values.values()):
+        return secrets_file_text(values, {name: "test" for name in values})
     return "".join(f"{k}: '{v}'\n" for k, v in values.items())
 
 
@@ -257,7 +269,7 @@ def test_fence_password_script_returns_each_peer_password_exactly(tmp_path):
 
 
 def _secret_forms(values) -> set[str]:
-    forms = set()
+    forms = _lines(values)
     for value in values:
         forms |= {value, base64.b64encode(value.encode()).decode(), urllib.parse.quote(value, safe="")}
     return forms
@@ -292,7 +304,9 @@ def test_no_command_prints_a_secret_value(tmp_path, hagen):
         ("check", "deploy"),
         ("check", "--format", "json", "deploy"),
     ]
-    forms = _secret_forms([*values.values(), *rotated.values(), *weak.values()])
+    # (The certificates are public: a diff of a review and a deploy bundle may show the CA's.)
+    forms = _secret_forms([*SecretValues(values).all_values(), *SecretValues(rotated).all_values(),
+                           *SecretValues(weak).all_values()])
     for args in runs:
         proc = hagen(*args, timeout=300)
         assert "Traceback" not in proc.stderr, args

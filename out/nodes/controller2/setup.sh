@@ -24,7 +24,7 @@ fi
 # --- packages ---------------------------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 # Installed already (a rerun, or a prepared image): skip the package manager.
-if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch' >/dev/null 2>&1; then
+if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'ca-certificates' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch' >/dev/null 2>&1; then
     # Answer the packages' questions first: they would configure a database and endpoints of their own.
     debconf-set-selections <<'HAGEN_DEBCONF'
 keystone keystone/configure_db boolean false
@@ -59,7 +59,7 @@ cinder-common cinder/configure_ksat boolean false
 cinder-api cinder/configure_api-endpoint boolean false
 HAGEN_DEBCONF
     'apt-get' 'update'
-    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch'
+    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'ca-certificates' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch'
 fi
 
 # Is this node already running hagen's cluster? (Not just any Pacemaker: Debian's corosync
@@ -136,6 +136,7 @@ install_file 0600 'mysql' 'mysql' '/etc/hagen/clustercheck.cnf'
 install_file 0600 'root' 'root' '/etc/hagen/fencing.passwords'
 install_file 0600 'root' 'root' '/etc/hagen/galera-users.sql'
 install_file 0600 'root' 'root' '/etc/hagen/secrets.env'
+install_file 0600 'root' 'root' '/etc/haproxy/certs/vip-keystone.pem'
 install_file 0644 'root' 'root' '/etc/haproxy/haproxy.cfg'
 install_file 0644 'root' 'root' '/etc/heat/heat-api-cfn-uwsgi.ini'
 install_file 0644 'root' 'root' '/etc/heat/heat-api-uwsgi.ini'
@@ -156,6 +157,7 @@ install_file 0644 'root' 'root' '/etc/nova/nova-api-uwsgi.ini'
 install_file 0600 'nova' 'nova' '/etc/nova/nova.conf'
 install_file 0644 'root' 'root' '/etc/openstack-dashboard/horizon-uwsgi.ini'
 install_file 0600 'horizon' 'horizon' '/etc/openstack-dashboard/local_settings.py'
+install_file 0600 'root' 'root' '/etc/openstack/clouds.yaml'
 install_file 0644 'root' 'root' '/etc/placement/placement-api-uwsgi.ini'
 install_file 0600 'placement' 'placement' '/etc/placement/placement.conf'
 install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/rabbitmq-env.conf'
@@ -184,6 +186,7 @@ install_file 0644 'root' 'root' '/etc/xinetd.d/galera-clustercheck'
 install_file 0600 'root' 'root' '/root/admin-openrc'
 install_file 0755 'root' 'root' '/usr/local/bin/hagen-clustercheck'
 install_file 0755 'root' 'root' '/usr/local/sbin/hagen-fence-password'
+install_file 0644 'root' 'root' '/usr/local/share/ca-certificates/hagen-ca.crt'
 install_file 0400 'rabbitmq' 'rabbitmq' '/var/lib/rabbitmq/.erlang.cookie'
 
 # --- system -----------------------------------------------------------------
@@ -193,6 +196,9 @@ systemctl daemon-reload  # unit files and drop-ins may have changed
 # printf is a shell builtin: the password never shows in the process list.
 printf 'hacluster:%s\n' "$HACLUSTER_PASSWORD" | chpasswd
 sysctl -q -p '/etc/sysctl.d/60-hagen-keepalive.conf'
+# hagen's private CA (/usr/local/share/ca-certificates/hagen-ca.crt) in the system's trust store as well, for the tools that
+# read only that one (curl, Python's default context).
+update-ca-certificates >/dev/null
 sysctl -q -p /etc/sysctl.d/60-hagen-haproxy.conf
 systemctl enable --now pcsd
 

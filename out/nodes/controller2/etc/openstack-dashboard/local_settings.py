@@ -33,15 +33,19 @@ CACHES = {
 }
 
 # Keystone on its VIP; users log in to its Default domain and get the member role in new projects.
-OPENSTACK_KEYSTONE_URL = 'http://vip-keystone:5000/v3'
+OPENSTACK_KEYSTONE_URL = 'https://vip-keystone:5000/v3'
 OPENSTACK_KEYSTONE_DEFAULT_DOMAIN = "Default"
 OPENSTACK_KEYSTONE_DEFAULT_ROLE = "member"
 # The other services are found in Keystone's catalog, on their internal endpoints (the VIPs).
 OPENSTACK_ENDPOINT_TYPE = "internalURL"
 
-# HAProxy serves it over plain HTTP for now, so its cookies cannot be Secure-only.
-SESSION_COOKIE_SECURE = False
-CSRF_COOKIE_SECURE = False
+# HAProxy ends TLS and says so in X-Forwarded-Proto (it sets the header on every request, so a
+# client cannot forge it): the session and CSRF cookies are sent over HTTPS only.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+# Keystone's and the other services' certificates are signed by hagen's private CA.
+OPENSTACK_SSL_CACERT = '/usr/local/share/ca-certificates/hagen-ca.crt'
 
 # Its pages' CSS and JavaScript were compressed when the package was installed (Debian's
 # postinst runs collectstatic and compress); uwsgi serves them from here.

@@ -19,9 +19,9 @@ runuser -u keystone -- keystone-manage db_sync
 OS_BOOTSTRAP_PASSWORD=$KEYSTONE_ADMIN_PASSWORD
 export OS_BOOTSTRAP_PASSWORD
 runuser -u keystone -- keystone-manage bootstrap \
-    --bootstrap-admin-url 'http://vip-keystone:5000/v3' \
-    --bootstrap-internal-url 'http://vip-keystone:5000/v3' \
-    --bootstrap-public-url 'http://vip-keystone:5000/v3' \
+    --bootstrap-admin-url 'https://vip-keystone:5000/v3' \
+    --bootstrap-internal-url 'https://vip-keystone:5000/v3' \
+    --bootstrap-public-url 'https://vip-keystone:5000/v3' \
     --bootstrap-region-id 'RegionOne'
 unset OS_BOOTSTRAP_PASSWORD
 
@@ -46,7 +46,7 @@ export NEUTRON_KEYSTONE_PASSWORD
 export HEAT_KEYSTONE_PASSWORD
 export CINDER_KEYSTONE_PASSWORD
 export HEAT_DOMAIN_ADMIN_PASSWORD
-python3 - '[{"interfaces": ["public", "internal", "admin"], "name": "glance", "password_env": "GLANCE_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "image", "url": "http://vip-keystone:9292", "user": "glance"}, {"interfaces": ["public", "internal", "admin"], "name": "placement", "password_env": "PLACEMENT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "placement", "url": "http://vip-keystone:8778", "user": "placement"}, {"interfaces": ["public", "internal", "admin"], "name": "nova", "password_env": "NOVA_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "compute", "url": "http://vip-keystone:8774/v2.1", "user": "nova"}, {"interfaces": ["public", "internal", "admin"], "name": "neutron", "password_env": "NEUTRON_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "network", "url": "http://vip-keystone:9696", "user": "neutron"}, {"interfaces": ["public", "internal", "admin"], "name": "heat", "password_env": "HEAT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "orchestration", "url": "http://vip-keystone:8004/v1/%(project_id)s", "user": "heat"}, {"interfaces": ["public", "internal", "admin"], "name": "heat-cfn", "password_env": null, "region": "RegionOne", "roles": [], "type": "cloudformation", "url": "http://vip-keystone:8000/v1", "user": null}, {"interfaces": ["public", "internal", "admin"], "name": "cinder", "password_env": "CINDER_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "volumev3", "url": "http://vip-keystone:8776/v3/%(project_id)s", "user": "cinder"}]' '[{"admin": "heat_domain_admin", "domain": "heat", "password_env": "HEAT_DOMAIN_ADMIN_PASSWORD", "roles": ["heat_stack_owner", "heat_stack_user"]}]' <<'HAGEN_REGISTER'
+python3 - '[{"interfaces": ["public", "internal", "admin"], "name": "glance", "password_env": "GLANCE_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "image", "url": "https://vip-keystone:9292", "user": "glance"}, {"interfaces": ["public", "internal", "admin"], "name": "placement", "password_env": "PLACEMENT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "placement", "url": "https://vip-keystone:8778", "user": "placement"}, {"interfaces": ["public", "internal", "admin"], "name": "nova", "password_env": "NOVA_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "compute", "url": "https://vip-keystone:8774/v2.1", "user": "nova"}, {"interfaces": ["public", "internal", "admin"], "name": "neutron", "password_env": "NEUTRON_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "network", "url": "https://vip-keystone:9696", "user": "neutron"}, {"interfaces": ["public", "internal", "admin"], "name": "heat", "password_env": "HEAT_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "orchestration", "url": "https://vip-keystone:8004/v1/%(project_id)s", "user": "heat"}, {"interfaces": ["public", "internal", "admin"], "name": "heat-cfn", "password_env": null, "region": "RegionOne", "roles": [], "type": "cloudformation", "url": "https://vip-keystone:8000/v1", "user": null}, {"interfaces": ["public", "internal", "admin"], "name": "cinder", "password_env": "CINDER_KEYSTONE_PASSWORD", "region": "RegionOne", "roles": ["admin", "service"], "type": "volumev3", "url": "https://vip-keystone:8776/v3/%(project_id)s", "user": "cinder"}]' '[{"admin": "heat_domain_admin", "domain": "heat", "password_env": "HEAT_DOMAIN_ADMIN_PASSWORD", "roles": ["heat_stack_owner", "heat_stack_user"]}]' <<'HAGEN_REGISTER'
 # Register the catalog's services in Keystone: for each, its service entry, its public, internal
 # and admin endpoints (on its VIP) and its service user in the 'service' project with its roles.
 # Then each stack-user domain (Heat's), its admin with the admin role on it, and the roles the
@@ -76,7 +76,8 @@ def password_works(name, password, domain="Default"):
     auth = v3.Password(auth_url=os.environ["OS_AUTH_URL"], username=name, password=password,
                        user_domain_name=domain, **scope)
     try:
-        session.Session(auth=auth).get_token()
+        # admin-openrc's OS_CACERT (hagen's CA) verifies the VIP, as openstack.connect() does.
+        session.Session(auth=auth, verify=os.environ.get("OS_CACERT", True)).get_token()
         return True
     except ks_exceptions.http.Unauthorized:
         return False
