@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 from .model import ACTIVE_ACTIVE, ACTIVE_PASSIVE, Node, Storage, Topology, Vip
+from . import pki
 from .quoting import url_quote
 from .secrets import SecretValues
 from .targets import DebconfAnswer
@@ -785,10 +786,12 @@ def databases(topo: Topology) -> tuple[ServiceDatabase, ...]:
 
 
 def database_url(topo: Topology, db: ServiceDatabase, secrets: SecretValues) -> str:
-    """oslo.db's [database] connection: through the DB VIP, never a node."""
+    """oslo.db's [database] connection: through the DB VIP, never a node; over TLS, PyMySQL
+    verifying the Galera node's certificate (chain and the VIP's name) with hagen's CA."""
     g = topo.galera
     password = url_quote(secrets.get(db.password_secret))
-    return f"mysql+pymysql://{db.user}:{password}@{g.vip.hostname}:{g.port}/{db.name}"
+    tls = f"?ssl_ca={pki.ca_file(topo)}&ssl_check_hostname=true" if topo.tls else ""
+    return f"mysql+pymysql://{db.user}:{password}@{g.vip.hostname}:{g.port}/{db.name}{tls}"
 
 
 def transport_hosts(topo: Topology) -> list[str]:

@@ -170,16 +170,20 @@ def check_certificates(bundle: Path, node: Path) -> list[CheckResult]:
     ca_text = _openssl_out("x509", "-in", str(ca), "-noout", "-text").stdout
     results.append(CheckResult(rel, "openssl x509 (CA)", PASS if "CA:TRUE" in ca_text else FAIL,
                                "" if "CA:TRUE" in ca_text else "not a CA certificate (basicConstraints CA:FALSE)"))
-    for name, cert in sorted(tls["certificates"].items()):
-        pem = node / cert["file"].lstrip("/")
+    # A VIP's certificate is on every load balancer; a node's ('node:<name>') on that node alone.
+    laid = [(name, cert, node / crt.lstrip("/"), node / key.lstrip("/"))
+            for name, cert in sorted(tls["certificates"].items()) for crt, key in cert["files"]
+            if not name.startswith("node:") or name == f"node:{node.name}"]
+    for name, cert, pem, key in laid:
         if not pem.is_file():
             continue
+        name = name.partition(":")[2]
         rel = str(pem.relative_to(bundle))
         problems, warning = [], ""
         verify = _openssl_out("verify", "-CAfile", str(ca), "-purpose", "sslserver", str(pem))
         if verify.returncode != 0:
             problems.append(f"does not verify against {tls['ca_file']}: {_tail(verify.stdout + verify.stderr, 2)}")
-        if _public_key("x509", "-in", str(pem), "-noout", "-pubkey") != _public_key("pkey", "-in", str(pem), "-pubout"):
+        if _public_key("x509", "-in", str(pem), "-noout", "-pubkey") != _public_key("pkey", "-in", str(key), "-pubout"):
             problems.append("its key is not the certificate's")
         dns, ips = _sans(pem)
         missing = sorted(set(cert["dns"]) - dns) + sorted(set(cert["ip"]) - ips)
@@ -666,14 +670,23 @@ def check_ovn_central(bundle: Path, defaults: Path) -> list[CheckResult]:
 
 
 def check_rabbitmq(bundle: Path, conf: Path) -> CheckResult:
-    """The broker's own cuttlefish translation of rabbitmq.conf, with every installed schema; no node boots."""
+    """The broker's own cuttlefish translation of rabbitmq.conf, with every installed schema; no node
+    boots. The schema wants each TLS file readable: they are read where the bundle lays them on
+    the node (it must hold every one the config names)."""
     rel = str(conf.relative_to(bundle))
     plugins = rabbitmq_plugins_dir()
     if plugins is None or find_tool("escript") is None:
         return CheckResult(rel, "cuttlefish (rabbit.schema)", SKIP, "RabbitMQ not found; " + install_hint("escript"))
     schemas = sorted(str(p) for p in plugins.rglob("*.schema"))
     script = Path(__file__).parent / "tools" / "rabbitmq_conf_check.escript"
-    proc = run([find_tool("escript"), str(script), str(conf), *schemas], env={**_clean_env(), "ERL_LIBS": str(plugins)})
+    node_root = conf.parents[2]
+    text = re.sub(r"^(ssl_options\.\w+file = )(/\S+)$", lambda m: m.group(1) + str(node_root / m.group(2).lstrip("/")),
+                  conf.read_text(), flags=re.M)
+    with tempfile.TemporaryDirectory(prefix="hagen-rabbitmq-") as tmp:
+        staged = Path(tmp) / "rabbitmq.conf"
+        staged.write_text(text)
+        proc = run([find_tool("escript"), str(script), str(staged), *schemas],
+                   env={**_clean_env(), "ERL_LIBS": str(plugins)})
     errors = [line for line in (proc.stdout + proc.stderr).splitlines()
               if line.strip() and not line.startswith("=ERROR REPORT") and line.strip() != "ok"]
     ok = proc.returncode == 0

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Topology, Vip
+from .model import Node, Topology, Vip
 
 HAPROXY_CERT_DIR = "/etc/haproxy/certs"
 CA_KEY_SECRET, CA_CERT_SECRET = "tls_ca_key", "tls_ca_cert"
@@ -33,15 +33,17 @@ HSTS_SECONDS = 63072000  # two years, as Mozilla's guidelines advise
 @dataclass(frozen=True)
 class ServerCert:
     """One server certificate: the names and addresses clients reach it by, and where its key and
-    certificate are kept."""
-    name: str  # the VIP's
+    certificate are kept. A VIP's is HAProxy's; a node's is its MariaDB's and its RabbitMQ's."""
+    name: str  # the VIP's or the node's
     dns_names: tuple[str, ...]
     ip_addresses: tuple[str, ...]
+    kind: str = "server"  # 'server' (a VIP's, HAProxy's) or 'node'
 
     @property
     def _stem(self) -> str:
-        # '_server' keeps every VIP's name apart from the CA's, a VIP called 'ca' included.
-        return f"tls_{self.name.replace('-', '_')}_server"
+        # The kind keeps every VIP's and node's name apart from each other and from the CA's
+        # (a VIP called 'ca' included).
+        return f"tls_{self.name.replace('-', '_')}_{self.kind}"
 
     @property
     def key_secret(self) -> str:
@@ -73,6 +75,44 @@ def ca_file(topo: Topology) -> str | None:
     return topo.target.ca_trust_file if topo.tls else None
 
 
+# Where a node's MariaDB and RabbitMQ find their certificate and key (each its own copy, owned by
+# the service's user, which reads it after dropping root).
+NODE_TLS_DIR = "/etc/hagen/tls"
+
+
+def node_tls_files(service: str) -> tuple[str, str]:
+    """(certificate, key) of a node's service ('mariadb' or 'rabbitmq')."""
+    return f"{NODE_TLS_DIR}/{service}.crt", f"{NODE_TLS_DIR}/{service}.key"
+
+
+def node_certificate(topo: Topology, node: Node) -> ServerCert:
+    """A Galera or RabbitMQ node's: its name and address (its peers and oslo.messaging's
+    transport_url reach it so), and the VIPs HAProxy passes through to it undecrypted (the DB VIP,
+    the RabbitMQ VIP when clients use one), whose clients then verify this node's certificate."""
+    vips = [topo.galera.vip] if node in topo.galera.nodes else []
+    if node in topo.rabbitmq.nodes and topo.rabbitmq.vip is not None:
+        vips.append(topo.rabbitmq.vip)
+    return ServerCert(node.name, tuple(sorted({node.name, *(v.hostname for v in vips), *(v.name for v in vips)})),
+                      tuple(sorted({str(node.address), *(str(v.address) for v in vips)})), "node")
+
+
+def laid_files(topo: Topology, cert: ServerCert) -> list[list[str]]:
+    """[certificate, key] paths a certificate is laid in on its nodes: HAProxy's one file (on every
+    load balancer), or each of a node's services' own copy."""
+    if cert.kind == "server":
+        return [[cert.haproxy_pem, cert.haproxy_pem]]
+    node = next(n for n in topo.nodes if n.name == cert.name)
+    services = [s for s, placed in (("mariadb", topo.galera.nodes), ("rabbitmq", topo.rabbitmq.nodes)) if node in placed]
+    return [list(node_tls_files(s)) for s in services]
+
+
+def node_certificates(topo: Topology) -> tuple[ServerCert, ...]:
+    if not topo.tls:
+        return ()
+    nodes = set(topo.galera.nodes) | set(topo.rabbitmq.nodes)
+    return tuple(node_certificate(topo, n) for n in topo.nodes if n in nodes)
+
+
 def tls_vips(topo: Topology) -> tuple[Vip, ...]:
     """The VIPs HAProxy terminates TLS on: every one an API frontend binds."""
     from .catalog import balanced  # the catalog imports secrets, which imports this module: import it late
@@ -97,7 +137,7 @@ def required(topo: Topology) -> dict[str, str]:
         return {}
     needed = {CA_KEY_SECRET: f"{PEM_KEY}the private CA of {topo.name} (it signs every certificate below)",
               CA_CERT_SECRET: f"{PEM_CERT}the private CA of {topo.name} (public: every client verifies with it)"}
-    for cert in server_certificates(topo):
+    for cert in (*server_certificates(topo), *node_certificates(topo)):
         needed[cert.key_secret] = f"{PEM_KEY}{cert.name}'s certificate"
         needed[cert.cert_secret] = f"{PEM_CERT}{cert.name} ({cert.subject_alt_names})"
     return needed
@@ -159,7 +199,7 @@ def generate(topo: Topology, existing: dict[str, str] | None = None) -> dict[str
                       "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
                       "-addext", "keyUsage=critical,keyCertSign,cRLSign"], cwd)
         out[CA_KEY_SECRET], out[CA_CERT_SECRET] = (cwd / "ca.key").read_text(), (cwd / "ca.crt").read_text()
-        for cert in server_certificates(topo):
+        for cert in (*server_certificates(topo), *node_certificates(topo)):
             if cert.key_secret in existing and cert.cert_secret in existing:
                 continue
             _new_key(cwd, "server.key")

@@ -1199,7 +1199,8 @@ def test_every_https_url_is_served_with_a_certificate_naming_its_host(spec):
     for fe in frontends.values():
         bind = next(line.split() for line in fe["lines"] if line.startswith("bind "))
         served[bind[1]] = bind[bind.index("crt") + 1] if "ssl" in bind else None
-    certificates = {} if waived else {c["file"]: c for c in tls["certificates"].values()}
+    certificates = {} if waived else {crt: c for name, c in tls["certificates"].items() if name.startswith("server:")
+                                      for crt, _ in c["files"]}
     urls, hosts_by_node = 0, {}
     for path, f in files.items():
         if not path.startswith("nodes/") or not isinstance(f.content, str) or path.endswith(("user-data", ".cfg")):
@@ -1229,4 +1230,30 @@ def test_every_https_url_is_served_with_a_certificate_naming_its_host(spec):
             assert {n.strip("'\"") for n in named} == {tls["ca_file"]}, (path, named)
             assert f"nodes/{node}{tls['ca_file']}" in files, (path, node)
     assert urls, "no file names a URL HAProxy serves"
+    # MariaDB and RabbitMQ end TLS themselves (HAProxy passes them through): each client URL
+    # verifies with the CA, and each node's certificate names what its clients connect to.
+    own = {} if waived else {n.partition(":")[2]: c for n, c in tls["certificates"].items() if n.startswith("node:")}
+    galera_nodes = summary["galera"]["wsrep_cluster_address"].removeprefix("gcomm://").split(",")
+    db_vip = summary["vips"][summary["frontends"]["galera"]["vip"]]
+    for node in galera_nodes:
+        cnf = next(f.content for p, f in files.items() if p.startswith(f"nodes/{node}/") and p.endswith("galera.cnf"))
+        assert ("ssl_cert = " in cnf) == (not waived), node
+        if not waived:
+            assert f"ssl_cert = {own[node]['files'][0][0]}\n" in cnf and f"ssl_ca = {tls['ca_file']}\n" in cnf
+            assert db_vip["hostname"] in own[node]["dns"] and db_vip["address"] in own[node]["ip"], node
+    rabbit_nodes = summary["rabbitmq"]["nodes"]
+    for path, f in files.items():
+        if not (path.startswith("nodes/") and path.endswith(".conf") and isinstance(f.content, str)):
+            continue
+        for url in re.findall(r"^connection = (\S+)$", f.content, re.M):
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+            assert query.get("ssl_ca") == (None if waived else [tls["ca_file"]]), (path, url)
+        transport = re.search(r"^transport_url = rabbit://(\S+)/$", f.content, re.M)
+        if transport:
+            assert ("\nssl = true\n" in f.content) == (not waived), path
+            for broker in transport.group(1).split(",") if not waived else ():
+                host = urllib.parse.urlsplit(f"rabbit://{broker}").hostname
+                holders = [n for n in rabbit_nodes if host in own[n]["dns"]]
+                # A node's name is in its own certificate; the RabbitMQ VIP's in every node's.
+                assert holders == ([host] if host in rabbit_nodes else rabbit_nodes), (path, host)
 

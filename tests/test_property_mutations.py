@@ -13,7 +13,7 @@ import test_properties as props
 from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, ovn, pacemaker, rabbitmq, review
 from compiler.emit import base as emit_base
 from compiler.emit.base import environment
-from compiler import catalog, lower
+from compiler import catalog, lower, pki
 
 quick = settings(max_examples=30, phases=[Phase.generate], derandomize=True, deadline=None, database=None)
 
@@ -72,8 +72,46 @@ def hosts_list_only_the_node_itself(monkeypatch):
 
 
 def endpoint_scheme_not_what_haproxy_forwards(monkeypatch):
-    # haproxy.py read the scheme at import; the endpoints now say https while HAProxy says http.
-    monkeypatch.setattr(catalog, "ENDPOINT_SCHEME", "https")
+    # HAProxy tells the services their clients spoke plain HTTP, while the endpoints say https.
+    original = haproxy.api_frontend
+
+    def broken(topo, b):
+        fe = original(topo, b)
+        return dataclasses.replace(fe, frontend_options=tuple(
+            line.replace("X-Forwarded-Proto https", "X-Forwarded-Proto http") for line in fe.frontend_options))
+    monkeypatch.setattr(haproxy, "api_frontend", broken)
+
+
+def certificate_of_another_vip(monkeypatch):
+    # Each API frontend presents the certificate of the VIP listed after its own.
+    original = pki.certificate_for
+
+    def broken(topo, vip):
+        vips = pki.tls_vips(topo)
+        return original(topo, vips[(vips.index(vip) + 1) % len(vips)]) if vip in vips else None
+    monkeypatch.setattr(pki, "certificate_for", broken)
+
+
+def placement_registered_over_http(monkeypatch):
+    # One service's endpoint says http while its frontend ends TLS.
+    original = catalog.endpoint
+
+    def broken(topo, service):
+        ep = original(topo, service)
+        return dataclasses.replace(ep, scheme="http") if service is catalog.PLACEMENT else ep
+    monkeypatch.setattr(catalog, "endpoint", broken)
+
+
+def services_verify_without_the_ca(monkeypatch):
+    original = openstack.keystone_auth
+    monkeypatch.setattr(openstack, "keystone_auth", lambda topo, ep, secrets: {
+        **original(topo, ep, secrets), "cafile": None})
+
+
+def ca_left_out_of_the_trust_store(monkeypatch):
+    def edit(out, context):
+        return re.sub(r"^update-ca-(certificates|trust) >/dev/null\n", "", out, flags=re.M)
+    _edit_template(monkeypatch, host, "host/setup.sh.j2", edit)
 
 
 def _edit_template(monkeypatch, module, template, edit):
@@ -454,6 +492,10 @@ MUTATIONS = [
     (ovn_joiner_joins_itself, props.test_ovn_members_form_one_raft_cluster_that_every_client_lists),
     (neutron_lists_only_the_first_northbound_member, props.test_ovn_members_form_one_raft_cluster_that_every_client_lists),
     (gateway_tunnels_from_the_founder, props.test_ovn_members_form_one_raft_cluster_that_every_client_lists),
+    (certificate_of_another_vip, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (placement_registered_over_http, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (services_verify_without_the_ca, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (ca_left_out_of_the_trust_store, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
 ]
 
 

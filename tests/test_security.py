@@ -117,6 +117,10 @@ def _yaml(values: dict) -> str:
     ("short fernet key", lambda v: {**v, "keystone_fernet_key_1": "c2hvcnRrZXlzaG9ydGtleQ=="}, 0o600, "H081", "32 bytes"),
     ("bad cookie", lambda v: {**v, "rabbitmq_erlang_cookie": "has spaces and $ signs!!"}, 0o600, "H081", "letters and digits"),
     ("newline in value", lambda v: {**v, "galera_sst_password": "line one is long\\nline two"}, 0o600, "H081", "line break"),
+    ("key not PEM", lambda v: {**v, "tls_ca_key": "not-a-pem-block-but-long"}, 0o600, "H081", "is not a PEM block"),
+    ("certificate for a key", lambda v: {**v, "tls_ca_key": v["tls_ca_cert"]}, 0o600, "H081", "not a private key"),
+    ("two certificates", lambda v: {**v, "tls_ca_cert": v["tls_ca_cert"] + v["tls_ca_cert"]}, 0o600, "H081",
+     "must hold one certificate"),
 ])
 def test_bad_secrets_files_are_refused_without_printing_values(tmp_path, case, edit, mode, code, words):
     values = edit(_good_secrets())

@@ -344,3 +344,45 @@ def test_each_trixie_tool_catches_its_breakage(tmp_path, hagen, trixie_tools):
         assert any(mention in r["reason"] for r in failures), (artifact, [r["reason"] for r in failures])
     untouched = [r for r in results if r["artifact"] == N1 + "etc/hosts" or r["artifact"].startswith("nodes/controller3/")]
     assert all(r["status"] == PASS for r in untouched), [r for r in untouched if r["status"] != PASS]
+
+
+def _deploy(tmp_path, hagen, spec_text: str, name: str = "deploy") -> tuple[Path, Path]:
+    """A deploy bundle of a spec and the secrets it was built with (the BMC passwords filled in)."""
+    spec, secrets = tmp_path / f"{name}.yaml", tmp_path / f"{name}-secrets.yaml"
+    spec.write_text(spec_text)
+    assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
+    secrets.write_text(re.sub(r"^(ipmi_\w+): ''.*$", r"\1: 'a-bmc-password-for-\1'", secrets.read_text(), flags=re.M))
+    assert hagen("build", spec, "-o", tmp_path / name, "--secrets", secrets).returncode == 0
+    return tmp_path / name, secrets
+
+
+def test_certificates_of_a_deploy_bundle_are_judged_by_openssl(tmp_path, hagen):
+    """bookworm's openssl is debian12's own: the CA, each VIP's certificate (chain, key, names,
+    expiry) and haproxy -c with the real certificates in place all pass; then one node's
+    certificate from another CA, one's key swapped, one's certificate for another address each
+    fail with what is wrong."""
+    seed = retarget((EXAMPLES / "seed.yaml").read_text(), "debian12")
+    bundle, _ = _deploy(tmp_path, hagen, seed)
+    results = check_bundle(bundle)
+    tls = [r for r in results if r.tool.startswith("openssl")]
+    assert len(tls) == 6 and all(r.status == PASS and not r.reason for r in tls), tls
+    haproxy = [r for r in results if r.tool == "haproxy -c -dW"]
+    assert haproxy and all(r.status == PASS and "placeholder" not in r.reason for r in haproxy), haproxy
+    # Stand-ins: a second deploy of the same spec (another CA), and one whose VIP moved.
+    other_ca, _ = _deploy(tmp_path, hagen, seed, "other-ca")
+    moved, _ = _deploy(tmp_path, hagen, seed.replace("192.168.16.202", "192.168.16.222"), "moved")
+    pem = "etc/haproxy/certs/vip-keystone.pem"
+    shutil.copy(other_ca / "nodes/controller1" / pem, bundle / "nodes/controller1" / pem)
+    mine, theirs = (bundle / "nodes/controller2" / pem).read_text(), (other_ca / "nodes/controller2" / pem).read_text()
+    key_at = theirs.index("-----BEGIN PRIVATE KEY-----")
+    (bundle / "nodes/controller2" / pem).write_text(mine[:mine.index("-----BEGIN PRIVATE KEY-----")] + theirs[key_at:])
+    shutil.copy(moved / "nodes/controller3" / pem, bundle / "nodes/controller3" / pem)
+    shutil.copy(moved / "nodes/controller3/usr/local/share/ca-certificates/hagen-ca.crt",
+                bundle / "nodes/controller3/usr/local/share/ca-certificates/hagen-ca.crt")
+    judged = {r.artifact: r for r in check_bundle(bundle) if r.tool.startswith("openssl verify")}
+    assert judged["nodes/controller1/" + pem].status == FAIL
+    assert "does not verify against" in judged["nodes/controller1/" + pem].reason
+    assert judged["nodes/controller2/" + pem].status == FAIL
+    assert judged["nodes/controller2/" + pem].reason == "its key is not the certificate's"
+    assert judged["nodes/controller3/" + pem].status == FAIL
+    assert judged["nodes/controller3/" + pem].reason == "its subjectAltName lacks 192.168.16.202 (clients of vip-keystone use them)"

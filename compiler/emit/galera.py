@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import pki
 from ..catalog import database_client_hosts, databases
 from ..model import Node, Topology
 from ..secrets import SecretValues
@@ -13,23 +14,40 @@ def health_check_sources(topo: Topology) -> list[str]:
     return ["127.0.0.1"] + [n.address for n in topo.loadbalancer.nodes]
 
 
+def node_tls_files(topo: Topology, node: Node, service: str, user: str, secrets: SecretValues) -> list[BundleFile]:
+    """A node's certificate and key for one of its services, owned by the user it runs as (its
+    key readable by that user alone). RabbitMQ's emitter lays its own copy with this too."""
+    if not topo.tls:
+        return []
+    cert = pki.node_certificate(topo, node)
+    cert_path, key_path = pki.node_tls_files(service)
+
+    def pem(value: str) -> str:
+        return value if value.endswith("\n") else value + "\n"
+    return [BundleFile(cert_path.lstrip("/"), pem(secrets.get(cert.cert_secret)), 0o644, owner=user, group=user),
+            BundleFile(key_path.lstrip("/"), pem(secrets.get(cert.key_secret)), 0o600, owner=user, group=user)]
+
+
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     g = topo.galera
     if node not in g.nodes:
         return []
     target = topo.target
     cluster = topo.cluster_of(node)
+    cert, key = pki.node_tls_files("mariadb")
+    tls = {"ca": pki.ca_file(topo), "cert": cert, "key": key} if topo.tls else None
     files = [
+        *node_tls_files(topo, node, "mariadb", "mysql", secrets),
         BundleFile(target.galera_config_path.lstrip("/"),
                    render("galera/galera.cnf.j2", node=node, galera=g, target=target, cluster_name=cluster.name,
-                          members=[n.name for n in g.nodes]), 0o644),
+                          members=[n.name for n in g.nodes], tls=tls), 0o644),
         BundleFile("etc/hagen/galera-users.sql",
                    render("galera/galera-users.sql.j2",
                           root_password=secrets.get("galera_root_password"),
                           sst_password=secrets.get("galera_sst_password"),
                           clustercheck_password=secrets.get("galera_clustercheck_password"),
                           databases=[(db, secrets.get(db.password_secret)) for db in databases(topo)],
-                          client_hosts=database_client_hosts(topo)), 0o600),
+                          client_hosts=database_client_hosts(topo), require_tls=topo.tls), 0o600),
         BundleFile("etc/hagen/clustercheck.cnf",
                    render("galera/clustercheck.cnf.j2", password=secrets.get("galera_clustercheck_password")),
                    0o600, owner="mysql", group="mysql"),

@@ -29,7 +29,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                   transport_url=catalog.transport_url(topo, secrets),
                   database_url=catalog.database_url(topo, KEYSTONE.database, secrets),
                   memcache_servers=topo.memcached.servers(),
-                  quorum=topo.rabbitmq.queue_mode == "quorum")
+                  quorum=topo.rabbitmq.queue_mode == "quorum", rabbit_ssl_ca_file=pki.ca_file(topo))
     files = [
         BundleFile(KEYSTONE.config_file, conf, 0o600, owner="keystone", group="keystone"),
         BundleFile(target.keystone_site_path.lstrip("/"),

@@ -95,7 +95,8 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
     if service.keystone_user:
         context["auth"] = keystone_auth(topo, ep, secrets)
     if service.messaging or service.keystone_user:
-        context.update(transport_url=catalog.transport_url(topo, secrets), quorum=topo.rabbitmq.queue_mode == "quorum")
+        context.update(transport_url=catalog.transport_url(topo, secrets), quorum=topo.rabbitmq.queue_mode == "quorum",
+                       rabbit_ssl_ca_file=pki.ca_file(topo))
     # What it says of its peers: Neutron notifies Nova when Nova runs; Nova's [neutron] section
     # (with the metadata secret it shares with the compute nodes' OVN metadata agents).
     context.update(ovn=topo.ovn, nova=topo.api("nova") is not None)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import pki
 from ..model import Node, Topology
 from ..secrets import SecretValues
 from .base import BundleFile, render
+from .galera import node_tls_files
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,12 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     r = topo.rabbitmq
     if node not in r.nodes:
         return []
+    cert, key = pki.node_tls_files("rabbitmq")
+    tls = {"ca": pki.ca_file(topo), "cert": cert, "key": key} if topo.tls else None
     return [
+        *node_tls_files(topo, node, "rabbitmq", "rabbitmq", secrets),
         BundleFile("etc/rabbitmq/rabbitmq.conf", render("rabbitmq/rabbitmq.conf.j2", node=node, rabbitmq=r,
-                                                         cluster_name=topo.cluster_of(node).name),
+                                                         cluster_name=topo.cluster_of(node).name, tls=tls),
                    0o644, owner="root", group="rabbitmq"),
         BundleFile("etc/rabbitmq/rabbitmq-env.conf", render("rabbitmq/rabbitmq-env.conf.j2", node=node),
                    0o644, owner="root", group="rabbitmq"),

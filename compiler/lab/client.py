@@ -459,18 +459,18 @@ def _stacks(config: dict) -> dict:
     return {"stacks": found, "stacks_resumed": resumed}
 
 
-# What every HTTPS request of the client verifies the VIPs with: the bundle's CA alone, and the
-# certificate's names against the address it asked for (trust_bundle_ca).
-HTTPS_CONTEXT: ssl.SSLContext | None = None
+# What every HTTPS request and AMQPS connection of the client verifies the server with: the
+# bundle's CA alone, and the certificate's names against the address it asked for.
+TLS_CONTEXT: ssl.SSLContext | None = None
 
 
 def trust_bundle_ca(cafile: str | None) -> None:
-    """Make every urlopen verify against the deploy bundle's CA, and nothing else: a VIP that
-    presented any other certificate, or none, fails the request."""
-    global HTTPS_CONTEXT
+    """Make every urlopen (and every AMQP connection) verify against the deploy bundle's CA, and
+    nothing else: a server that presented any other certificate, or none, fails the request."""
+    global TLS_CONTEXT
     if cafile:
-        HTTPS_CONTEXT = ssl.create_default_context(cafile=cafile)
-        urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=HTTPS_CONTEXT)))
+        TLS_CONTEXT = ssl.create_default_context(cafile=cafile)
+        urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=TLS_CONTEXT)))
 
 
 class _Browser:
@@ -482,8 +482,8 @@ class _Browser:
 
         self.base = base.rstrip("/")
         handlers = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())]
-        if HTTPS_CONTEXT is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=HTTPS_CONTEXT))
+        if TLS_CONTEXT is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=TLS_CONTEXT))
         self.opener = urllib.request.build_opener(*handlers)
 
     def get(self, path: str) -> tuple[str, str]:
@@ -571,9 +571,11 @@ def _amqp_connection(config: dict, index: int):
 
     rabbit = config["rabbitmq"]
     host, port = rabbit["nodes"][index % len(rabbit["nodes"])]
+    # AMQPS as oslo.messaging speaks it: the broker's certificate verified, its names included.
+    tls = pika.SSLOptions(TLS_CONTEXT, server_hostname=host) if TLS_CONTEXT is not None else None
     params = pika.ConnectionParameters(host=host, port=port, credentials=pika.PlainCredentials(
         rabbit["user"], rabbit["password"]), socket_timeout=3, blocked_connection_timeout=10,
-        connection_attempts=1, heartbeat=10)
+        connection_attempts=1, heartbeat=10, ssl_options=tls)
     connection = pika.BlockingConnection(params)
     channel = connection.channel()
     channel.queue_declare(QUEUE, durable=True, arguments={"x-queue-type": "quorum"})

@@ -120,16 +120,20 @@ def client_config(bundle: Path, topo: dict, state: LabState) -> dict:
     transport = re.search(r"^transport_url = rabbit://(\S+)/$", keystone_conf, re.M).group(1)
     brokers = [urllib.parse.urlsplit(f"rabbit://{part}") for part in transport.split(",")]
     galera = topo["frontends"]["galera"]
+    cafile = str(bundle / "nodes" / keystone_node / topo["tls"]["ca_file"].lstrip("/")) \
+        if isinstance(topo.get("tls"), dict) else None
+    # Over TLS as Keystone itself connects (its user is REQUIRE SSL): the Galera node's certificate
+    # verified with the bundle's CA, and its names against the VIP's address.
+    tls = f"ssl-ca={cafile}\nssl-verify-server-cert\n" if cafile else ""
     options = write_private(state.root / "client-mysql.cnf", f"[client]\nuser={db_url.username}\n"
-                            f"password={urllib.parse.unquote(db_url.password)}\n")
+                            f"password={urllib.parse.unquote(db_url.password)}\n{tls}")
     return {
         "db": {"host": topo["vips"][galera["vip"]]["address"], "port": galera["port"],
                "database": db_url.path.lstrip("/")},
         "mysql_options": str(options),
-        # The CA the client verifies every HTTPS VIP with (hostname and chain), as the bundle lays
-        # it on each node; None when the spec waives TLS.
-        "cafile": str(bundle / "nodes" / keystone_node / topo["tls"]["ca_file"].lstrip("/"))
-        if isinstance(topo.get("tls"), dict) else None,
+        # The CA the client verifies every HTTPS VIP and every AMQPS broker with (hostname and
+        # chain), as the bundle lays it on each node; None when the spec waives TLS.
+        "cafile": cafile,
         "keystone": {"url": _by_address(topo, topo["services"]["keystone"]),
                      "password": _secrets_env(bundle, keystone_node)["KEYSTONE_ADMIN_PASSWORD"]},
         # transport_url's hosts (every node, or the VIP if the spec says so), resolved as the
