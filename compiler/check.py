@@ -73,8 +73,13 @@ def _clean_env() -> dict:
 
 
 def run(argv: list[str], timeout: int = 120, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=kw.pop("env", _clean_env()),
-                          **kw)
+    """A tool's run; one that does not finish in time fails its check (exit 124, as timeout(1)
+    says), instead of ending the whole check with a traceback."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              env=kw.pop("env", _clean_env()), **kw)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 124, "", f"{Path(argv[0]).name} did not finish in {timeout} s")
 
 
 def _missing(artifact: str, *tools: str) -> CheckResult | None:

@@ -108,6 +108,24 @@ def services_verify_without_the_ca(monkeypatch):
         **original(topo, ep, secrets), "cafile": None})
 
 
+def node_certificate_without_the_db_vip(monkeypatch):
+    # Galera's certificate names the node alone: a client of the DB VIP would refuse it.
+    original = pki.node_certificate
+
+    def broken(topo, node):
+        cert = original(topo, node)
+        keep = {node.name, str(node.address)}
+        return dataclasses.replace(cert, dns_names=tuple(d for d in cert.dns_names if d in keep),
+                                   ip_addresses=tuple(a for a in cert.ip_addresses if a in keep))
+    monkeypatch.setattr(pki, "node_certificate", broken)
+
+
+def messaging_without_tls(monkeypatch):
+    # oslo.messaging left on plain AMQP, which RabbitMQ no longer listens for.
+    original = openstack.config_context
+    monkeypatch.setattr(openstack, "config_context", lambda *args: {**original(*args), "rabbit_ssl_ca_file": None})
+
+
 def ca_left_out_of_the_trust_store(monkeypatch):
     def edit(out, context):
         return re.sub(r"^update-ca-(certificates|trust) >/dev/null\n", "", out, flags=re.M)
@@ -496,6 +514,8 @@ MUTATIONS = [
     (placement_registered_over_http, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (services_verify_without_the_ca, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (ca_left_out_of_the_trust_store, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (node_certificate_without_the_db_vip, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (messaging_without_tls, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
 ]
 
 
