@@ -101,7 +101,7 @@ def laid_files(topo: Topology, cert: ServerCert) -> list[list[str]]:
     load balancer), or each of a node's services' own copy."""
     if cert.kind == "server":
         return [[cert.haproxy_pem, cert.haproxy_pem]]
-    node = next(n for n in topo.nodes if n.name == cert.name)
+    node = topo.node(cert.name)
     services = [s for s, placed in (("mariadb", topo.galera.nodes), ("rabbitmq", topo.rabbitmq.nodes)) if node in placed]
     return [list(node_tls_files(s)) for s in services]
 
@@ -144,6 +144,12 @@ def required(topo: Topology) -> dict[str, str]:
 
 
 PEM_KEY, PEM_CERT = "PEM private key of ", "PEM certificate of "
+
+
+def as_file(pem: str) -> str:
+    """A PEM value as a file holds it: ending in one line break (a secrets file's block scalar
+    keeps it, a quoted value may not), so that a certificate and a key concatenate cleanly."""
+    return pem if pem.endswith("\n") else pem + "\n"
 
 
 def is_certificate(name: str) -> bool:

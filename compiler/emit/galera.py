@@ -21,11 +21,8 @@ def node_tls_files(topo: Topology, node: Node, service: str, user: str, secrets:
         return []
     cert = pki.node_certificate(topo, node)
     cert_path, key_path = pki.node_tls_files(service)
-
-    def pem(value: str) -> str:
-        return value if value.endswith("\n") else value + "\n"
-    return [BundleFile(cert_path.lstrip("/"), pem(secrets.get(cert.cert_secret)), 0o644, owner=user, group=user),
-            BundleFile(key_path.lstrip("/"), pem(secrets.get(cert.key_secret)), 0o600, owner=user, group=user)]
+    return [BundleFile(cert_path.lstrip("/"), pki.as_file(secrets.get(cert.cert_secret)), 0o644, owner=user, group=user),
+            BundleFile(key_path.lstrip("/"), pki.as_file(secrets.get(cert.key_secret)), 0o600, owner=user, group=user)]
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:

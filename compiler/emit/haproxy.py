@@ -111,12 +111,8 @@ def certificate_files(topo: Topology, secrets: SecretValues) -> list[BundleFile]
     """Each TLS VIP's certificate and key in one file, as HAProxy reads them (as root, before it
     drops to its own user): readable by root alone."""
     return [BundleFile(cert.haproxy_pem.lstrip("/"),
-                       _pem(secrets.get(cert.cert_secret)) + _pem(secrets.get(cert.key_secret)), 0o600)
+                       pki.as_file(secrets.get(cert.cert_secret)) + pki.as_file(secrets.get(cert.key_secret)), 0o600)
             for cert in pki.server_certificates(topo)]
-
-
-def _pem(value: str) -> str:
-    return value if value.endswith("\n") else value + "\n"
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:

@@ -141,8 +141,7 @@ def ca_file(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
     """The private CA's certificate, which every client on the node verifies the VIPs with."""
     if not topo.tls:
         return []
-    cert = secrets.get(pki.CA_CERT_SECRET)
-    return [BundleFile(pki.ca_file(topo).lstrip("/"), cert if cert.endswith("\n") else cert + "\n", 0o644)]
+    return [BundleFile(pki.ca_file(topo).lstrip("/"), pki.as_file(secrets.get(pki.CA_CERT_SECRET)), 0o644)]
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
