@@ -702,8 +702,13 @@ def test_spec_settings_reach_the_files_that_use_them(spec):
             parser = configparser.ConfigParser(strict=True)
             parser.read_string(f.content)
             assert parser["mysqld"]["wsrep_sst_method"] == services["galera"].get("sst_method", "mariabackup")
-            assert parser["mysqld"]["wsrep_provider_options"] == \
-                f'"gcache.size={services["galera"].get("gcache_size", "512M")}"'
+            provider = dict(o.split("=", 1) for o in parser["mysqld"]["wsrep_provider_options"].strip('"').split(";"))
+            assert provider.pop("gcache.size") == services["galera"].get("gcache_size", "512M")
+            # What is left is replication's TLS: the same files the server's own TLS names.
+            expected = {} if "tls_waiver" in spec["cluster"] else {
+                "socket.ssl_cert": parser["mysqld"]["ssl_cert"], "socket.ssl_key": parser["mysqld"]["ssl_key"],
+                "socket.ssl_ca": parser["mysqld"]["ssl_ca"]}
+            assert provider == expected, path
     region = services["keystone"].get("region", "RegionOne")
     boot = text(files, "bootstrap/keystone-bootstrap.sh")
     assert shlex.split(re.search(r"--bootstrap-region-id (\S+)", boot).group(1)) == [region]
@@ -724,7 +729,7 @@ def registrations(files):
 def seeded_sql(files):
     """{user: (password, {databases granted})} from one Galera node's seeded SQL."""
     sql = next(f.content for p, f in files.items() if p.endswith("/etc/hagen/galera-users.sql"))
-    passwords = dict(re.findall(r"^ALTER USER '(\w+)'@'[^']+' IDENTIFIED BY '([^']*)';$", sql, flags=re.M))
+    passwords = dict(re.findall(r"^ALTER USER '(\w+)'@'[^']+' IDENTIFIED BY '([^']*)'(?: REQUIRE SSL)?;$", sql, flags=re.M))
     grants = defaultdict(set)
     for database, user in re.findall(r"^GRANT ALL PRIVILEGES ON (\w+)\.\* TO '(\w+)'@", sql, flags=re.M):
         grants[user].add(database)
@@ -1057,6 +1062,7 @@ def test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone(spec):
     assert (cfn["type"], cfn["user"]) == ("cloudformation", None)
     url = urllib.parse.urlsplit(cfn["url"])
     assert (url.hostname, url.port, url.path) == (vip["hostname"], heat["cfn_port"], "/v1")
+    assert url.scheme == ("http" if "tls_waiver" in spec["cluster"] else "https")
     frontends, backends = haproxy(files, lb_nodes(files)[0])
     fe = next(f for f in frontends.values() if f.get("bind") == f"{vip['address']}:{url.port}")
     servers = backends[fe["backend"]]["servers"]
@@ -1074,7 +1080,7 @@ def test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone(spec):
         conf = configparser.ConfigParser(interpolation=None)
         conf.read_string(text(files, path))
         d = conf["DEFAULT"]
-        assert d["heat_metadata_server_url"] == f"http://{vip['hostname']}:{heat['cfn_port']}"
+        assert d["heat_metadata_server_url"] == f"{url.scheme}://{vip['hostname']}:{heat['cfn_port']}"
         assert d["heat_waitcondition_server_url"] == d["heat_metadata_server_url"] + "/v1/waitcondition"
         assert (d["stack_user_domain_name"], d["stack_domain_admin"]) == (domain["domain"], domain["admin"])
         assert d["stack_domain_admin_password"] == registered_password
@@ -1235,6 +1241,10 @@ def test_every_https_url_is_served_with_a_certificate_naming_its_host(spec):
     # MariaDB and RabbitMQ end TLS themselves (HAProxy passes them through): each client URL
     # verifies with the CA, and each node's certificate names what its clients connect to.
     own = {} if waived else {n.partition(":")[2]: c for n, c in tls["certificates"].items() if n.startswith("node:")}
+    # Every user that connects over the network (the services, through the DB VIP) must use TLS.
+    sql = next(f.content for p, f in files.items() if p.endswith("/etc/hagen/galera-users.sql"))
+    remote = re.findall(r"^ALTER USER '\w+'@'(?!localhost')[^']+' IDENTIFIED BY '[^']*'( REQUIRE SSL)?;$", sql, re.M)
+    assert remote and all(bool(r) == (not waived) for r in remote), remote
     galera_nodes = summary["galera"]["wsrep_cluster_address"].removeprefix("gcomm://").split(",")
     db_vip = summary["vips"][summary["frontends"]["galera"]["vip"]]
     for node in galera_nodes:

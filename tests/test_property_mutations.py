@@ -126,6 +126,11 @@ def messaging_without_tls(monkeypatch):
     monkeypatch.setattr(openstack, "config_context", lambda *args: {**original(*args), "rabbit_ssl_ca_file": None})
 
 
+def database_users_without_required_tls(monkeypatch):
+    # The service users may log in over plain TCP: a misconfigured client would send in clear.
+    _edit_template(monkeypatch, galera, "galera/galera-users.sql.j2", lambda out, context: out.replace(" REQUIRE SSL;", ";"))
+
+
 def ca_left_out_of_the_trust_store(monkeypatch):
     def edit(out, context):
         return re.sub(r"^update-ca-(certificates|trust) >/dev/null\n", "", out, flags=re.M)
@@ -162,8 +167,8 @@ def topology_json_lists_only_the_first_api_node(monkeypatch):
 def last_keystone_server_on_the_wrong_port(monkeypatch):
     original = haproxy.api_frontend
 
-    def broken(ep):
-        fe = original(ep)
+    def broken(topo, ep):
+        fe = original(topo, ep)
         servers = list(fe.servers)
         servers[-1] = dataclasses.replace(servers[-1], port=servers[-1].port + 1)
         return dataclasses.replace(fe, servers=tuple(servers))
@@ -513,6 +518,7 @@ MUTATIONS = [
     (certificate_of_another_vip, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (placement_registered_over_http, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (services_verify_without_the_ca, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (database_users_without_required_tls, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (ca_left_out_of_the_trust_store, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (node_certificate_without_the_db_vip, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (messaging_without_tls, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),

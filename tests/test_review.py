@@ -80,14 +80,14 @@ EDITS = {
         "backend controller2 of vip-keystone: port 5000 -> 5001",
         "backend controller3 of vip-keystone: port 5000 -> 5001",
         "keystone public_port 5000 -> 5001",
-        "service keystone url http://vip-keystone:5000/v3 -> http://vip-keystone:5001/v3",
+        "service keystone url https://vip-keystone:5000/v3 -> https://vip-keystone:5001/v3",
     ]),
     "move Placement to another port": (SEED.replace("port: 8778", "port: 8779"), [
         "frontend placement-api on vip-keystone: port 8778 -> 8779",
         "backend controller1 of vip-keystone: port 8778 -> 8779",
         "backend controller2 of vip-keystone: port 8778 -> 8779",
         "backend controller3 of vip-keystone: port 8778 -> 8779",
-        "service placement url http://vip-keystone:8778 -> http://vip-keystone:8779",
+        "service placement url https://vip-keystone:8778 -> https://vip-keystone:8779",
     ]),
     # Nova needs Placement (H057): both go, and Horizon after them in the spec.
     "leave Placement, Nova, Neutron, Heat, Cinder and Horizon out": (SEED[:SEED.index("  # Placement")], [
