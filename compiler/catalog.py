@@ -25,11 +25,22 @@ from .targets import DebconfAnswer
 
 def endpoint_scheme(topo: Topology) -> str:
     """What clients speak to a VIP's API frontend: HTTPS (HAProxy terminates TLS) unless the spec
-    waives TLS. HAProxy reaches the API nodes themselves over plain HTTP (BACKEND_SCHEME)."""
+    waives TLS. HAProxy reaches each node's own server over HTTPS too where that server can serve
+    it (backend_scheme)."""
     return "https" if topo.tls else "http"
 
 
-BACKEND_SCHEME = "http"
+def serves_tls(server: Uwsgi | OwnServer | None) -> bool:
+    """Whether a service's server can serve HTTPS itself: uwsgi can (https-socket), Apache can
+    (Keystone's, None here: it is not a catalog host's server), an own server when it says so."""
+    return server is None or isinstance(server, Uwsgi) or server.serves_tls
+
+
+def backend_scheme(topo: Topology, server: Uwsgi | OwnServer | None) -> str:
+    """What HAProxy speaks to a node's own server: HTTPS, verifying the node's certificate, when
+    the spec has TLS and the server can serve it; plain HTTP otherwise (Glance's own server)."""
+    return "https" if topo.tls and serves_tls(server) else "http"
+
 # The one RabbitMQ user every OpenStack service connects as (transport_url).
 RABBIT_USER = "openstack"
 # How long an OpenStack service waits for any one read from MariaDB (pymysql's read_timeout, in
@@ -76,6 +87,10 @@ class OwnServer:
     """Served by the service's own server, which listens where its config says (bind_host and
     bind_port) with its own workers: the way its release's documentation says to run it."""
     command: str  # the program, run on config_file
+    # Whether it serves HTTPS with the node's certificate when its config names one (the noVNC
+    # proxy's ssl_only, cert and key). Glance's eventlet server lost its TLS options (its
+    # glance/common/wsgi.py has no cert_file since Train), so HAProxy reaches it over HTTP.
+    serves_tls: bool = False
 
     def exec_start(self, config_file: str) -> str:
         return f"{self.command} --config-file=/{config_file}"
@@ -345,7 +360,7 @@ NOVA = ApiService(
                     "OpenStack Nova metadata API (instances' metadata, through Neutron's proxy)",
                     Frontend("metadata_port", "nova-metadata", "Nova metadata API, balanced in http mode with its "
                              "/healthcheck", "/healthcheck")),
-            Process("nova-novncproxy", OwnServer("/usr/bin/nova-novncproxy"),
+            Process("nova-novncproxy", OwnServer("/usr/bin/nova-novncproxy", serves_tls=True),
                     "OpenStack Nova noVNC proxy (instance consoles over a websocket)",
                     Frontend("novncproxy_port", "nova-novncproxy", "Nova noVNC console proxy, websockets "
                              "tunnelled through http mode", NOVNC_PAGE, tunnel_timeout="1h")),
@@ -600,6 +615,7 @@ class Balanced:
     request_timeout: str | None
     tunnel_timeout: str | None
     scheme: str  # endpoint_scheme's
+    backend_scheme: str  # what HAProxy speaks to the nodes' own servers (backend_scheme's)
     check_host: str | None = None  # the Host header its health check sends (ApiService.check_with_host)
 
     @property
@@ -615,19 +631,31 @@ def balanced(topo: Topology) -> tuple[Balanced, ...]:
         # The API's backend keeps its historical name, '<service>-nodes'.
         out.append(Balanced(s, s.frontend, f"{s.name}-nodes", s.description, ep.vip, ep.port, ep.nodes,
                             s.health_path, s.request_timeout, None, ep.scheme,
+                            backend_scheme(topo, s.host.server if s.host else None),
                             ep.vip.hostname if s.check_with_host else None))
         for process in (s.host.processes if s.host else ()):
             if f := process.frontend:
                 out.append(Balanced(s, f.frontend, f"{f.frontend}-nodes", f.description, ep.vip,
                                     topo.api(s.name).port(f.port_key), ep.nodes, f.health_path, None,
-                                    f.tunnel_timeout, ep.scheme))
+                                    f.tunnel_timeout, ep.scheme, backend_scheme(topo, process.server)))
     return tuple(out)
 
 
-def node_url(ep: ApiEndpoint, node: Node) -> str:
+def node_url(topo: Topology, ep: ApiEndpoint, node: Node) -> str:
     """The service on one node itself, not the VIP (Glance's worker_self_reference_url: the
     node that staged an image import is asked for it by the others)."""
-    return f"{BACKEND_SCHEME}://{node.address}:{ep.port}"
+    return f"{backend_scheme(topo, ep.service.host.server)}://{node.address}:{ep.port}"
+
+
+def tls_backends(topo: Topology, node: Node) -> tuple[str, ...]:
+    """The catalog services (Keystone included) whose own servers on this node serve HTTPS to
+    HAProxy: each reads the node's certificate from its own copy (pki.node_tls_files)."""
+    if not topo.tls:
+        return ()
+    here = topo.services_of(node)
+    return tuple(ep.service.name for ep in endpoints(topo) if ep.service.name in here and (
+        serves_tls(ep.service.host.server if ep.service.host else None)
+        or any(p.frontend and serves_tls(p.server) for p in ep.service.host.processes)))
 
 
 # What a store's client needs on the service's nodes, beyond the service's own packages (Glance's

@@ -112,9 +112,9 @@ def _test_certificate(folder: Path) -> Path:
 
 
 def check_haproxy(bundle: Path, cfg: Path) -> CheckResult:
-    """haproxy -c with the certificates in place: each 'crt' path is the node's own file of the
-    bundle (a deploy bundle's real certificate), or a test certificate where a review bundle
-    holds a placeholder."""
+    """haproxy -c with the certificates in place: each 'crt' (and the servers' 'ca-file') path is
+    the node's own file of the bundle (a deploy bundle's real certificate), or a test certificate
+    where a review bundle holds a placeholder."""
     rel = str(cfg.relative_to(bundle))
     if skip := _missing(rel, "haproxy", "openssl"):
         return skip
@@ -124,14 +124,14 @@ def check_haproxy(bundle: Path, cfg: Path) -> CheckResult:
 
         def in_place(match: re.Match) -> str:
             nonlocal test_pem, stand_ins
-            laid = node_root / match.group(1).lstrip("/")
+            keyword, laid = match.group(1), node_root / match.group(2).lstrip("/")
             if laid.is_file() and PEM_CERTIFICATE in laid.read_text():
-                return f"crt {laid}"
+                return f"{keyword} {laid}"
             test_pem, stand_ins = test_pem or _test_certificate(Path(tmp)), stand_ins + 1
-            return f"crt {test_pem}"
+            return f"{keyword} {test_pem}"
 
         staged = Path(tmp) / "haproxy.cfg"
-        staged.write_text(re.sub(r"\bcrt (\S+)", in_place, text))
+        staged.write_text(re.sub(r"\b(crt|ca-file) (\S+)", in_place, text))
         proc = run([find_tool("haproxy"), "-c", "-dW", "-f", str(staged)])
     note = f"; {stand_ins} placeholder certificate(s) stood in for by a test one" if stand_ins else ""
     return CheckResult(rel, "haproxy -c -dW", PASS if proc.returncode == 0 else FAIL,

@@ -33,7 +33,7 @@ HSTS_SECONDS = 63072000  # two years, as Mozilla's guidelines advise
 @dataclass(frozen=True)
 class ServerCert:
     """One server certificate: the names and addresses clients reach it by, and where its key and
-    certificate are kept. A VIP's is HAProxy's; a node's is its MariaDB's and its RabbitMQ's."""
+    certificate are kept. A VIP's is HAProxy's; a node's is read by each of its servers that serve TLS."""
     name: str  # the VIP's or the node's
     dns_names: tuple[str, ...]
     ip_addresses: tuple[str, ...]
@@ -75,19 +75,35 @@ def ca_file(topo: Topology) -> str | None:
     return topo.target.ca_trust_file if topo.tls else None
 
 
-# Where a node's MariaDB and RabbitMQ find their certificate and key (each its own copy, owned by
-# the service's user, which reads it after dropping root).
+# Where a node's servers find its certificate and key (each service its own copy, owned by the
+# user it reads it as: MariaDB, RabbitMQ and uwsgi after dropping root, Apache as root).
 NODE_TLS_DIR = "/etc/hagen/tls"
 
 
 def node_tls_files(service: str) -> tuple[str, str]:
-    """(certificate, key) of a node's service ('mariadb' or 'rabbitmq')."""
+    """(certificate, key) of a node's service ('mariadb', 'rabbitmq', or a catalog service's name)."""
     return f"{NODE_TLS_DIR}/{service}.crt", f"{NODE_TLS_DIR}/{service}.key"
 
 
+def node_tls_readers(topo: Topology, node: Node) -> tuple[tuple[str, str], ...]:
+    """(service, user) of each server on this node that serves TLS with the node's certificate:
+    MariaDB, RabbitMQ, and each catalog service HAProxy reaches over HTTPS (catalog.tls_backends)."""
+    from .catalog import KEYSTONE, by_name, tls_backends  # the catalog imports this module: import it late
+
+    if not topo.tls:
+        return ()
+    readers = [("mariadb", "mysql")] if node in topo.galera.nodes else []
+    if node in topo.rabbitmq.nodes:
+        readers.append(("rabbitmq", "rabbitmq"))
+    for name in tls_backends(topo, node):
+        service = by_name(name)
+        readers.append((name, "root" if service is KEYSTONE else service.host.system_user))
+    return tuple(readers)
+
+
 def node_certificate(topo: Topology, node: Node) -> ServerCert:
-    """A Galera or RabbitMQ node's: its name and address (its peers and oslo.messaging's
-    transport_url reach it so), and the VIPs HAProxy passes through to it undecrypted (the DB VIP,
+    """A node's own: its name and address (its peers, oslo.messaging's transport_url and HAProxy's
+    backend checks reach it so), and the VIPs HAProxy passes through to it undecrypted (the DB VIP,
     the RabbitMQ VIP when clients use one), whose clients then verify this node's certificate."""
     vips = [topo.galera.vip] if node in topo.galera.nodes else []
     if node in topo.rabbitmq.nodes and topo.rabbitmq.vip is not None:
@@ -101,16 +117,12 @@ def laid_files(topo: Topology, cert: ServerCert) -> list[list[str]]:
     load balancer), or each of a node's services' own copy."""
     if cert.kind == "server":
         return [[cert.haproxy_pem, cert.haproxy_pem]]
-    node = topo.node(cert.name)
-    services = [s for s, placed in (("mariadb", topo.galera.nodes), ("rabbitmq", topo.rabbitmq.nodes)) if node in placed]
-    return [list(node_tls_files(s)) for s in services]
+    return [list(node_tls_files(service)) for service, _ in node_tls_readers(topo, topo.node(cert.name))]
 
 
 def node_certificates(topo: Topology) -> tuple[ServerCert, ...]:
-    if not topo.tls:
-        return ()
-    nodes = set(topo.galera.nodes) | set(topo.rabbitmq.nodes)
-    return tuple(node_certificate(topo, n) for n in topo.nodes if n in nodes)
+    """Every node that serves TLS itself has its own certificate."""
+    return tuple(node_certificate(topo, n) for n in topo.nodes if node_tls_readers(topo, n))
 
 
 def tls_vips(topo: Topology) -> tuple[Vip, ...]:

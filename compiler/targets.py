@@ -92,6 +92,12 @@ class Target:
     apache_ports_path: str
     apache_default_site_disable: tuple[str, ...]
     keystone_wsgi_script: str
+    # Keystone's site serving HTTPS to HAProxy (mod_ssl): what installs and enables the module, and
+    # the package's own TLS site to replace ('' where none: Debian's ssl.conf only sets defaults;
+    # el9's mod_ssl listens on 443 on every address with a self-signed certificate).
+    apache_tls_packages: tuple[str, ...]
+    apache_tls_enable: tuple[str, ...]
+    apache_tls_default_site: str
     keystone_packaged_unit: str  # a packaged keystone service to keep stopped ('' if none)
     memcached_config_path: str
     memcached_config_style: str  # 'debian' (-l lines) or 'sysconfig' (OPTIONS=)
@@ -139,6 +145,9 @@ DEBIAN12 = Target(
     apache_ports_path="/etc/apache2/ports.conf",
     apache_default_site_disable=("a2dissite", "000-default"),
     keystone_wsgi_script="/usr/bin/keystone-wsgi-public",
+    apache_tls_packages=(),  # apache2 ships mod_ssl
+    apache_tls_enable=("a2enmod", "-q", "ssl"),
+    apache_tls_default_site="",
     keystone_packaged_unit="keystone",
     memcached_config_path="/etc/memcached.conf",
     memcached_config_style="debian",
@@ -199,6 +208,9 @@ EL9 = Target(
     apache_ports_path="",  # httpd.conf's Listen 80 stays: no catalog service compiled for el9 needs port 80
     apache_default_site_disable=(),
     keystone_wsgi_script="/usr/bin/keystone-wsgi-public",
+    apache_tls_packages=("mod_ssl",),
+    apache_tls_enable=(),
+    apache_tls_default_site="/etc/httpd/conf.d/ssl.conf",
     keystone_packaged_unit="",
     memcached_config_path="/etc/sysconfig/memcached",
     memcached_config_style="sysconfig",

@@ -513,9 +513,9 @@ def listener_list(files, node):
         elif path.endswith("/etc/rabbitmq/rabbitmq.conf"):
             found.append((re.search(r"^listeners\.(?:tcp|ssl)\.1 = (\S+)$", f.content, flags=re.M).group(1), "rabbitmq"))
         elif re.search(r"/(sites-available/keystone-wsgi|conf\.d/wsgi-keystone)\.conf$", path):
-            found.append((re.search(r"^Listen (\S+)$", f.content, flags=re.M).group(1), "keystone"))
+            found.append((re.search(r"^Listen (\S+)", f.content, flags=re.M).group(1), "keystone"))
         elif path.endswith("-uwsgi.ini"):  # a catalog service under uwsgi, at the ini its catalog entry names
-            found.append((re.search(r"^http-socket = (\S+)$", f.content, flags=re.M).group(1),
+            found.append((re.search(r"^https?-socket = ([^,\s]+)", f.content, flags=re.M).group(1),
                           UWSGI_INIS["/" + path.split("/", 2)[2]]))
         elif path.endswith("/etc/glance/glance-api.conf"):  # its own server: bind_host and bind_port
             parser = configparser.ConfigParser(interpolation=None)
@@ -532,6 +532,44 @@ def listener_list(files, node):
                 found.append((f"{options[f'db-{db}-cluster-local-addr']}:{options[f'db-{db}-cluster-local-port']}",
                               "ovn-raft"))
     return found
+
+
+def served_tls(files, node):
+    """{'address:port': (certificate, key) the API server there serves HTTPS with, or None for
+    plain HTTP}, read from each server's own config on the node."""
+    found = {}
+    for path, f in files.items():
+        if not path.startswith(f"nodes/{node}/") or not isinstance(f.content, str):
+            continue
+        if path.endswith("-uwsgi.ini"):
+            socket = re.search(r"^(https?)-socket = (\S+)$", f.content, flags=re.M)
+            addr, *tls = socket.group(2).split(",")
+            found[addr] = tuple(tls[:2]) if socket.group(1) == "https" else None
+        elif re.search(r"/(sites-available/keystone-wsgi|conf\.d/wsgi-keystone)\.conf$", path):
+            addr = re.search(r"^Listen (\S+)", f.content, flags=re.M).group(1)
+            crt = re.search(r"^\s*SSLCertificateFile (\S+)$", f.content, flags=re.M)
+            key = re.search(r"^\s*SSLCertificateKeyFile (\S+)$", f.content, flags=re.M)
+            found[addr] = (crt.group(1), key.group(1)) if "SSLEngine on" in f.content else None
+        elif path.endswith(("/etc/glance/glance-api.conf", "/etc/nova/nova.conf")):
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read_string(f.content)
+            d = parser["DEFAULT"]
+            if "bind_host" in d:  # Glance's own server: no TLS options left in it
+                found[f"{d['bind_host']}:{d['bind_port']}"] = None
+            if parser.has_section("vnc"):  # the noVNC proxy's own server
+                vnc = parser["vnc"]
+                found[f"{vnc['novncproxy_host']}:{vnc['novncproxy_port']}"] = \
+                    (d["cert"], d["key"]) if d.get("ssl_only") == "true" else None
+    return found
+
+
+# The frontends whose servers cannot serve HTTPS themselves (the catalog says which): their
+# backends stay plain HTTP even with TLS on.
+PLAIN_BACKENDS = {backend for s in catalog.CATALOG if s.host
+                  for server, backend in ((s.host.server, f"{s.name}-nodes"),
+                                          *((p.server, f"{p.frontend.frontend}-nodes") for p in s.host.processes
+                                            if p.frontend))
+                  if not catalog.serves_tls(server)}
 
 
 def listeners_of(files, node):
@@ -1069,7 +1107,7 @@ def test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone(spec):
     assert sorted(s["name"] for s in servers) == sorted(confs)
     for server in servers:
         ini = text(files, f"nodes/{server['name']}/etc/heat/heat-api-cfn-uwsgi.ini")
-        assert re.search(r"^http-socket = (\S+)$", ini, flags=re.M).group(1) == server["addr"]
+        assert re.search(r"^https?-socket = ([^,\s]+)", ini, flags=re.M).group(1) == server["addr"]
     domain, = json.loads(shlex.split(re.search(r"^python3 - (.+) <<'HAGEN_REGISTER'$",
                                                text(files, "bootstrap/keystone-bootstrap.sh"), flags=re.M)
                                      .group(1))[1])
@@ -1253,6 +1291,28 @@ def test_every_https_url_is_served_with_a_certificate_naming_its_host(spec):
         if not waived:
             assert f"ssl_cert = {own[node]['files'][0][0]}\n" in cnf and f"ssl_ca = {tls['ca_file']}\n" in cnf
             assert db_vip["hostname"] in own[node]["dns"] and db_vip["address"] in own[node]["ip"], node
+    # HAProxy to each API node's own server: HTTPS, verifying that node's certificate for its name,
+    # exactly where the server there serves HTTPS (with a copy of that certificate laid on the
+    # node); plain only for a server that cannot serve HTTPS, or with TLS waived.
+    _, backends = haproxy(files, lb_nodes(files)[0])
+    for fe_name, fe in summary["frontends"].items():
+        if fe["mode"] != "http":
+            continue
+        backend_name = frontends[fe_name]["backend"]
+        backend = backends[backend_name]
+        default = next(line for line in backend["lines"] if line.startswith("default-server "))
+        tls_to_servers = " ssl verify required ca-file " in default
+        assert tls_to_servers == fe["backend_tls"] == (not waived and backend_name not in PLAIN_BACKENDS), fe_name
+        if tls_to_servers:
+            assert default.endswith(f" ca-file {tls['ca_file']}"), default
+        for line in (l for l in backend["lines"] if l.startswith("server ")):
+            _, node, addr, *options = line.split()
+            served = served_tls(files, node)[addr]
+            assert (served is not None) == tls_to_servers, (fe_name, node, addr, served)
+            if served:
+                assert options[options.index("verifyhost") + 1] == node and node in own[node]["dns"], line
+                assert list(served) in own[node]["files"], (node, served)
+                assert files[f"nodes/{node}{served[1]}"].mode == 0o600, (node, served)
     rabbit_nodes = summary["rabbitmq"]["nodes"]
     for path, f in files.items():
         if not (path.startswith("nodes/") and path.endswith(".conf") and isinstance(f.content, str)):

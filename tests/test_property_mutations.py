@@ -131,6 +131,30 @@ def database_users_without_required_tls(monkeypatch):
     _edit_template(monkeypatch, galera, "galera/galera-users.sql.j2", lambda out, context: out.replace(" REQUIRE SSL;", ";"))
 
 
+def backend_servers_not_verified(monkeypatch):
+    # HAProxy encrypts to the API nodes but accepts any certificate: a man in the middle passes.
+    monkeypatch.setattr(haproxy, "backend_tls", lambda topo, b: " ssl verify none" if b.backend_scheme == "https" else "")
+
+
+def uwsgi_left_on_plain_http(monkeypatch):
+    # The API nodes' uwsgi keeps serving plain HTTP while HAProxy speaks HTTPS to it.
+    original = openstack.unit_files
+    monkeypatch.setattr(openstack, "unit_files", lambda service, node, process, port, workers, tls:
+                        original(service, node, process, port, workers, None))
+
+
+def verifyhost_names_the_first_node(monkeypatch):
+    # Every server line checks for the first node's name: the others' certificates never match.
+    original = haproxy.api_frontend
+
+    def broken(topo, b):
+        fe = original(topo, b)
+        first = fe.servers[0].name
+        return dataclasses.replace(fe, servers=tuple(dataclasses.replace(
+            s, options=re.sub(r"verifyhost \S+", f"verifyhost {first}", s.options)) for s in fe.servers))
+    monkeypatch.setattr(haproxy, "api_frontend", broken)
+
+
 def ca_left_out_of_the_trust_store(monkeypatch):
     def edit(out, context):
         return re.sub(r"^update-ca-(certificates|trust) >/dev/null\n", "", out, flags=re.M)
@@ -182,7 +206,7 @@ def apache_listens_elsewhere_on_the_last_keystone_node(monkeypatch):
         files = original(topo, node, secrets)
         if node != topo.keystone.nodes[-1]:
             return files
-        return [dataclasses.replace(f, content=re.sub(r"^Listen (\S+):(\d+)$", lambda m: f"Listen {m[1]}:{int(m[2]) + 1}",
+        return [dataclasses.replace(f, content=re.sub(r"^Listen (\S+):(\d+)", lambda m: f"Listen {m[1]}:{int(m[2]) + 1}",
                                                       f.content, flags=re.M)) if "wsgi" in f.path else f
                 for f in files]
     monkeypatch.setattr(keystone, "emit", broken)
@@ -360,7 +384,7 @@ def auth_token_cache_on_every_service_node(monkeypatch):
 
 
 def glance_names_the_vip_as_itself(monkeypatch):
-    monkeypatch.setattr(catalog, "node_url", lambda ep, node: ep.url)
+    monkeypatch.setattr(catalog, "node_url", lambda topo, ep, node: ep.url)
 
 
 def setup_forgets_the_shared_store_mount(monkeypatch):
@@ -519,6 +543,9 @@ MUTATIONS = [
     (placement_registered_over_http, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (services_verify_without_the_ca, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (database_users_without_required_tls, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (backend_servers_not_verified, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (uwsgi_left_on_plain_http, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
+    (verifyhost_names_the_first_node, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (ca_left_out_of_the_trust_store, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (node_certificate_without_the_db_vip, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),
     (messaging_without_tls, props.test_every_https_url_is_served_with_a_certificate_naming_its_host),

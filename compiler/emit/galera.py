@@ -6,23 +6,13 @@ from .. import pki
 from ..catalog import database_client_hosts, databases
 from ..model import Node, Topology
 from ..secrets import SecretValues
+from . import node_tls
 from .base import BundleFile, render
 
 
 def health_check_sources(topo: Topology) -> list[str]:
     """Who may ask clustercheck: the load balancers, and the node itself."""
     return ["127.0.0.1"] + [n.address for n in topo.loadbalancer.nodes]
-
-
-def node_tls_files(topo: Topology, node: Node, service: str, user: str, secrets: SecretValues) -> list[BundleFile]:
-    """A node's certificate and key for one of its services, owned by the user it runs as (its
-    key readable by that user alone). RabbitMQ's emitter lays its own copy with this too."""
-    if not topo.tls:
-        return []
-    cert = pki.node_certificate(topo, node)
-    cert_path, key_path = pki.node_tls_files(service)
-    return [BundleFile(cert_path.lstrip("/"), pki.as_file(secrets.get(cert.cert_secret)), 0o644, owner=user, group=user),
-            BundleFile(key_path.lstrip("/"), pki.as_file(secrets.get(cert.key_secret)), 0o600, owner=user, group=user)]
 
 
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
@@ -34,7 +24,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     cert, key = pki.node_tls_files("mariadb")
     tls = {"ca": pki.ca_file(topo), "cert": cert, "key": key} if topo.tls else None
     files = [
-        *node_tls_files(topo, node, "mariadb", "mysql", secrets),
+        *node_tls.files_for(topo, node, "mariadb", secrets),
         BundleFile(target.galera_config_path.lstrip("/"),
                    render("galera/galera.cnf.j2", node=node, galera=g, target=target, cluster_name=cluster.name,
                           members=[n.name for n in g.nodes], tls=tls), 0o644),

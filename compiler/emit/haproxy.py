@@ -32,6 +32,7 @@ class Frontend:
     backend_options: tuple[str, ...]
     servers: tuple[Server, ...]
     tls: pki.ServerCert | None = None  # HAProxy terminates TLS on the bind with this certificate
+    backend_tls: bool = False  # HAProxy speaks HTTPS to the servers (verifying each node's certificate)
 
 
 def galera_frontend(topo: Topology) -> Frontend:
@@ -72,19 +73,27 @@ def api_frontend(topo: Topology, b: Balanced) -> Frontend:
     hsts = (f'http-response set-header Strict-Transport-Security "max-age={pki.HSTS_SECONDS}"',) if cert else ()
     return Frontend(
         name=b.name, backend=b.backend, vip=b.vip, port=b.port, mode="http",
-        comment=b.description, health=f"GET {b.health_path}", tls=cert,
+        comment=b.description, health=f"GET {b.health_path}", tls=cert, backend_tls=b.backend_scheme == "https",
         # Services build their version-discovery links from these (enable_proxy_headers_parsing):
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
                           f"http-request set-header X-Forwarded-Proto {b.scheme}", *hsts, *timeouts),
         backend_options=("balance roundrobin", *health_check(b),
-                         "http-check expect status 200", "default-server inter 2s rise 2 fall 5",
+                         "http-check expect status 200", "default-server inter 2s rise 2 fall 5" + backend_tls(topo, b),
                          *((f"timeout server {b.request_timeout}",) if b.request_timeout else ()),
                          # A websocket upgraded in http mode: HAProxy then tunnels it, quiet for
                          # this long at most (a console left open).
                          *((f"timeout tunnel {b.tunnel_timeout}",) if b.tunnel_timeout else ())),
-        servers=tuple(Server(n.name, n.address, b.port, "check") for n in b.nodes),
+        servers=tuple(Server(n.name, n.address, b.port, "check" + (f" verifyhost {n.name}" if backend_tls(topo, b) else ""))
+                      for n in b.nodes),
     )
+
+
+def backend_tls(topo: Topology, b: Balanced) -> str:
+    """The servers' TLS (health checks included) to each node's own server, whose certificate is
+    verified against the CA; each server line adds the name it must hold (verifyhost: the node's
+    name, which pki.node_certificate puts in it)."""
+    return f" ssl verify required ca-file {pki.ca_file(topo)}" if b.backend_scheme == "https" else ""
 
 
 def rabbitmq_frontend(topo: Topology) -> Frontend | None:

@@ -8,6 +8,7 @@ from .. import catalog, pki
 from ..catalog import ApiEndpoint, ApiService, Process, Uwsgi
 from ..model import ACTIVE_ACTIVE, Node, Storage, Topology
 from ..secrets import SecretValues
+from . import node_tls
 from .base import BundleFile, render
 
 
@@ -86,7 +87,9 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
     context = dict(node=node, release=catalog.RELEASE, port=ep.port, ports=dict(placed.more_ports), vip=ep.vip,
                    # Each other frontend's page on the VIP (Nova's console URL for browsers).
                    frontend_urls={b.name: b.health_url for b in catalog.balanced(topo) if b.service is service},
-                   workers=placed.workers, storage=placed.storage, self_url=catalog.node_url(ep, node))
+                   workers=placed.workers, storage=placed.storage, self_url=catalog.node_url(topo, ep, node),
+                   # The node's certificate, where its own servers serve HTTPS to HAProxy.
+                   node_tls=node_tls_paths(topo, node, service))
     if service.database:
         context.update(db_host=topo.galera.vip.hostname,
                        database_url=catalog.database_url(topo, service.database, secrets),
@@ -111,6 +114,11 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
     return context
 
 
+def node_tls_paths(topo: Topology, node: Node, service: ApiService) -> tuple[str, str] | None:
+    """(certificate, key) this service's servers on this node serve HTTPS with; None for plain HTTP."""
+    return pki.node_tls_files(service.name) if service.name in catalog.tls_backends(topo, node) else None
+
+
 def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> list[BundleFile]:
     service, host = ep.service, ep.service.host
     placed = topo.api(service.name)
@@ -121,7 +129,9 @@ def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretVa
                            + (f"API ({service.service_type})" if service.service_type else "dashboard"))
     for process in (main, *host.processes):
         port = placed.port(process.frontend.port_key) if process.frontend else ep.port
-        files += unit_files(service, node, process, port, placed.workers)
+        files += unit_files(service, node, process, port, placed.workers,
+                            node_tls_paths(topo, node, service) if catalog.serves_tls(process.server) else None)
+    files += node_tls.files_for(topo, node, service.name, secrets)
     if placed.storage and placed.storage.kind == "rbd":
         files += ceph_files(service.name, host.system_user, placed.storage, secrets)
     if placed.storage and placed.storage.kind == "nfs":
@@ -129,14 +139,16 @@ def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretVa
     return files
 
 
-def unit_files(service: ApiService, node: Node, process: Process, port: int, workers: int) -> list[BundleFile]:
-    """One process's systemd unit, and the uwsgi ini it serves on when uwsgi serves it."""
+def unit_files(service: ApiService, node: Node, process: Process, port: int, workers: int,
+               tls: tuple[str, str] | None) -> list[BundleFile]:
+    """One process's systemd unit, and the uwsgi ini it serves on when uwsgi serves it (over
+    HTTPS with tls's certificate and key, when given)."""
     host, server, files = service.host, process.server, []
     if isinstance(server, Uwsgi):
         ini_name = server.ini.rsplit("/", 1)[-1]
         ini = render(f"{service.name}/{ini_name}.j2", node=node, port=port, workers=workers,
                      wsgi_script=server.wsgi_script, user=host.system_user, unit=process.unit,
-                     static_map=server.static_map, replaces_packaged_file=host.packaged_unit)
+                     static_map=server.static_map, replaces_packaged_file=host.packaged_unit, tls=tls)
         files.append(BundleFile(server.ini.lstrip("/"), ini, 0o644))
         exec_start, how = server.exec_start(), "under uwsgi, on hagen's ini"
     else:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from .. import pki
 from ..model import Node, Topology
 from ..secrets import SecretValues
+from . import node_tls
 from .base import BundleFile, render
-from .galera import node_tls_files
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     cert, key = pki.node_tls_files("rabbitmq")
     tls = {"ca": pki.ca_file(topo), "cert": cert, "key": key} if topo.tls else None
     return [
-        *node_tls_files(topo, node, "rabbitmq", "rabbitmq", secrets),
+        *node_tls.files_for(topo, node, "rabbitmq", secrets),
         BundleFile("etc/rabbitmq/rabbitmq.conf", render("rabbitmq/rabbitmq.conf.j2", node=node, rabbitmq=r,
                                                          cluster_name=topo.cluster_of(node).name, tls=tls),
                    0o644, owner="root", group="rabbitmq"),

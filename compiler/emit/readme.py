@@ -66,7 +66,8 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
     for fe in frontends(topo):
         backends = ", ".join(f"{s.name}:{s.port}" + (" (backup)" if "backup" in s.options else "")
                              for s in fe.servers)
-        fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode + ("+tls" if fe.tls else ""),
+        fe_rows.append({"vip": fe.vip, "port": fe.port, "mode": fe.mode + ("+tls" if fe.tls else "")
+                        + (" (https to nodes)" if fe.backend_tls else ""),
                         "health": fe.health, "backends": backends})
     nodes = [{"name": n.name, "address": n.address, "cluster": cluster_name_of(topo, n) or "none (API services only)",
               "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
@@ -78,7 +79,9 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,
                   frontends=fe_rows, nodes=nodes, clusters=clusters, fencing=fencing, steps=deploy_steps(topo),
                   sizes=size_rows, secret_files=per_node_paths(secret_files), corrections=CORRECTIONS + (rabbitmq_correction(topo),),
-                  diagram=mermaid(topo), topology_json=TOPOLOGY_JSON, tls={"ca_file": pki.ca_file(topo)},
+                  diagram=mermaid(topo), topology_json=TOPOLOGY_JSON,
+                  tls={"ca_file": pki.ca_file(topo),
+                       "plain_backends": [fe.name for fe in frontends(topo) if fe.mode == "http" and not fe.backend_tls]},
                   installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook],
                   services=[ep.service.name for ep in endpoints(topo) if ep.service.service_type],
                   prerequisites=storage_prerequisites(topo),

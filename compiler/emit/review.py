@@ -71,7 +71,7 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
                            "packages": packages(topo, n)} for n in topo.nodes},
         "vips": {v.name: {"address": v.address, "hostname": v.hostname} for v in topo.vips},
         # What TLS covers: the CA file every node verifies with, and each certificate (HAProxy's
-        # per VIP, MariaDB's and RabbitMQ's per node) with the names it covers and the files
+        # per VIP, a node's for each of its TLS servers) with the names it covers and the files
         # (certificate, key) it is laid in (hagen check and the lab read these).
         "tls": {"ca_file": pki.ca_file(topo),
                 "certificates": {f"{c.kind}:{c.name}": {"dns": list(c.dns_names), "ip": list(c.ip_addresses),
@@ -79,7 +79,7 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
                                  for c in (*pki.server_certificates(topo), *pki.node_certificates(topo))}}
         if topo.tls else f"waived: {topo.tls_waiver}",
         "frontends": {fe.name: {"vip": fe.vip.name, "port": fe.port, "mode": fe.mode,
-                                "tls": fe.tls.name if fe.tls else None,
+                                "tls": fe.tls.name if fe.tls else None, "backend_tls": fe.backend_tls,
                                 "backends": {s.name: {"address": s.address, "port": s.port,
                                                       "role": "backup" if "backup" in s.options else "active"}
                                              for s in fe.servers}}
