@@ -205,10 +205,6 @@ class Ovn:
     SB_PORT = 6642
     NB_RAFT_PORT = 6643
     SB_RAFT_PORT = 6644
-    # How long an OVSDB client (Neutron's ovsdbapp) lets its server stay silent before it probes,
-    # and as long again before it drops the connection and finds the new leader. Neutron's 60 s
-    # default kept it on a crashed leader for up to two minutes (the lab measured 45-169 s).
-    CLIENT_PROBE_INTERVAL_MS = 5000
 
     @property
     def founder(self) -> Node:
