@@ -441,7 +441,10 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
             result["setup_reruns"] = action()
             time.sleep(5)
         else:
-            time.sleep(10)
+            # Long enough for every service's client to finish several requests even when its first
+            # takes the client's whole timeout: Neutron's first network after the bootstrap timed out
+            # (15 s) on 2026-12-06, and a 10 s steady state then created none.
+            time.sleep(30)
     finally:
         load.terminate()
         load.wait(timeout=60)
