@@ -333,6 +333,57 @@ def secrets_init(
                    "(BMC passwords and Ceph keys only their owners know); a deploy build refuses them empty", err=True)
 
 
+@secrets_app.command("add")
+def secrets_add(
+    path: Path = typer.Argument(..., help="Existing secrets file to complete (kept at mode 0600)."),
+    spec: Path = typer.Option(..., "--spec", help="The spec whose secrets the file must hold."),
+) -> None:
+    """Add the secrets a changed spec needs and the file lacks (a new node's certificate, a new
+    service's passwords), keeping every value it holds: new certificates are signed by its CA."""
+    import os
+    import tempfile
+
+    from .diagnostics import SpecError
+    from .pipeline import compile_path
+    from .secrets import generate_value, load_secrets_file, operator_supplied, required_secrets, secrets_file_text
+    from . import pki
+
+    result = compile_path(str(spec))
+    if not result.ok:
+        _report(result.diagnostics, Format.text, _sources(result))
+        raise typer.Exit(1)
+    topo = result.topology
+    needed, by_operator = required_secrets(topo), operator_supplied(topo)
+    try:
+        kept, problems = load_secrets_file(str(path), needed, by_operator)
+    except SpecError as err:
+        _report(err.diagnostics, Format.text, {})
+        raise typer.Exit(1)
+    # Only missing ones are made; a weak, malformed or unused value is the operator's to settle
+    # (replacing or dropping it here could break what runs with it).
+    blocking = [d for d in problems if d.code not in ("H080", "H084")]
+    if blocking:
+        _report(blocking, Format.text, {})
+        typer.echo(f"hagen: {path} left unchanged: settle these first", err=True)
+        raise typer.Exit(1)
+    missing = sorted(set(needed) - set(kept) - by_operator)
+    pem = pki.generate(topo, kept) if set(missing) & set(pki.required(topo)) else {}
+    values = {**kept, **{name: pem[name] if name in pem else generate_value(name) for name in missing}}
+    left_empty = by_operator - set(kept)
+    text = secrets_file_text(values, needed, left_empty)
+    # Written beside it and renamed over it: the file is never half-written, and never other than 0600.
+    fd, scratch = tempfile.mkstemp(prefix=".hagen-secrets-", dir=path.resolve().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(scratch, path)
+    except BaseException:
+        os.unlink(scratch)
+        raise
+    typer.echo(f"hagen: added {len(missing)} secrets to {path}, kept {len(kept)}"
+               + (f": {', '.join(missing)}" if missing else ""), err=True)
+
+
 @secrets_app.command("check")
 def secrets_check(
     path: Path = typer.Argument(..., help="Secrets file to check."),

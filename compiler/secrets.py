@@ -204,7 +204,8 @@ def load_secrets_file(path: str, needed: dict[str, str], supplied_by_operator: s
     for name in sorted(needed):
         if name not in data:
             diagnostics.append(Diagnostic("H080", f"secret '{name}' ({needed[name]}) is missing", shown, Span(1, 1),
-                                          hint="'hagen secrets init' generates every secret"))
+                                          hint=f"'hagen secrets add {path} --spec SPEC' makes the missing "
+                                          "ones and keeps the rest"))
             continue
         if name in supplied_by_operator and data[name] in ("", None):
             diagnostics.append(Diagnostic("H084", f"secret '{name}' ({needed[name]}) is not filled in", shown,

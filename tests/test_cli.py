@@ -133,3 +133,46 @@ def test_short_help_debug_in_help_and_success_says_what_was_checked(tmp_path, ha
     assert ok.returncode == 0, ok.stderr
     assert "none missing, empty, weak or unused" in ok.stderr and "secrets spec.yaml needs" in ok.stderr
     assert "bmc-Pa55word" not in ok.stderr + ok.stdout
+
+
+def _secrets_of(path):
+    from ruamel.yaml import YAML
+
+    return dict(YAML(typ="safe").load(path.read_text()))
+
+
+def test_secrets_add_makes_only_what_is_missing_and_keeps_the_rest(tmp_path, hagen):
+    """A grown spec's secrets file: `secrets add` makes the missing ones (a node certificate signed
+    by the file's own CA, a password), keeps every other value byte for byte, stays 0600, and
+    refuses to touch a file with a weak value."""
+    from ruamel.yaml import YAML
+
+    spec, secrets = ROOT / "examples/seed.yaml", tmp_path / "s.yaml"
+    assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
+    before = _secrets_of(secrets)
+    dropped = ("tls_controller2_node_key", "tls_controller2_node_cert", "keystone_db_password")
+    yaml = YAML()
+    yaml.dump({k: v for k, v in before.items() if k not in dropped}, secrets)
+    secrets.chmod(0o600)
+    added = hagen("secrets", "add", secrets, "--spec", spec)
+    assert added.returncode == 0, added.stderr
+    assert f"added 3 secrets to {secrets}" in added.stderr
+    after = _secrets_of(secrets)
+    assert {k: v for k, v in after.items() if k not in dropped} == {k: v for k, v in before.items() if k not in dropped}
+    assert all(after[k] and after[k] != before[k] for k in dropped)
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    (tmp_path / "ca.crt").write_text(after["tls_ca_cert"])
+    (tmp_path / "node.crt").write_text(after["tls_controller2_node_cert"])
+    verify = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"), str(tmp_path / "node.crt")],
+                            capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    again = hagen("secrets", "add", secrets, "--spec", spec)
+    assert again.returncode == 0 and "added 0 secrets" in again.stderr
+    assert _secrets_of(secrets) == after
+    # A weak value is the operator's to settle: nothing is written.
+    text = secrets.read_text()
+    weak = re.sub(r"^keystone_db_password: .*$", "keystone_db_password: 'x'", text, flags=re.M)
+    secrets.write_text(weak)
+    refused = hagen("secrets", "add", secrets, "--spec", spec)
+    assert refused.returncode == 1 and "left unchanged" in refused.stderr
+    assert secrets.read_text() == weak and after["keystone_db_password"] not in refused.stderr + refused.stdout
