@@ -101,6 +101,11 @@ def node_tls_readers(topo: Topology, node: Node) -> tuple[tuple[str, str], ...]:
     return tuple(readers)
 
 
+def node_tls_paths(topo: Topology, node: Node, service: str) -> tuple[str, str] | None:
+    """(certificate, key) `service` serves TLS with on this node; None where it serves plain."""
+    return node_tls_files(service) if service in dict(node_tls_readers(topo, node)) else None
+
+
 def node_certificate(topo: Topology, node: Node) -> ServerCert:
     """A node's own: its name and address (its peers, oslo.messaging's transport_url and HAProxy's
     backend checks reach it so), and the VIPs HAProxy passes through to it undecrypted (the DB VIP,

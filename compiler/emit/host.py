@@ -49,7 +49,7 @@ def packages(topo: Topology, node: Node) -> list[str]:
     found = list(t.packages_cluster) if topo.cluster_of(node) else []
     if topo.tls:  # the target's ca_trust_update, which adds hagen's CA to the system's trust store
         found.append("ca-certificates")
-    if catalog.KEYSTONE.name in catalog.tls_backends(topo, node):  # Apache's mod_ssl, where packaged apart
+    if pki.node_tls_paths(topo, node, catalog.KEYSTONE.name):  # Apache's mod_ssl, where packaged apart
         found += t.apache_tls_packages
     for service in topo.services_of(node):
         found += [p for p in per_service[service] if p not in found]
@@ -177,7 +177,7 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         masked_units=masked_units(topo, node), systemd_units=running, stopped_units=stopped,
         files=[f for f in sorted(laid_down, key=lambda f: f.path)], services=services,
         site_enable=[c for c in (target.keystone_site_enable, target.apache_default_site_disable,
-                                 target.apache_tls_enable if catalog.KEYSTONE.name in catalog.tls_backends(topo, node)
+                                 target.apache_tls_enable if pki.node_tls_paths(topo, node, catalog.KEYSTONE.name)
                                  else ()) if c],
         service_units=service_units(topo, node), shared_mounts=catalog.shared_mounts(topo, node),
         unwanted_files=unwanted_files(topo, node),

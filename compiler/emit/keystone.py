@@ -33,7 +33,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                   quorum=topo.rabbitmq.queue_mode == "quorum", rabbit_ssl_ca_file=pki.ca_file(topo))
     # Apache serves HAProxy HTTPS with the node's certificate (read as root, before it drops to
     # the keystone user), unless the spec waives TLS.
-    tls = pki.node_tls_files(KEYSTONE.name) if KEYSTONE.name in catalog.tls_backends(topo, node) else None
+    tls = pki.node_tls_paths(topo, node, KEYSTONE.name)
     files = [
         BundleFile(KEYSTONE.config_file, conf, 0o600, owner="keystone", group="keystone"),
         BundleFile(target.keystone_site_path.lstrip("/"),

@@ -89,7 +89,7 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
                    frontend_urls={b.name: b.health_url for b in catalog.balanced(topo) if b.service is service},
                    workers=placed.workers, storage=placed.storage, self_url=catalog.node_url(topo, ep, node),
                    # The node's certificate, where its own servers serve HTTPS to HAProxy.
-                   node_tls=node_tls_paths(topo, node, service))
+                   node_tls=pki.node_tls_paths(topo, node, service.name))
     if service.database:
         context.update(db_host=topo.galera.vip.hostname,
                        database_url=catalog.database_url(topo, service.database, secrets),
@@ -114,11 +114,6 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
     return context
 
 
-def node_tls_paths(topo: Topology, node: Node, service: ApiService) -> tuple[str, str] | None:
-    """(certificate, key) this service's servers on this node serve HTTPS with; None for plain HTTP."""
-    return pki.node_tls_files(service.name) if service.name in catalog.tls_backends(topo, node) else None
-
-
 def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretValues) -> list[BundleFile]:
     service, host = ep.service, ep.service.host
     placed = topo.api(service.name)
@@ -130,7 +125,8 @@ def service_files(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretVa
     for process in (main, *host.processes):
         port = placed.port(process.frontend.port_key) if process.frontend else ep.port
         files += unit_files(service, node, process, port, placed.workers,
-                            node_tls_paths(topo, node, service) if catalog.serves_tls(process.server) else None)
+                            pki.node_tls_paths(topo, node, service.name) if catalog.serves_tls(process.server)
+                            else None)
     files += node_tls.files_for(topo, node, service.name, secrets)
     if placed.storage and placed.storage.kind == "rbd":
         files += ceph_files(service.name, host.system_user, placed.storage, secrets)
