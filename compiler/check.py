@@ -34,7 +34,8 @@ APT_PACKAGES = {"haproxy": "haproxy", "shellcheck": "shellcheck", "cloud-init": 
                 "cibadmin": "pacemaker-cli-utils", "crm_mon": "pacemaker-cli-utils", "mariadbd": "mariadb-server",
                 "corosync": "corosync", "xinetd": "xinetd", "systemd-analyze": "systemd", "unshare": "util-linux",
                 "escript": "rabbitmq-server", "debconf-set-selections": "debconf", "tar": "tar", "ip": "iproute2",
-                "oslo-config-validator": "python3-oslo.config", "ovsdb-tool": "ovn-central", "openssl": "openssl"}
+                "oslo-config-validator": "python3-oslo.config", "ovsdb-tool": "ovn-central", "openssl": "openssl",
+                "promtool": "prometheus"}
 PIP_PACKAGES = {"ksvalidator": "pykickstart"}  # not packaged for Debian 12; 'hagen[check]' brings it
 
 
@@ -706,6 +707,26 @@ def _first_difference(mine: str, theirs: str) -> str:
     return "" if mine == theirs else "length differs from what pcs generates"
 
 
+def check_prometheus(bundle: Path, folder: Path) -> list[CheckResult]:
+    """Prometheus's own promtool on the monitoring folder: the scrape config (with the rule file
+    it names), the rules, and the rules' unit tests (each alert fires on its bad series with its
+    labels and annotations, and stays quiet on the healthy ones)."""
+    rel = str(folder.relative_to(bundle))
+    if skip := _missing(rel, "promtool"):
+        return [skip]
+    promtool = find_tool("promtool")
+    results = []
+    for what, args in (("check config", ["check", "config", "prometheus.yml"]),
+                       ("check rules", ["check", "rules", *sorted(str(p.relative_to(folder))
+                                                                   for p in folder.glob("rules/*.yml"))]),
+                       ("test rules", ["test", "rules", *sorted(str(p.relative_to(folder))
+                                                                 for p in folder.glob("tests/*.yml"))])):
+        proc = run([promtool, *args], cwd=folder)
+        results.append(CheckResult(rel, f"promtool {what}", PASS if proc.returncode == 0 else FAIL,
+                                   "" if proc.returncode == 0 else _tail(proc.stdout + proc.stderr, 12)))
+    return results
+
+
 def check_units(bundle: Path, units: list[Path]) -> CheckResult:
     rel = str(units[0].parent.relative_to(bundle))
     if skip := _missing(rel, "systemd-analyze"):
@@ -901,10 +922,14 @@ def _fence_race(rel: str, xml: str, nodes: list[str]) -> CheckResult:
 
 
 def _binds_match_vips(bundle: Path, rel: str, xml: str) -> CheckResult:
-    """Every address HAProxy binds must be a VIP this cluster creates, and every VIP must be bound."""
+    """Every address HAProxy binds must be a VIP this cluster creates (or the node's own, where its
+    metrics frontend listens), and every VIP must be bound."""
     binds = set()
     for cfg in bundle.glob("nodes/*/etc/haproxy/haproxy.cfg"):
-        binds |= set(re.findall(r"^\s*bind\s+([\d.]+):\d+", cfg.read_text(), flags=re.M))
+        node = cfg.parents[2].name
+        own = set(re.findall(rf"^([\d.]+)\s.*\b{re.escape(node)}\b", (cfg.parents[2] / "etc/hosts").read_text(),
+                             flags=re.M))
+        binds |= set(re.findall(r"^\s*bind\s+([\d.]+):\d+", cfg.read_text(), flags=re.M)) - own
     vips = set()
     for primitive in ET.fromstring(xml).iter("primitive"):
         if primitive.get("type") == "IPaddr2":
@@ -1006,6 +1031,8 @@ def plan(bundle: Path) -> list:
                      | set(bundle.glob("nodes/*/setup.sh")) | set(bundle.glob("nodes/*/usr/local/bin/*"))
                      | set(bundle.glob("nodes/*/usr/local/lib/hagen/**/*.sh")))
     jobs += [(check_shell, (bundle, s)) for s in scripts]
+    if (bundle / "monitoring/prometheus.yml").exists():
+        jobs.append((check_prometheus, (bundle, bundle / "monitoring")))
     for node in sorted((bundle / "nodes").glob("*")):
         if (node / "etc/haproxy/haproxy.cfg").exists():
             jobs.append((check_haproxy, (bundle, node / "etc/haproxy/haproxy.cfg")))
@@ -1080,7 +1107,7 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
 # release's own program. shellcheck, ksvalidator, sizes, gzip and tar judge our files by fixed
 # rules (a shell's grammar, RHEL 9's kickstart handler, byte limits) and count for any target.
 RELEASE_BOUND = ("haproxy", "mariadbd", "cuttlefish", "corosync", "pcs", "crm_", "cloud-init", "systemd-analyze",
-                 "xinetd", "oslo", "openssl")
+                 "xinetd", "oslo", "openssl", "promtool")
 
 
 def _not_this_release(target, result: CheckResult) -> CheckResult:

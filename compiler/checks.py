@@ -14,6 +14,7 @@ from .diagnostics import Diagnostic, did_you_mean
 from .catalog import API_SERVICES, CATALOG, ETCD_CLIENT_PORT, ETCD_PEER_PORT, frontend_port_keys
 from .model import (ACTIVE_ACTIVE, ACTIVE_ACTIVE_BACKENDS, ACTIVE_PASSIVE, CLUSTERED_SERVICES, SERVICE_ORDER, Galera,
                     Memcached, Ovn, RabbitMQ, cluster_groups, cluster_name, volume_ha)
+from . import monitoring
 from .resources import service_setting
 from .spec import SourceDoc
 from .targets import TARGETS
@@ -107,6 +108,7 @@ def check_semantics(doc: SourceDoc) -> list[Diagnostic]:
         _check_ceph_clusters(data, report)
     _check_fencing(data, report)
     _check_tls(data, report)
+    _check_monitoring(data, report)
     return sorted(found, key=lambda d: d.sort_key)
 
 
@@ -372,6 +374,14 @@ def _check_ports(data, node_names, report) -> None:
     }
     placed = {s: placement(data, s) for s in ("galera", "rabbitmq", "keystone", *API_SERVICES)}
     placed["memcached"] = placement(data, "keystone", "memcached_nodes")
+    if TARGETS[data["cluster"]["target"]].monitoring:  # the exporters' fixed ports: checked first, so
+        # that a collision is reported at the service's own port, which the spec can move
+        exporters = {monitoring.NODE: [(n["name"], ()) for n in data["nodes"]],
+                     monitoring.HAPROXY: placement(data, "loadbalancer"), monitoring.MYSQLD: placement(data, "galera"),
+                     monitoring.RABBITMQ: placement(data, "rabbitmq"),
+                     monitoring.HACLUSTER: [(n, ()) for n in sorted(clustered_node_names(data))]}
+        listeners = {**{f"{e.job} exporter": [(e.port, "port")] for e in exporters}, **listeners}
+        placed.update({f"{e.job} exporter": nodes for e, nodes in exporters.items()})
     if "neutron" in services:  # OVN central's fixed ports, on its members
         listeners["ovn-central"] = [(Ovn.NB_PORT, "Northbound port"), (Ovn.SB_PORT, "Southbound port"),
                                     (Ovn.NB_RAFT_PORT, "Northbound RAFT port"), (Ovn.SB_RAFT_PORT, "Southbound RAFT port")]
@@ -384,8 +394,11 @@ def _check_ports(data, node_names, report) -> None:
         nodes = [n for n, _ in placed[service] if n in node_names]
         for port, label in listeners[service]:
             owner = {"memcached": "keystone", "ovn-central": "neutron", "etcd": "cinder"}.get(service, service)
-            key = label if label in services[owner] else None
-            path = ("services", owner, key) if key else ("services", owner)
+            if owner not in services:  # an exporter: first in, it is never the one reported
+                path = ("nodes",)
+            else:
+                key = label if label in services[owner] else None
+                path = ("services", owner, key) if key else ("services", owner)
             for name in dict.fromkeys(nodes):
                 taken = per_node[name].get(port)
                 here = f"{service} {label} ({port})"
@@ -576,6 +589,22 @@ def _check_tls(data, report) -> None:
     if waiver:
         report("H072", f"TLS is waived: {waiver['reason']}", ("cluster", "tls_waiver"),
                hint="without TLS anyone on the network reads every password and token", key=True)
+
+
+def _check_monitoring(data, report) -> None:
+    spec = data.get("monitoring")
+    if spec is None:
+        return
+    target = TARGETS[data["cluster"]["target"]]
+    if not target.monitoring:
+        report("H062", f"monitoring is not available on {target.name}: hagen compiles the exporters of Debian 13's "
+               "packages only", ("monitoring",), key=True, hint="set cluster.target to debian13, or remove monitoring")
+    for i, text in enumerate(spec.get("scrapers", [])):
+        try:
+            ipaddress.IPv4Network(text, strict=False)
+        except ValueError:
+            report("H030", f"scraper '{text}' is not an IPv4 address or network", ("monitoring", "scrapers", i),
+                   hint=IPV4_HINT)
 
 
 def _check_volume_ha(data, report) -> None:

@@ -12,8 +12,8 @@ import re
 
 from .catalog import API_SERVICES, frontend_port_keys
 from .checks import placement
-from .model import (ApiPlacement, BridgeMapping, Fencing, Galera, Keystone, LoadBalancer, Memcached, Network, Node,
-                    Ovn, PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name, volume_ha)
+from .model import (ApiPlacement, BridgeMapping, Fencing, Galera, Keystone, LoadBalancer, Memcached, Monitoring,
+                    Network, Node, Ovn, PacemakerCluster, RabbitMQ, Storage, Topology, Vip, cluster_groups, cluster_name, volume_ha)
 from .resources import service_setting, topology_schema
 from .targets import TARGETS
 
@@ -76,7 +76,17 @@ def lower(data: dict) -> Topology:
         memcached=Memcached(placed("keystone", "memcached_nodes")),
         clusters=pacemaker_clusters(data["cluster"]["name"], placements),
         ovn=ovn(data, placed),
+        monitoring=monitoring(data, networks),
     )
+
+
+def monitoring(data: dict, networks: tuple[Network, ...]) -> Monitoring | None:
+    """The exporters' scrapers: the spec's, or every network the nodes are on. None where the
+    target has no exporters compiled."""
+    if not TARGETS[data["cluster"]["target"]].monitoring:
+        return None
+    scrapers = data.get("monitoring", {}).get("scrapers") or [str(n.cidr) for n in networks]
+    return Monitoring(tuple(sorted(dict.fromkeys(scrapers), key=lambda s: (ipaddress.IPv4Network(s, strict=False), s))))
 
 
 def ovn(data: dict, placed) -> Ovn | None:

@@ -216,6 +216,12 @@ class Ovn:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """The exporters every node runs (monitoring.py says which) and who may scrape them."""
+    scrapers: tuple[str, ...]  # addresses and networks, as IPAddressAllow and HAProxy's src ACL take them
+
+
+@dataclass(frozen=True)
 class PacemakerCluster:
     """One corosync/Pacemaker cluster: a connected set of service placements."""
 
@@ -251,6 +257,7 @@ class Topology:
     memcached: Memcached
     clusters: tuple[PacemakerCluster, ...]
     ovn: Ovn | None = None  # with Neutron only
+    monitoring: Monitoring | None = None  # None: the target has no exporters compiled
 
     # Roles of the OVN nodes beside the services (services_of names them; host.py installs them).
     OVN_ROLES = ("ovn-central", "ovn-gateway")

@@ -105,6 +105,8 @@ class Target:
     # Where a local CA goes for the system's trust store, and the command that adds it there.
     ca_trust_file: str
     ca_trust_update: str
+    # Prometheus exporters from the release's own packages (compiler/monitoring.py): trixie's.
+    monitoring: bool = False
 
 
 DEBIAN12 = Target(
@@ -232,6 +234,7 @@ DEBIAN13 = dataclasses.replace(
     pcs_score_keyword=True,
     rabbitmq_version="4.0",
     rabbitmq_mirroring="removed",
+    monitoring=True,
     debconf_answers=(
         DebconfAnswer("keystone", "keystone/configure_db", "boolean", "false"),
         DebconfAnswer("keystone", "keystone/create-admin-tenant", "boolean", "false"),

@@ -27,7 +27,9 @@ TOOL_PACKAGES = ("haproxy", "pcs", "pacemaker", "pacemaker-cli-utils", "corosync
                  # ovn-ctl and ovsdb-tool, which judge OVN central's options (check_ovn_central)
                  "ovn-central",
                  # openssl, which judges the certificates and makes a test one for haproxy -c
-                 "openssl")
+                 "openssl",
+                 # promtool, which judges the scrape config and the alert rules, and runs their tests
+                 "prometheus")
 PYTHON_PACKAGES = ("python3", "python3-jinja2", "python3-jsonschema", "python3-ruamel.yaml", "python3-typer")
 MARKER = ".hagen-tools-root"
 INSIDE = "/run/hagen-check"  # where the bundle and hagen appear inside the root

@@ -7,8 +7,8 @@ import hashlib
 from ..diagnostics import Diagnostic
 from ..model import Topology
 from ..secrets import PLACEHOLDER, SecretValues
-from . import (bootstrap, cloudinit, etcd, galera, haproxy, host, keystone, memcached, openstack, ovn, pacemaker,
-               rabbitmq, readme, review)
+from . import (bootstrap, cloudinit, etcd, galera, haproxy, host, keystone, memcached, monitoring, openstack, ovn,
+               pacemaker, rabbitmq, readme, review)
 from .base import BundleFile
 
 NODE_LIB = bootstrap.NODE_LIB.lstrip("/")
@@ -40,6 +40,7 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     laid += memcached.emit(topo, node)
     laid += ovn.emit(topo, node)
     laid += etcd.emit(topo, node)
+    laid += monitoring.emit(topo, node)
     laid += pacemaker.node_files(topo, node, secrets)
     cluster = topo.cluster_of(node)
     if cluster is not None and node == cluster.first:
@@ -54,7 +55,7 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
 def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic]) -> list[BundleFile]:
     cluster_files = pacemaker.emit(topo, secrets)
     bootstrap_files = bootstrap.emit(topo)
-    files: list[BundleFile] = [*cluster_files, *bootstrap_files]
+    files: list[BundleFile] = [*cluster_files, *bootstrap_files, *monitoring.emit_prometheus(topo)]
     size_rows, carriers = [], []
     for node in topo.nodes:
         laid, setup = node_bundle(topo, node, secrets, cluster_files, bootstrap_files)

@@ -62,7 +62,9 @@ def environment() -> jinja2.Environment:
     # What the shared oslo sections (oslo/common.j2, imported without the render's context) read.
     env.globals.update(database_read_timeout_s=DATABASE_READ_TIMEOUT_S)
     env.filters.update(shell=shell_quote, url=url_quote, oslo=oslo_value, sql=sql_string,
-                       optfile=option_file_value, py=python_literal, format_code=lambda s: f"`{s}`")
+                       optfile=option_file_value, py=python_literal, format_code=lambda s: f"`{s}`",
+                       # A YAML single-quoted string: every character is itself, but a quote is doubled.
+                       yaml_str=lambda s: "'" + str(s).replace("'", "''") + "'")
     return env
 
 

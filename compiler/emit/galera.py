@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import pki
+from .. import monitoring, pki
 from ..catalog import database_client_hosts, databases
 from ..model import Node, Topology
 from ..secrets import SecretValues
@@ -34,7 +34,9 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                           sst_password=secrets.get("galera_sst_password"),
                           clustercheck_password=secrets.get("galera_clustercheck_password"),
                           databases=[(db, secrets.get(db.password_secret)) for db in databases(topo)],
-                          client_hosts=database_client_hosts(topo), require_tls=topo.tls), 0o600),
+                          client_hosts=database_client_hosts(topo), require_tls=topo.tls,
+                          exporter=(monitoring.MYSQLD_EXPORTER_USER, monitoring.MYSQLD_EXPORTER_GRANTS)
+                          if monitoring.MYSQLD in monitoring.exporters_on(topo, node) else None), 0o600),
         BundleFile("etc/hagen/clustercheck.cnf",
                    render("galera/clustercheck.cnf.j2", password=secrets.get("galera_clustercheck_password")),
                    0o600, owner="mysql", group="mysql"),

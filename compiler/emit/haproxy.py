@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import pki
+from .. import monitoring, pki
 from ..catalog import Balanced, balanced
 from ..model import Node, Topology, Vip
 from ..secrets import SecretValues
@@ -116,6 +116,15 @@ def frontends(topo: Topology) -> tuple[Frontend, ...]:
     return tuple(sorted((f for f in found if f), key=lambda f: f.name))
 
 
+def metrics_frontend(topo: Topology, node: Node) -> dict | None:
+    """HAProxy's built-in Prometheus exporter: a frontend of its own on the node's address, which
+    answers the scrapers (and the node itself) only."""
+    if monitoring.HAPROXY not in monitoring.exporters_on(topo, node):
+        return None
+    return {"bind": monitoring.listen(node, monitoring.HAPROXY),
+            "allowed": ["127.0.0.0/8", *monitoring.scrapers(topo)]}
+
+
 def certificate_files(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
     """Each TLS VIP's certificate and key in one file, as HAProxy reads them (as root, before it
     drops to its own user): readable by root alone."""
@@ -129,7 +138,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
         return []
     text = render("haproxy/haproxy.cfg.j2", node=node, maxconn=topo.loadbalancer.maxconn,
                   frontends=frontends(topo), tls=topo.tls, ciphers=pki.TLS12_CIPHERS,
-                  ciphersuites=pki.TLS13_CIPHERSUITES)
+                  ciphersuites=pki.TLS13_CIPHERSUITES, metrics=metrics_frontend(topo, node))
     return [*certificate_files(topo, secrets),
         BundleFile("etc/haproxy/haproxy.cfg", text, 0o644),
         # HAProxy needs two descriptors per connection; say so instead of relying on defaults.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import catalog, pki
+from .. import catalog, monitoring, pki
 from ..model import Node, Topology
 from ..secrets import SecretValues
-from . import ovn
+from . import monitoring as monitoring_files, ovn
 from .base import BundleFile, render
 
 def pacemaker_units(topo: Topology, node: Node) -> list[str]:
@@ -53,6 +53,7 @@ def packages(topo: Topology, node: Node) -> list[str]:
         found += t.apache_tls_packages
     for service in topo.services_of(node):
         found += [p for p in per_service[service] if p not in found]
+    found += [e.package for e in monitoring.exporters_on(topo, node) if e.package]
     return found
 
 
@@ -164,6 +165,16 @@ def gateway(topo: Topology, node: Node) -> dict | None:
     return {"external_ids": ovn.gateway_settings(topo.ovn, node), "bridges": topo.ovn.bridge_mappings}
 
 
+def monitoring_setup(topo: Topology, node: Node) -> dict | None:
+    """What setup.sh does for the exporters here: the textfile it writes, and the units."""
+    if not monitoring.exporters_on(topo, node):
+        return None
+    return {"textfile_dir": monitoring.TEXTFILE_DIR, "textfile": monitoring.TEXTFILE,
+            "certificates": monitoring.certificate_files(topo, node),
+            "galera_datadir": "/var/lib/mysql" if node in topo.galera.nodes else None,
+            "units": monitoring_files.units(topo, node)}
+
+
 def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> BundleFile:
     services = {s: s in topo.services_of(node) for s in ("loadbalancer", "galera", "rabbitmq", "keystone")}
     target = topo.target
@@ -185,5 +196,6 @@ def setup_script(topo: Topology, node: Node, laid_down: list[BundleFile]) -> Bun
         etcd_config="/" + catalog.ETCD_CONFIG if node in catalog.coordination_members(topo) else None,
         gateway=gateway(topo, node), keepalive_sysctl_file="/" + KEEPALIVE_SYSCTL_FILE,
         ca_file=pki.ca_file(topo), ca_trust_update=topo.target.ca_trust_update,
+        monitoring=monitoring_setup(topo, node),
     )
     return BundleFile("setup.sh", text, 0o755)

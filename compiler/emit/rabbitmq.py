@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import pki
+from .. import monitoring, pki
 from ..model import Node, Topology
 from ..secrets import SecretValues
 from . import node_tls
@@ -37,7 +37,10 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     return [
         *node_tls.files_for(topo, node, "rabbitmq", secrets),
         BundleFile("etc/rabbitmq/rabbitmq.conf", render("rabbitmq/rabbitmq.conf.j2", node=node, rabbitmq=r,
-                                                         cluster_name=topo.cluster_of(node).name, tls=tls),
+                                                         cluster_name=topo.cluster_of(node).name, tls=tls,
+                                                         metrics=monitoring.listen(node, monitoring.RABBITMQ)
+                                                         if monitoring.RABBITMQ in monitoring.exporters_on(topo, node)
+                                                         else None),
                    0o644, owner="root", group="rabbitmq"),
         BundleFile("etc/rabbitmq/rabbitmq-env.conf", render("rabbitmq/rabbitmq-env.conf.j2", node=node),
                    0o644, owner="root", group="rabbitmq"),
