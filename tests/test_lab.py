@@ -215,6 +215,36 @@ def test_galera_transfer_tells_ist_from_a_full_sst():
     assert report.galera_transfer_from_log("WSREP: Synchronized with group, ready for connections") == "none"
 
 
+def _watched(steady_alerts=None, crash_alerts=None, still_firing=(), missing=()):
+    quiet = {"rows_lost": 0, "messages_lost": 0, "tokens_issued": 1, "writes_acknowledged": 1, "messages_confirmed": 1}
+    return {"monitoring": {"settled_s": 40.0, "targets_down": {}, "firing": [], "metrics_missing": list(missing)},
+            "scenarios": [{"name": "steady", "figures": quiet, "monitoring": {"alerts": steady_alerts or {}}},
+                          {"name": "crash controller1", "figures": quiet, "rejoin": {"all_s": 80.0},
+                           "monitoring": {"alerts": crash_alerts or {}, "still_firing": list(still_firing),
+                                          "targets_down": {}, "cleared_after_verify_s": 12.0}}]}
+
+
+def test_alerts_must_name_the_crashed_node_end_after_it_and_stay_quiet_in_the_steady_state():
+    fired = {"HagenGaleraNodeNotSynced{instance=controller1,job=mysqld}": {"fired_s": 70.0, "resolved_s": 150.0}}
+    assert run.monitoring_problems(_watched(crash_alerts=fired)) == []
+    assert run.monitoring_problems(_watched(crash_alerts={"HagenGaleraClusterIncomplete{instance=controller2,job=mysqld}":
+                                                          {"fired_s": 70.0, "resolved_s": 150.0}})) == \
+        ["crash controller1: no alert named the crashed node (fired: "
+         "HagenGaleraClusterIncomplete{instance=controller2,job=mysqld})"]
+    # controller10 is not controller1
+    assert run.monitoring_problems(_watched(crash_alerts={"HagenNodeDown{instance=controller10,job=node}": {}}))
+    assert run.monitoring_problems(_watched(steady_alerts=fired, crash_alerts=fired)) == \
+        ["steady: alerts fired with every node up: HagenGaleraNodeNotSynced{instance=controller1,job=mysqld}"]
+    assert "still firing" in run.monitoring_problems(_watched(crash_alerts=fired, still_firing=["HagenNodeDown{}"]))[0]
+    # The lab's overlay roots have no filesystem series: a documented gap, not a problem; others are.
+    assert run.monitoring_problems(_watched(crash_alerts=fired, missing=["node_filesystem_avail_bytes"])) == []
+    assert run.monitoring_problems(_watched(crash_alerts=fired, missing=["haproxy_server_status"])) == \
+        ["monitoring: the alert rules read metrics no exporter gives: haproxy_server_status"]
+    assert report.alert_lines(_watched(crash_alerts=fired))[-1] == \
+        "alerts in crash controller1: HagenGaleraNodeNotSynced{instance=controller1,job=mysqld} 70.0..150.0, " \
+        "none firing 12.0 s after the verify"
+
+
 def test_client_address_avoids_nodes_and_vips():
     topo = {"nodes": {"a": {"address": "10.0.0.254", "network": "10.0.0.0/24"}},
             "vips": {"v": {"address": "10.0.0.253"}}}

@@ -31,7 +31,7 @@ settings.register_profile("long", max_examples=2000, deadline=None, suppress_hea
 settings.load_profile(os.environ.get("HAGEN_HYPOTHESIS_PROFILE", "ci"))
 
 RESERVED = {3306, 4567, 4568, 4444, 9200, 5672, 4369, 25672, 5000, 11211, 35357, 6641, 6642, 6643, 6644,
-            2379, 2380}
+            2379, 2380, 9100, 8405, 9104, 15692, 9664}
 names = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 
 
@@ -97,6 +97,9 @@ def topologies(draw):
             st.lists(st.sampled_from(keystone), min_size=1, unique=True))
     if waiver:
         spec["cluster"]["fencing_waiver"] = {"reason": "generated test"}
+    if draw(st.booleans()):  # the Prometheus servers (on debian13; elsewhere a refused key)
+        spec["monitoring"] = {"scrapers": draw(st.lists(st.sampled_from(["10.250.0.7", "10.250.0.8", "172.31.0.0/28"]),
+                                                        min_size=1, unique=True))}
     if draw(st.integers(0, 5)) == 0:  # TLS is the default; a waiver now and then
         spec["cluster"]["tls_waiver"] = {"reason": "generated test"}
     # Settings copied from the spec into one consumer each, drawn so that a default hides nothing.
@@ -170,6 +173,8 @@ def topologies(draw):
                     if placed["backend"]["type"] == "rbd":
                         placed["volume_ha"] = "active-passive"
             spec["services"][service] = placed
+    if spec["cluster"]["target"] != "debian13":  # hagen compiles exporters for debian13 only (H062)
+        spec.pop("monitoring", None)
     return spec
 
 
@@ -1329,3 +1334,137 @@ def test_every_https_url_is_served_with_a_certificate_naming_its_host(spec):
                 # A node's name is in its own certificate; the RabbitMQ VIP's in every node's.
                 assert holders == ([host] if host in rabbit_nodes else rabbit_nodes), (path, host)
 
+
+
+# --- monitoring ------------------------------------------------------------------------------
+
+EXPORTER_JOBS = ("node", "haproxy", "mysqld", "rabbitmq", "hacluster")
+
+
+def exporter_listeners(files, node):
+    """{job: 'address:port'} of the exporters this node's own files configure."""
+    found = {}
+    prefix = f"nodes/{node}/"
+    for job, path in (("node", "etc/default/prometheus-node-exporter"),
+                      ("mysqld", "etc/default/prometheus-mysqld-exporter")):
+        if prefix + path in files:
+            found[job] = re.search(r"--web\.listen-address=(\S+?)[\s\"]", text(files, prefix + path)).group(1)
+    if prefix + "etc/ha_cluster_exporter.yaml" in files:
+        found["hacluster"] = _load_yaml(text(files, prefix + "etc/ha_cluster_exporter.yaml"))["web"]["listen-address"]
+    if prefix + "etc/rabbitmq/rabbitmq.conf" in files:
+        conf = text(files, prefix + "etc/rabbitmq/rabbitmq.conf")
+        ip = re.search(r"^prometheus\.tcp\.ip = (\S+)$", conf, flags=re.M)
+        if ip:
+            assert "rabbitmq_prometheus" in text(files, prefix + "etc/rabbitmq/enabled_plugins")
+            port = re.search(r"^prometheus\.tcp\.port = (\d+)$", conf, flags=re.M).group(1)
+            found["rabbitmq"] = f"{ip.group(1)}:{port}"
+    if prefix + "etc/haproxy/haproxy.cfg" in files:
+        section = re.search(r"^frontend prometheus\n((?:    .*\n)+)", text(files, prefix + "etc/haproxy/haproxy.cfg"),
+                            flags=re.M)
+        if section:
+            found["haproxy"] = re.search(r"^\s+bind (\S+)$", section.group(1), flags=re.M).group(1)
+    return found
+
+
+def exporter_sources(files, node):
+    """{job: set of sources let in} from each exporter's own restriction on this node."""
+    found = {}
+    for path, f in files.items():
+        drop_in = re.fullmatch(rf"nodes/{node}/etc/systemd/system/(\S+)\.service\.d/hagen-scrapers\.conf", path)
+        if drop_in:
+            assert "IPAddressDeny=any" in f.content, path
+            found[drop_in.group(1)] = set(re.search(r"^IPAddressAllow=(.*)$", f.content, flags=re.M).group(1).split())
+    cfg = f"nodes/{node}/etc/haproxy/haproxy.cfg"
+    if cfg in files and "frontend prometheus" in text(files, cfg):
+        section = text(files, cfg).split("frontend prometheus", 1)[1].split("\nfrontend ", 1)[0]
+        assert "http-request deny unless scraper" in section
+        found["haproxy"] = set(re.search(r"acl scraper src (.*)$", section, flags=re.M).group(1).split())
+    return found
+
+
+@given(topologies())
+def test_every_scrape_target_is_an_exporter_of_that_node_open_to_the_scrapers_only(spec):
+    """The scrape config's targets are exactly the exporters the nodes' own files configure (on
+    each node's address, for the services that node runs), and each exporter lets in only the
+    scrapers the spec names (its networks by default) and the node itself."""
+    files = build(spec)
+    if spec["cluster"]["target"] != "debian13":
+        assert not any(p.startswith("monitoring/") for p in files)
+        assert not any("exporter" in p for p in files)
+        return
+    addresses = {n["name"]: n["address"] for n in spec["nodes"]}
+    scrape = _load_yaml(text(files, "monitoring/prometheus.yml"))
+    scraped = {}
+    for job in scrape["scrape_configs"]:
+        for static in job["static_configs"]:
+            (target,) = static["targets"]
+            scraped[(job["job_name"], static["labels"]["instance"])] = target
+    configured = {(job, node): listen for node in addresses for job, listen in exporter_listeners(files, node).items()}
+    assert scraped == configured
+    clustered = {n for members in corosync_clusters(files).values() for n in members}
+    galera = {p.split("/")[1] for p in files if re.search(r"/etc/mysql/mariadb.conf.d/60-galera\.cnf$", p)}
+    rabbit = {p.split("/")[1] for p in files if p.endswith("/etc/rabbitmq/rabbitmq.conf")}
+    expected = {"node": set(addresses), "haproxy": set(lb_nodes(files)), "mysqld": galera, "rabbitmq": rabbit,
+                "hacluster": clustered}
+    for job in EXPORTER_JOBS:
+        assert {n for j, n in configured if j == job} == expected[job], job
+    for (job, node), listen in configured.items():
+        assert listen.rsplit(":", 1)[0] == addresses[node], (job, node, listen)
+    scrapers = set(spec.get("monitoring", {}).get("scrapers") or [n["cidr"] for n in spec["networks"]])
+    for node in addresses:
+        sources = exporter_sources(files, node)
+        units = {"node": "prometheus-node-exporter", "mysqld": "prometheus-mysqld-exporter",
+                 "hacluster": "ha_cluster_exporter", "haproxy": "haproxy"}
+        for job in exporter_listeners(files, node):
+            if job == "rabbitmq":  # no source filter exists there (the README says so)
+                continue
+            allowed = sources[units[job]]
+            assert allowed - {"localhost", "127.0.0.0/8"} == scrapers, (node, job, allowed)
+            setup = text(files, f"nodes/{node}/setup.sh")
+            if job != "haproxy":
+                assert f"systemctl enable '{units[job]}'" in setup, (node, job)
+
+
+def alert_rules(files):
+    return _load_yaml(text(files, "monitoring/rules/hagen.rules.yml"))["groups"][0]["rules"]
+
+
+@given(topologies())
+def test_alerts_watch_what_the_spec_places_and_each_is_unit_tested(spec):
+    """The alerts name what the other files create (each Pacemaker VIP, Galera's member count,
+    RabbitMQ's majority, fencing as the pcs commands set it), read only series of jobs the scrape
+    config has, and each fires in one promtool test and stays quiet in another."""
+    files = build(spec)
+    if spec["cluster"]["target"] != "debian13":
+        return
+    rules = alert_rules(files)
+    by_name = defaultdict(list)
+    for rule in rules:
+        by_name[rule["alert"]].append(rule)
+    assert {r["labels"]["vip"] for r in by_name["HagenVipNotHeld"]} == set(ipaddr2_resources(files))
+    for rule in by_name["HagenVipNotHeld"]:
+        assert f'resource="{rule["labels"]["vip"]}"' in rule["expr"]
+    members = set()
+    for path, f in files.items():
+        if re.search(r"/etc/mysql/mariadb.conf.d/60-galera\.cnf$", path):
+            members = set(re.search(r"^wsrep_cluster_address = gcomm://(\S*)$", f.content, flags=re.M).group(1).split(","))
+    incomplete = by_name.get("HagenGaleraClusterIncomplete")
+    if len(members) > 1:
+        assert incomplete and incomplete[0]["expr"].endswith(f"< {len(members)}")
+    else:
+        assert not incomplete
+    rabbit = [p for p in files if p.endswith("/etc/rabbitmq/rabbitmq.conf")]
+    quorum = by_name.get("HagenRabbitMQQuorumLost")
+    if len(rabbit) > 1:
+        assert quorum and quorum[0]["expr"].endswith(f"< {len(rabbit) // 2 + 1}")
+    stonith = {a.split("=", 1)[1] for _, args in pcs_commands(files) for a in args if a.startswith("stonith-enabled=")}
+    assert bool(by_name.get("HagenFencingDisabled")) == (stonith == {"true"})
+    jobs = {job["job_name"] for job in _load_yaml(text(files, "monitoring/prometheus.yml"))["scrape_configs"]}
+    for rule in rules:
+        assert set(re.findall(r'job="([^"]+)"', rule["expr"])) <= jobs, rule
+    tests = _load_yaml(text(files, "monitoring/tests/hagen.rules.test.yml"))["tests"]
+    fired, quiet = set(), set()
+    for test in tests:
+        for check in test["alert_rule_test"]:
+            (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+    assert fired == quiet == set(by_name)

@@ -13,7 +13,8 @@ import test_properties as props
 from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, ovn, pacemaker, rabbitmq, review
 from compiler.emit import base as emit_base
 from compiler.emit.base import environment
-from compiler import catalog, lower, pki
+from compiler import catalog, lower, monitoring, pki
+from compiler.emit import monitoring as monitoring_emit
 
 quick = settings(max_examples=30, phases=[Phase.generate], derandomize=True, deadline=None, database=None)
 
@@ -482,7 +483,75 @@ def database_reads_given_up_before_lock_waits(monkeypatch):
     monkeypatch.setattr(emit_base, "environment", lambda: env)
 
 
+# --- monitoring
+
+def scrape_target_on_another_port(monkeypatch):
+    _edit_template(monkeypatch, monitoring_emit, "monitoring/prometheus.yml.j2",
+                   lambda out, context: out.replace(f":{monitoring.MYSQLD.port}'", f":{monitoring.MYSQLD.port + 1}'"))
+
+
+def exporter_open_to_everyone(monkeypatch):
+    _edit_template(monkeypatch, monitoring_emit, "monitoring/scrapers.conf.j2",
+                   lambda out, context: out.replace("IPAddressAllow=localhost", "IPAddressAllow=any localhost"))
+
+
+def haproxy_metrics_open_to_everyone(monkeypatch):
+    original = haproxy.metrics_frontend
+
+    def broken(topo, node):
+        found = original(topo, node)
+        return found and {**found, "allowed": ["0.0.0.0/0"]}
+    monkeypatch.setattr(haproxy, "metrics_frontend", broken)
+
+
+def mysqld_exporter_on_every_node(monkeypatch):
+    original = monitoring.exporters_on
+
+    def broken(topo, node):
+        found = original(topo, node)
+        return found + [monitoring.MYSQLD] if found and monitoring.MYSQLD not in found else found
+    monkeypatch.setattr(monitoring, "exporters_on", broken)
+
+
+def _edit_alerts(monkeypatch, edit):
+    original = monitoring.alerts
+    monkeypatch.setattr(monitoring, "alerts", lambda topo: edit(original(topo), topo))
+
+
+def vip_alert_for_the_first_vip_only(monkeypatch):
+    _edit_alerts(monkeypatch, lambda found, topo: [a for a in found if a.name != "HagenVipNotHeld"]
+                 + [a for a in found if a.name == "HagenVipNotHeld"][:1])
+
+
+def galera_alert_counts_one_node_less(monkeypatch):
+    size = "mysql_global_status_wsrep_cluster_size < "
+    _edit_alerts(monkeypatch, lambda found, topo: [
+        dataclasses.replace(a, expr=f"{size}{len(topo.galera.nodes) - 1}") if a.expr.startswith(size) else a
+        for a in found])
+
+
+def alert_never_tested_quiet(monkeypatch):
+    original = monitoring_emit.rule_tests
+
+    def broken(topo):
+        tests = original(topo)
+        first = tests[0]["alert_rule_test"][0]["alertname"]
+        return [t for t in tests if t["alert_rule_test"][0]["exp_alerts"]
+                or t["alert_rule_test"][0]["alertname"] != first]
+    monkeypatch.setattr(monitoring_emit, "rule_tests", broken)
+
+
 MUTATIONS = [
+    (scrape_target_on_another_port,
+     props.test_every_scrape_target_is_an_exporter_of_that_node_open_to_the_scrapers_only),
+    (exporter_open_to_everyone, props.test_every_scrape_target_is_an_exporter_of_that_node_open_to_the_scrapers_only),
+    (haproxy_metrics_open_to_everyone,
+     props.test_every_scrape_target_is_an_exporter_of_that_node_open_to_the_scrapers_only),
+    (mysqld_exporter_on_every_node,
+     props.test_every_scrape_target_is_an_exporter_of_that_node_open_to_the_scrapers_only),
+    (vip_alert_for_the_first_vip_only, props.test_alerts_watch_what_the_spec_places_and_each_is_unit_tested),
+    (galera_alert_counts_one_node_less, props.test_alerts_watch_what_the_spec_places_and_each_is_unit_tested),
+    (alert_never_tested_quiet, props.test_alerts_watch_what_the_spec_places_and_each_is_unit_tested),
     (cinder_volume_named_after_each_node,
      props.test_cinder_volume_runs_as_its_backend_allows_with_one_name_on_every_node),
     (cinder_locks_on_the_first_member,

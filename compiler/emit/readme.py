@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import __version__, catalog, pki
+from .. import __version__, catalog, monitoring, pki
 from ..catalog import RABBIT_USER, balanced, endpoints, storage_prerequisites, transport_hosts
 from ..model import Topology
 from .base import BundleFile, render
@@ -61,6 +61,16 @@ def volume_facts(topo: Topology) -> dict:
             "rbd_secret_uuid": catalog.rbd_secret_uuid(placed.storage) if placed.storage.kind == "rbd" else None}
 
 
+def monitoring_facts(topo: Topology) -> dict | None:
+    if not monitoring.compiled(topo):
+        return None
+    jobs = monitoring.targets(topo)
+    return {"scrapers": monitoring.scrapers(topo), "interval": monitoring.SCRAPE_INTERVAL,
+            "endpoints": [{"job": e.job, "port": e.port, "source": e.source, "what": e.what, "restricted": e.restricted,
+                           "nodes": ", ".join(n.name for n in nodes)} for e, nodes in jobs],
+            "alerts": monitoring.alerts(topo)}
+
+
 def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict], review: bool) -> BundleFile:
     fe_rows = []
     for fe in frontends(topo):
@@ -84,7 +94,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                        "plain_backends": [fe.name for fe in frontends(topo) if fe.mode == "http" and not fe.backend_tls]},
                   installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook],
                   services=[ep.service.name for ep in endpoints(topo) if ep.service.service_type],
-                  prerequisites=storage_prerequisites(topo),
+                  prerequisites=storage_prerequisites(topo), monitoring=monitoring_facts(topo),
                   service_sections=[render(ep.service.readme_section, topo=topo, ep=ep,
                                            balanced=[b for b in balanced(topo) if b.service is ep.service],
                                            transport=transport_hosts(topo), rabbit_user=RABBIT_USER,

@@ -370,7 +370,7 @@ class MemoryPeak:
 
 def teardown(root: Path) -> list[str]:
     """Remove everything the state file names, by PID and path; safe to run twice."""
-    from . import ceph  # (it runs its daemons through this module)
+    from . import ceph, prometheus  # (they run their daemons through this module)
     state = LabState.load(root)
     removed = []
     for name, h in sorted(state.hosts.items()):
@@ -399,6 +399,7 @@ def teardown(root: Path) -> list[str]:
                     raise
                 others = True
     removed += ceph.stop(root)  # the external storage the hosts used, in the namespace
+    removed += prometheus.stop(root)  # the operator's monitoring server, in the namespace
     if Path(f"/run/netns/{state.netns}").exists():
         run(["ip", "netns", "del", state.netns], check=False)
         removed.append(f"netns {state.netns}")

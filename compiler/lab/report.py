@@ -244,4 +244,25 @@ def table(report: dict) -> str:
                                          for node, r in s["setup_reruns"].items())
             for s in report["scenarios"] if "setup_reruns" in s]
     tail += [f"{k}: {v}" for k, v in sorted(report.get("totals", {}).items())]
-    return "\n".join(lines + [""] + tail) + "\n"
+    return "\n".join(lines + [""] + tail + alert_lines(report)) + "\n"
+
+
+def alert_lines(report: dict) -> list[str]:
+    """The lab Prometheus's view: its targets before the steady state, and each scenario's alerts
+    with when they fired and ended (seconds from the crash; from the scenario's start otherwise)."""
+    watched = report.get("monitoring")
+    if watched is None:
+        return []
+    lines = ["", f"monitoring: targets up and no alert after {watched['settled_s']} s "
+                 f"(down: {watched['targets_down'] or 'none'}, firing: {watched['firing'] or 'none'}); "
+                 f"metrics the rules read that no exporter gave: {', '.join(watched['metrics_missing']) or 'none'}"]
+    for s in report["scenarios"]:
+        m = s.get("monitoring")
+        if m is None:
+            continue
+        spans = "; ".join(f"{key} {span['fired_s']}..{'-' if span['resolved_s'] is None else span['resolved_s']}"
+                          for key, span in m["alerts"].items()) or "none"
+        cleared = f", none firing {m['cleared_after_verify_s']} s after the verify" if "cleared_after_verify_s" in m \
+            else ""
+        lines.append(f"alerts in {s['name']}: {spans}{cleared}")
+    return lines

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..catalog import CATALOG
 from ..emit import cloudinit
 from ..targets import TARGETS
-from . import ceph, claim, hosts, report
+from . import ceph, claim, hosts, prometheus, report
 from .hosts import LabError, LabState
 
 DEFAULT_ROOT = Path("/var/tmp/hagen-lab")
@@ -281,6 +281,10 @@ def ceph_keyrings(bundle: Path, topo: dict) -> dict[str, str]:
     return found
 
 
+def monitored(bundle: Path) -> bool:
+    return (bundle / "monitoring" / "prometheus.yml").is_file()
+
+
 def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s: float = 0) -> dict:
     """Boot every node from its user-data and deploy the control plane as the README says.
     Another lab on this machine is waited for up to wait_s seconds."""
@@ -289,6 +293,8 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
         raise LabError(why)
     topo = read_topology(bundle)
     if topo.get("ceph") and (why := ceph.missing_tool()):
+        raise LabError(why)
+    if monitored(bundle) and (why := prometheus.missing_tool()):
         raise LabError(why)
     claim_machine(root, wait_s)
     if LabState.load(root).path.exists():
@@ -308,6 +314,8 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
     hosts.create_network(state, state.client_address)
     if topo.get("ceph"):  # the external Ceph cluster the rbd stores are in, before any host needs it
         timings["ceph_s"] = ceph.start(root, topo["ceph"], ceph_keyrings(bundle, topo), _log)
+    if monitored(bundle):  # the operator's Prometheus, watching from the first boot on
+        timings["prometheus_s"] = prometheus.start(root, bundle, state.client_address, _log)
     with hosts.MemoryPeak() as memory:
         timings.update(boot_all(state, bundle, topo))
         steps = [run_step(root, step) for step in topo["deploy_steps"]]
@@ -404,8 +412,32 @@ def rerun_setup(topo: dict) -> dict:
 
 
 def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: int,
-                 crash: str | None = None, action=None) -> dict:
+                 crash: str | None = None, action=None, watch: str | None = None) -> dict:
+    """One scenario under load; with `watch` (the lab Prometheus's address), the alerts that fired
+    during it, and (after a crash) how long until none fires."""
+    if watch is None:
+        return _run_scenario(state, topo, config, name, index, crash, action)
+    with prometheus.AlertTimeline(watch) as timeline:
+        result = _run_scenario(state, topo, config, name, index, crash, action)
+    crash_offset = result.pop("crash_offset_s", 0.0)
+    alerts = {key: {k: None if v is None else round(v - crash_offset, 1) for k, v in span.items()}
+              for key, span in sorted(timeline.spans.items())}
+    result["monitoring"] = {"alerts": alerts, "poll_errors": timeline.errors}
+    if crash:  # every alert must end once the node is back
+        settled = prometheus.wait_settled(watch, ALERTS_CLEAR_TIMEOUT_S)
+        result["monitoring"].update(cleared_after_verify_s=settled["settled_s"], still_firing=settled["firing"],
+                                    targets_down=settled["targets_down"])
+    return result
+
+
+# After a crash the last alerts end when the node's services are back and their `for` has passed.
+ALERTS_CLEAR_TIMEOUT_S = 300
+
+
+def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: int,
+                  crash: str | None = None, action=None) -> dict:
     _log(f"lab: scenario {name}")
+    scenario_start = time.monotonic()
     # Ids unique across runs on the same lab (a rerun finds the earlier rows and messages' ids taken).
     first_id = int(time.time()) * 100_000
     cfg = {**config, "scenario": name, "first_write_id": first_id, "first_message_id": first_id}
@@ -423,6 +455,7 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
             if "ovn" in topo:  # which member led the Northbound cluster when it lost `crash`
                 result["ovn_nb_leader"] = ovn_leader(topo)
             crash_at = time.monotonic()
+            result["crash_offset_s"] = crash_at - scenario_start
             hosts.crash_host(crash)
             _wait_recovered(events_path, cfg, crash_at)
             time.sleep(5)
@@ -521,6 +554,18 @@ def _wait_rejoined(topo: dict, name: str, boot_at: float) -> dict:
     return rejoin
 
 
+# The bootstrap leaves API servers restarting until their schema exists, and an alert's `for` runs
+# on after: the steady state is judged once every target is up and nothing fires.
+SETTLE_TIMEOUT_S = 600
+# The lab's hosts have overlay roots, which node_exporter ignores (its default excluded types): the
+# Galera datadir's filesystem has no node_filesystem_* series there, so its disk alert is only
+# proved by promtool's unit test.
+LAB_MISSING_METRICS = ("node_filesystem_avail_bytes", "node_filesystem_size_bytes")
+MONITORING_DEVIATION = ("Prometheus is this machine's own (the operator's server), on the bundle's monitoring/ "
+                        "folder unchanged; node_exporter reports no filesystem of the hosts' overlay roots, so "
+                        "HagenGaleraDiskFilling is proved by its promtool test only")
+
+
 def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None) -> dict:
     """Traffic through the VIPs, then each node (or those in crash) crashed and rebooted in turn."""
     _require_root()
@@ -534,17 +579,26 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
     setup = _client(["setup"], write_private(root / "client.json", json.dumps(config)))
     if setup.returncode != 0:
         raise LabError(setup.stderr.strip())
+    watch = state.client_address if monitored(bundle) else None
+    monitoring = None
+    if watch:  # every target up and no alert firing before the steady state is judged
+        monitoring = prometheus.wait_settled(watch, SETTLE_TIMEOUT_S)
+        monitoring["metrics_missing"] = prometheus.missing_metrics(watch, prometheus.metrics_read_by_rules(bundle))
     with hosts.MemoryPeak() as memory:
-        scenarios = [run_scenario(state, topo, config, "steady", 1),
-                     run_scenario(state, topo, config, "rerun setup.sh", 2, action=lambda: rerun_setup(topo))]
+        scenarios = [run_scenario(state, topo, config, "steady", 1, watch=watch),
+                     run_scenario(state, topo, config, "rerun setup.sh", 2, action=lambda: rerun_setup(topo),
+                                  watch=watch)]
         for i, name in enumerate(topo["nodes"], start=3):
             if crash is not None and name not in crash:
                 continue
-            scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name))
+            scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name, watch=watch))
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
     result = {"scenarios": scenarios, "steps": up_info.get("steps", []), "totals": totals,
-              "deviations": list(DEVIATIONS) + ([CEPH_DEVIATION] if topo.get("ceph") else [])}
+              "deviations": list(DEVIATIONS) + ([CEPH_DEVIATION] if topo.get("ceph") else [])
+              + ([MONITORING_DEVIATION] if watch else [])}
+    if monitoring is not None:
+        result["monitoring"] = monitoring
     (root / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
 
@@ -567,7 +621,7 @@ VERIFY_TIMEOUT_S = 600
 
 def problems(result: dict) -> list[str]:
     """What the report says went wrong (empty when the control plane passed)."""
-    found = []
+    found = monitoring_problems(result)
     for s in result["scenarios"]:
         f = s["figures"]
         for key in ("rows_lost", "messages_lost"):
@@ -637,6 +691,36 @@ def problems(result: dict) -> list[str]:
             found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
             for service, lines in s.get("rejoin_journal", {}).items():
                 found.append(f"{s['name']}: {service}'s journal on the node: " + (" | ".join(lines) or "(nothing)"))
+    return found
+
+
+def monitoring_problems(result: dict) -> list[str]:
+    """The lab Prometheus's view: every target up and every metric the rules read exported before
+    the steady state; no alert during the steady state or the setup.sh rerun; after a crash, some
+    alert naming the crashed node, and none left once it is back."""
+    watched = result.get("monitoring")
+    if watched is None:
+        return []
+    found = []
+    if watched["settled_s"] is None:
+        found.append(f"monitoring: before the steady state, targets down {watched['targets_down']} "
+                     f"and alerts firing {watched['firing']}")
+    missing = [m for m in watched["metrics_missing"] if m not in LAB_MISSING_METRICS]
+    if missing:
+        found.append(f"monitoring: the alert rules read metrics no exporter gives: {', '.join(missing)}")
+    for s in result["scenarios"]:
+        m = s.get("monitoring")
+        if m is None:
+            continue
+        if "rejoin" not in s and m["alerts"]:
+            found.append(f"{s['name']}: alerts fired with every node up: {', '.join(m['alerts'])}")
+        if "rejoin" in s:
+            node = s["name"].removeprefix("crash ")
+            if not any(re.search(rf"[{{,](instance|node|server)={re.escape(node)}[,}}]", key) for key in m["alerts"]):
+                found.append(f"{s['name']}: no alert named the crashed node (fired: {', '.join(m['alerts']) or 'none'})")
+            if m["still_firing"] or m["targets_down"]:
+                found.append(f"{s['name']}: {ALERTS_CLEAR_TIMEOUT_S} s after the verify, still firing "
+                             f"{m['still_firing']}, targets down {m['targets_down']}")
     return found
 
 
