@@ -333,6 +333,58 @@ def secrets_init(
                    "(BMC passwords and Ceph keys only their owners know); a deploy build refuses them empty", err=True)
 
 
+def _replace_secrets_file(path: Path, text: str) -> None:
+    """Written beside it and renamed over it: the file is never half-written, and never other than 0600."""
+    import os
+    import tempfile
+
+    fd, scratch = tempfile.mkstemp(prefix=".hagen-secrets-", dir=path.resolve().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(scratch, path)
+    except BaseException:
+        os.unlink(scratch)
+        raise
+
+
+@secrets_app.command("rotate-fernet")
+def secrets_rotate_fernet(
+    path: Path = typer.Argument(..., help="Secrets file whose Fernet keys to rotate (kept at mode 0600)."),
+    spec: Path = typer.Option(..., "--spec", help="The spec the secrets are for."),
+) -> None:
+    """Rotate Keystone's Fernet keys as keystone-manage fernet_rotate does: the staged key becomes
+    the primary, the primary the secondary, a new key is staged. Then rebuild the deploy bundle and
+    rerun setup.sh on each Keystone node in turn; live tokens stay valid."""
+    from .diagnostics import SpecError
+    from .pipeline import compile_path
+    from .secrets import (TOKEN_LIFETIME_S, load_secrets_file, operator_supplied, required_secrets,
+                          rotated_fernet_keys, secrets_file_text)
+
+    result = compile_path(str(spec))
+    if not result.ok:
+        _report(result.diagnostics, Format.text, _sources(result))
+        raise typer.Exit(1)
+    needed, by_operator = required_secrets(result.topology), operator_supplied(result.topology)
+    try:
+        kept, problems = load_secrets_file(str(path), needed, by_operator)
+    except SpecError as err:
+        _report(err.diagnostics, Format.text, {})
+        raise typer.Exit(1)
+    # The file is rewritten whole: a missing, weak or unused value would be lost or kept wrong. An
+    # unfilled BMC password stays as it is (empty, for its owner to fill in).
+    blocking = [d for d in problems if d.code != "H084"]
+    if blocking:
+        _report(blocking, Format.text, {})
+        typer.echo(f"hagen: {path} left unchanged: settle these first ('hagen secrets add' makes missing ones)",
+                   err=True)
+        raise typer.Exit(1)
+    _replace_secrets_file(path, secrets_file_text(rotated_fernet_keys(kept), needed, by_operator - set(kept)))
+    typer.echo(f"hagen: rotated the Fernet keys in {path}; rebuild the deploy bundle and rerun setup.sh on each "
+               "Keystone node in turn. Tokens signed before the previous rotation stop validating: rotate no more "
+               f"often than tokens live ({TOKEN_LIFETIME_S} s).", err=True)
+
+
 @secrets_app.command("add")
 def secrets_add(
     path: Path = typer.Argument(..., help="Existing secrets file to complete (kept at mode 0600)."),
@@ -340,12 +392,10 @@ def secrets_add(
 ) -> None:
     """Add the secrets a changed spec needs and the file lacks (a new node's certificate, a new
     service's passwords), keeping every value it holds: new certificates are signed by its CA."""
-    import os
-    import tempfile
-
     from .diagnostics import SpecError
     from .pipeline import compile_path
-    from .secrets import generate_value, load_secrets_file, operator_supplied, required_secrets, secrets_file_text
+    from .secrets import (carried_over, generate_value, load_secrets_file, operator_supplied, required_secrets,
+                          secrets_file_text)
     from . import pki
 
     result = compile_path(str(spec))
@@ -368,18 +418,10 @@ def secrets_add(
         raise typer.Exit(1)
     missing = sorted(set(needed) - set(kept) - by_operator)
     pem = pki.generate(topo, kept) if set(missing) & set(pki.required(topo)) else {}
-    values = {**kept, **{name: pem[name] if name in pem else generate_value(name) for name in missing}}
+    values = {**kept, **{name: pem[name] if name in pem else carried_over(name, kept) or generate_value(name)
+                         for name in missing}}
     left_empty = by_operator - set(kept)
-    text = secrets_file_text(values, needed, left_empty)
-    # Written beside it and renamed over it: the file is never half-written, and never other than 0600.
-    fd, scratch = tempfile.mkstemp(prefix=".hagen-secrets-", dir=path.resolve().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(scratch, path)
-    except BaseException:
-        os.unlink(scratch)
-        raise
+    _replace_secrets_file(path, secrets_file_text(values, needed, left_empty))
     typer.echo(f"hagen: added {len(missing)} secrets to {path}, kept {len(kept)}"
                + (f": {', '.join(missing)}" if missing else ""), err=True)
 

@@ -27,8 +27,9 @@ FIXED_SECRETS: dict[str, str] = {
     "rabbitmq_erlang_cookie": "Erlang cookie shared by every RabbitMQ node",
     "keystone_db_password": "MariaDB user 'keystone'",
     "keystone_admin_password": "Keystone 'admin' user (keystone-manage bootstrap)",
-    "keystone_fernet_key_0": "Fernet staged key (32 random bytes, url-safe base64)",
-    "keystone_fernet_key_1": "Fernet primary key",
+    "keystone_fernet_key_0": "Fernet staged key (32 random bytes, url-safe base64; the next primary)",
+    "keystone_fernet_key_1": "Fernet secondary key (the primary before the last rotation: validates only)",
+    "keystone_fernet_key_2": "Fernet primary key (signs new tokens)",
     "keystone_credential_key_0": "credential encryption staged key",
     "keystone_credential_key_1": "credential encryption primary key",
 }
@@ -75,6 +76,34 @@ def operator_supplied(topo: Topology) -> set[str]:
 
 BMC_PASSWORD = "BMC password of "
 CEPH_KEY = "Ceph key of "
+
+
+# Keystone's key repository as Keystone's own rotation leaves it with max_active_keys = 3: 0 staged
+# (on every node before it signs anything), the highest index primary, the one between the
+# primary before the last rotation. Fixed indices keep the bundle's file list the same across
+# rotations; the values move.
+FERNET_STAGED, FERNET_SECONDARY, FERNET_PRIMARY = (f"keystone_fernet_key_{i}" for i in range(3))
+# Keystone's [token] expiration (its default, said explicitly): the shortest safe rotation interval.
+TOKEN_LIFETIME_S = 3600
+
+
+def rotated_fernet_keys(values: dict[str, str]) -> dict[str, str]:
+    """Keystone's rotation, on the secrets file: the staged key becomes the primary, the primary
+    the secondary, a new random key is staged, and the old secondary is dropped. Rolled out one
+    node after another this is safe: every node already holds the new primary (it was staged
+    everywhere), and the nodes not yet updated still sign with a key the updated ones keep. A token
+    signed with the dropped key stops validating, so rotate no more often than tokens live."""
+    return {**values, FERNET_STAGED: generate_value(FERNET_STAGED), FERNET_SECONDARY: values[FERNET_PRIMARY],
+            FERNET_PRIMARY: values[FERNET_STAGED]}
+
+
+def carried_over(name: str, kept: dict[str, str]) -> str | None:
+    """A missing secret whose value must come from one the file holds, not from chance: a file
+    from before the third Fernet key keeps its primary as the primary (index 1 to 2), so a
+    rolling update never signs with a key the other nodes lack."""
+    if name == FERNET_PRIMARY and FERNET_SECONDARY in kept:
+        return kept[FERNET_SECONDARY]
+    return None
 
 
 def generate_value(name: str) -> str:

@@ -1,5 +1,6 @@
 """What an operator sees at the command line: help, summaries, the starter spec, README's snippets."""
 
+import base64
 import re
 import shutil
 import subprocess
@@ -176,3 +177,43 @@ def test_secrets_add_makes_only_what_is_missing_and_keeps_the_rest(tmp_path, hag
     refused = hagen("secrets", "add", secrets, "--spec", spec)
     assert refused.returncode == 1 and "left unchanged" in refused.stderr
     assert secrets.read_text() == weak and after["keystone_db_password"] not in refused.stderr + refused.stdout
+
+
+def _filled(secrets):
+    """A copy of a secrets file with the values only their owners know (BMC passwords) filled in."""
+    filled = secrets.with_name("filled-" + secrets.name)
+    filled.write_text(re.sub(r"^(\w+): ''  # FILL IN.*$", lambda m: f"{m.group(1)}: 'Bmc-{m.group(1)}-Zq8vR3xK'",
+                             secrets.read_text(), flags=re.M))
+    filled.chmod(0o600)
+    return filled
+
+
+def test_fernet_rotation_moves_each_key_one_place_and_an_older_file_keeps_its_primary(tmp_path, hagen):
+    """`secrets rotate-fernet` is keystone-manage fernet_rotate on the secrets file: staged becomes
+    primary, primary becomes secondary, a new key is staged, nothing else changes; a file from
+    before the third key gets its primary carried to index 2 by `secrets add`, never a new one."""
+    spec, secrets = ROOT / "examples/seed.yaml", tmp_path / "s.yaml"
+    assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
+    before = _secrets_of(secrets)
+    rotated = hagen("secrets", "rotate-fernet", secrets, "--spec", spec)
+    assert rotated.returncode == 0, rotated.stderr
+    after = _secrets_of(secrets)
+    key = "keystone_fernet_key_{}".format
+    assert after[key(2)] == before[key(0)] and after[key(1)] == before[key(2)]
+    assert after[key(0)] not in before.values() and len(base64.urlsafe_b64decode(after[key(0)])) == 32
+    assert {k: v for k, v in after.items() if "fernet" not in k} == {k: v for k, v in before.items() if "fernet" not in k}
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    assert not [v for v in before.values() if v and v in rotated.stdout + rotated.stderr]
+    # Built into the bundle at the indices Keystone reads: the highest signs.
+    built = hagen("build", spec, "-o", tmp_path / "deploy", "--secrets", _filled(secrets))
+    assert built.returncode == 0, built.stderr
+    repo = tmp_path / "deploy/nodes/controller1/etc/keystone/fernet-keys"
+    assert {p.name: p.read_text() for p in repo.iterdir()} == {str(i): after[key(i)] for i in range(3)}
+    # A file from before the third key.
+    older = {k: v for k, v in after.items() if k != key(2)}
+    secrets.write_text("".join(f"{k}: '{v}'\n" for k, v in older.items() if "\n" not in v) +
+                       "".join(f"{k}: |\n" + "".join(f"  {line}\n" for line in v.splitlines())
+                               for k, v in older.items() if "\n" in v))
+    secrets.chmod(0o600)
+    assert hagen("secrets", "add", secrets, "--spec", spec).returncode == 0
+    assert _secrets_of(secrets)[key(2)] == older[key(1)]

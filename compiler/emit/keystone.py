@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import catalog, pki
 from ..catalog import KEYSTONE
 from ..model import Node, Topology
-from ..secrets import SecretValues
+from ..secrets import TOKEN_LIFETIME_S, SecretValues
 from . import node_tls
 from .base import BundleFile, render
 
@@ -26,6 +26,7 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
         return []
     target = topo.target
     conf = render("keystone/keystone.conf.j2", node=node, db_host=topo.galera.vip.hostname,
+                  token_lifetime_s=TOKEN_LIFETIME_S,
                   rabbit_via_vip=topo.rabbitmq.clients == "vip",
                   transport_url=catalog.transport_url(topo, secrets),
                   database_url=catalog.database_url(topo, KEYSTONE.database, secrets),
@@ -53,8 +54,9 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
                                 "# from HAProxy's VIPs (Horizon's frontend).\n", 0o644))
     # The same keys on every node, from the secrets file: a token issued by one
     # node validates on all of them, with no copying step.
-    for repo, prefix in (("fernet-keys", "keystone_fernet_key_"), ("credential-keys", "keystone_credential_key_")):
-        for index in (0, 1):
+    for repo, prefix, count in (("fernet-keys", "keystone_fernet_key_", 3),
+                                ("credential-keys", "keystone_credential_key_", 2)):
+        for index in range(count):
             files.append(BundleFile(f"etc/keystone/{repo}/{index}", secrets.get(f"{prefix}{index}"), 0o600,
                                     owner="keystone", group="keystone"))
     return files

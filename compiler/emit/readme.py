@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import __version__, catalog, monitoring, pki
 from ..catalog import RABBIT_USER, balanced, endpoints, storage_prerequisites, transport_hosts
 from ..model import Topology
+from ..secrets import TOKEN_LIFETIME_S
 from .base import BundleFile, render
 from .bootstrap import deploy_steps
 from .cloudinit import INSTALLER_HOOK_FILES
@@ -95,6 +96,7 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                   installer_hook_howto=INSTALLER_HOOK_HOWTO[topo.target.installer_hook],
                   services=[ep.service.name for ep in endpoints(topo) if ep.service.service_type],
                   prerequisites=storage_prerequisites(topo), monitoring=monitoring_facts(topo),
+                  token_lifetime_s=TOKEN_LIFETIME_S,
                   service_sections=[render(ep.service.readme_section, topo=topo, ep=ep,
                                            balanced=[b for b in balanced(topo) if b.service is ep.service],
                                            transport=transport_hosts(topo), rabbit_user=RABBIT_USER,

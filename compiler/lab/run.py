@@ -315,7 +315,7 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
     if topo.get("ceph"):  # the external Ceph cluster the rbd stores are in, before any host needs it
         timings["ceph_s"] = ceph.start(root, topo["ceph"], ceph_keyrings(bundle, topo), _log)
     if monitored(bundle):  # the operator's Prometheus, watching from the first boot on
-        timings["prometheus_s"] = prometheus.start(root, bundle, state.client_address, _log)
+        timings["prometheus_s"] = prometheus.start(root, bundle, state.client_address.split("/")[0], _log)
     with hosts.MemoryPeak() as memory:
         timings.update(boot_all(state, bundle, topo))
         steps = [run_step(root, step) for step in topo["deploy_steps"]]
@@ -579,7 +579,7 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
     setup = _client(["setup"], write_private(root / "client.json", json.dumps(config)))
     if setup.returncode != 0:
         raise LabError(setup.stderr.strip())
-    watch = state.client_address if monitored(bundle) else None
+    watch = state.client_address.split("/")[0] if monitored(bundle) else None
     monitoring = None
     if watch:  # every target up and no alert firing before the steady state is judged
         monitoring = prometheus.wait_settled(watch, SETTLE_TIMEOUT_S)
