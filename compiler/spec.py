@@ -296,12 +296,15 @@ def retarget(spec_text: str, target: str) -> str:
     from ruamel.yaml import YAML
 
     from .catalog import CATALOG
+    from .targets import TARGETS
 
     yaml = YAML()
     data = yaml.load(spec_text)
     data["cluster"]["target"] = target
     removed = [data["services"].pop(s.name) for s in CATALOG
                if target not in s.targets and s.name in data["services"]]
+    if not TARGETS[target].monitoring:  # no exporters compiled there (H062 too)
+        data.pop("monitoring", None)
     # Nodes that only a removed service placed (separate-hosts' network nodes, Neutron's) go too.
     from .checks import placement
 

@@ -24,7 +24,7 @@ fi
 # --- packages ---------------------------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
 # Installed already (a rerun, or a prepared image): skip the package manager.
-if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'ca-certificates' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch' >/dev/null 2>&1; then
+if ! 'dpkg' '-s' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'ca-certificates' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch' 'prometheus-node-exporter' 'prometheus-mysqld-exporter' 'prometheus-hacluster-exporter' >/dev/null 2>&1; then
     # Answer the packages' questions first: they would configure a database and endpoints of their own.
     debconf-set-selections <<'HAGEN_DEBCONF'
 keystone keystone/configure_db boolean false
@@ -59,7 +59,7 @@ cinder-common cinder/configure_ksat boolean false
 cinder-api cinder/configure_api-endpoint boolean false
 HAGEN_DEBCONF
     'apt-get' 'update'
-    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'ca-certificates' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch'
+    'apt-get' 'install' '-y' '--no-install-recommends' 'pacemaker' 'pacemaker-cli-utils' 'pcs' 'corosync' 'fence-agents-ipmilan' 'resource-agents' 'ca-certificates' 'haproxy' 'mariadb-server' 'galera-4' 'mariadb-backup' 'socat' 'rsync' 'xinetd' 'curl' 'rabbitmq-server' 'keystone' 'apache2' 'libapache2-mod-wsgi-py3' 'memcached' 'python3-memcache' 'python3-openstackclient' 'glance-api' 'python3-pymysql' 'placement-api' 'nova-api' 'nova-conductor' 'nova-scheduler' 'nova-consoleproxy' 'neutron-common' 'uwsgi-core' 'uwsgi-plugin-python3' 'heat-common' 'heat-engine' 'cinder-api' 'cinder-scheduler' 'cinder-volume' 'nfs-common' 'openstack-dashboard' 'python3-pymemcache' 'ovn-central' 'ovn-host' 'openvswitch-switch' 'prometheus-node-exporter' 'prometheus-mysqld-exporter' 'prometheus-hacluster-exporter'
 fi
 
 # Is this node already running hagen's cluster? (Not just any Pacemaker: Debian's corosync
@@ -131,10 +131,14 @@ install_file 0644 'root' 'root' '/etc/cinder/cinder-api-uwsgi.ini'
 install_file 0600 'cinder' 'cinder' '/etc/cinder/cinder.conf'
 install_file 0644 'root' 'root' '/etc/cinder/nfs_shares'
 install_file 0644 'root' 'root' '/etc/default/ovn-central'
+install_file 0644 'root' 'root' '/etc/default/prometheus-mysqld-exporter'
+install_file 0644 'root' 'root' '/etc/default/prometheus-node-exporter'
 install_file 0600 'glance' 'glance' '/etc/glance/glance-api.conf'
+install_file 0644 'root' 'root' '/etc/ha_cluster_exporter.yaml'
 install_file 0600 'mysql' 'mysql' '/etc/hagen/clustercheck.cnf'
 install_file 0600 'root' 'root' '/etc/hagen/fencing.passwords'
 install_file 0600 'root' 'root' '/etc/hagen/galera-users.sql'
+install_file 0644 'root' 'root' '/etc/hagen/mysqld-exporter.cnf'
 install_file 0600 'root' 'root' '/etc/hagen/secrets.env'
 install_file 0644 'cinder' 'cinder' '/etc/hagen/tls/cinder.crt'
 install_file 0600 'cinder' 'cinder' '/etc/hagen/tls/cinder.key'
@@ -164,6 +168,7 @@ install_file 0600 'keystone' 'keystone' '/etc/keystone/credential-keys/0'
 install_file 0600 'keystone' 'keystone' '/etc/keystone/credential-keys/1'
 install_file 0600 'keystone' 'keystone' '/etc/keystone/fernet-keys/0'
 install_file 0600 'keystone' 'keystone' '/etc/keystone/fernet-keys/1'
+install_file 0600 'keystone' 'keystone' '/etc/keystone/fernet-keys/2'
 install_file 0600 'keystone' 'keystone' '/etc/keystone/keystone.conf'
 install_file 0644 'root' 'root' '/etc/memcached.conf'
 install_file 0644 'root' 'root' '/etc/mysql/mariadb.conf.d/60-galera.cnf'
@@ -178,6 +183,7 @@ install_file 0600 'horizon' 'horizon' '/etc/openstack-dashboard/local_settings.p
 install_file 0600 'root' 'root' '/etc/openstack/clouds.yaml'
 install_file 0644 'root' 'root' '/etc/placement/placement-api-uwsgi.ini'
 install_file 0600 'placement' 'placement' '/etc/placement/placement.conf'
+install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/enabled_plugins'
 install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/rabbitmq-env.conf'
 install_file 0644 'root' 'rabbitmq' '/etc/rabbitmq/rabbitmq.conf'
 install_file 0644 'root' 'root' '/etc/sysctl.d/60-hagen-haproxy.conf'
@@ -186,6 +192,7 @@ install_file 0644 'root' 'root' '/etc/systemd/system/cinder-api.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/cinder-scheduler.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/cinder-volume.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/glance-api.service'
+install_file 0644 'root' 'root' '/etc/systemd/system/ha_cluster_exporter.service.d/hagen-scrapers.conf'
 install_file 0644 'root' 'root' '/etc/systemd/system/haproxy.service.d/hagen-limits.conf'
 install_file 0644 'root' 'root' '/etc/systemd/system/heat-api-cfn.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/heat-api.service'
@@ -200,6 +207,8 @@ install_file 0644 'root' 'root' '/etc/systemd/system/nova-conductor.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/nova-novncproxy.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/nova-scheduler.service'
 install_file 0644 'root' 'root' '/etc/systemd/system/placement-api.service'
+install_file 0644 'root' 'root' '/etc/systemd/system/prometheus-mysqld-exporter.service.d/hagen-scrapers.conf'
+install_file 0644 'root' 'root' '/etc/systemd/system/prometheus-node-exporter.service.d/hagen-scrapers.conf'
 install_file 0644 'root' 'root' '/etc/xinetd.d/galera-clustercheck'
 install_file 0600 'root' 'root' '/root/admin-openrc'
 install_file 0755 'root' 'root' '/usr/local/bin/hagen-clustercheck'
@@ -385,6 +394,38 @@ ovs-vsctl --timeout=60 set open_vswitch . 'external_ids:system-id=controller1' '
 ovs-vsctl --timeout=60 --may-exist add-br 'br-ex'
 ovs-vsctl --timeout=60 --may-exist add-port 'br-ex' 'eth1'
 systemctl enable --now ovn-host ovn-controller
+
+# --- monitoring ---------------------------------------------------------------
+# node_exporter's textfile: facts only this script knows (it lays the certificates down; it knows
+# where Galera keeps its data). Written whole, then renamed, so that a scrape never reads half.
+install -d -m 0755 '/var/lib/prometheus/node-exporter'
+{
+    echo '# HELP hagen_certificate_expiry_timestamp_seconds When a certificate a server here presents expires.'
+    echo '# TYPE hagen_certificate_expiry_timestamp_seconds gauge'
+    for certificate in '/etc/hagen/tls/cinder.crt' '/etc/hagen/tls/heat.crt' '/etc/hagen/tls/horizon.crt' '/etc/hagen/tls/keystone.crt' '/etc/hagen/tls/mariadb.crt' '/etc/hagen/tls/neutron.crt' '/etc/hagen/tls/nova.crt' '/etc/hagen/tls/placement.crt' '/etc/hagen/tls/rabbitmq.crt' '/etc/haproxy/certs/vip-keystone.pem'; do
+        not_after=$(openssl x509 -noout -enddate -in "$certificate" | cut -d= -f2)
+        printf 'hagen_certificate_expiry_timestamp_seconds{file="%s"} %s\n' "$certificate" "$(date -d "$not_after" +%s)"
+    done
+    echo '# HELP hagen_galera_datadir_info The filesystem that holds the Galera datadir.'
+    echo '# TYPE hagen_galera_datadir_info gauge'
+    printf 'hagen_galera_datadir_info{mountpoint="%s"} 1\n' "$(df --output=target '/var/lib/mysql' | tail -n 1)"
+} > '/var/lib/prometheus/node-exporter/hagen.prom.tmp'
+chmod 0644 '/var/lib/prometheus/node-exporter/hagen.prom.tmp'
+mv -f '/var/lib/prometheus/node-exporter/hagen.prom.tmp' '/var/lib/prometheus/node-exporter/hagen.prom'
+# The exporters bind this node's address only and let the scrapers in (their drop-ins).
+# Restarted only when this run changed a file.
+systemctl enable 'prometheus-node-exporter'
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'prometheus-node-exporter'; then
+    systemctl restart 'prometheus-node-exporter'
+fi
+systemctl enable 'prometheus-mysqld-exporter'
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'prometheus-mysqld-exporter'; then
+    systemctl restart 'prometheus-mysqld-exporter'
+fi
+systemctl enable 'ha_cluster_exporter'
+if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'ha_cluster_exporter'; then
+    systemctl restart 'ha_cluster_exporter'
+fi
 
 if [ ${#changed[@]} -gt 0 ]; then
     printf 'setup.sh: updated %s\n' "${changed[@]}"

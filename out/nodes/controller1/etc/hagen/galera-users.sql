@@ -7,6 +7,9 @@ ALTER USER 'mariabackup'@'localhost' IDENTIFIED BY '__SECRET_galera_sst_password
 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO 'mariabackup'@'localhost';
 CREATE USER IF NOT EXISTS 'clustercheck'@'localhost';
 ALTER USER 'clustercheck'@'localhost' IDENTIFIED BY '__SECRET_galera_clustercheck_password__';
+-- mysqld_exporter: status only, over the local socket as its own system user (no password).
+CREATE USER IF NOT EXISTS 'prometheus'@'localhost' IDENTIFIED VIA unix_socket;
+GRANT PROCESS, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'prometheus'@'localhost';
 CREATE DATABASE IF NOT EXISTS keystone;
 CREATE USER IF NOT EXISTS 'keystone'@'192.168.16.0/255.255.255.0';
 ALTER USER 'keystone'@'192.168.16.0/255.255.255.0' IDENTIFIED BY '__SECRET_keystone_db_password__' REQUIRE SSL;
