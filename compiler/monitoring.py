@@ -131,8 +131,15 @@ class Alert:
 
 
 def _sel(metric: str, **labels: str) -> str:
-    inside = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    inside = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     return f"{metric}{{{inside}}}"
+
+
+def _one_series(name: str, expr: str, for_: str, severity: str, summary: str, description: str, metric: str,
+                labels: dict[str, str], bad: float, good: float) -> Alert:
+    """An alert on one series: it fires with that series' labels when it holds `bad`, not on `good`."""
+    return Alert(name, expr, for_, severity, summary, description, bad=(Series(_sel(metric, **labels), bad),),
+                 fired=(tuple(sorted(labels.items())),), good=(Series(_sel(metric, **labels), good),))
 
 
 def majority(count: int) -> int:
@@ -150,13 +157,11 @@ def alerts(topo: Topology) -> list[Alert]:
     nodes = topo.nodes
     first, lb = nodes[0], topo.loadbalancer.nodes[0]
 
-    found.append(Alert(
+    found.append(_one_series(
         "HagenNodeDown", 'up{job="node"} == 0', "1m", "critical",
         "{{ $labels.instance }} does not answer",
         "node_exporter on this node has not answered for a minute: the node is down, cut off, or hung.",
-        bad=(Series(_sel("up", job="node", instance=first.name), 0),),
-        fired=((("instance", first.name), ("job", "node")),),
-        good=(Series(_sel("up", job="node", instance=first.name), 1),)))
+        "up", {"instance": first.name, "job": "node"}, 0, 1))
 
     g, gname = topo.galera, topo.galera.nodes[0].name
     size = len(g.nodes)
@@ -173,31 +178,26 @@ def alerts(topo: Topology) -> list[Alert]:
               Series(_sel("mysql_up", job="mysqld", instance=gname), 1),
               Series(_sel("up", job="mysqld", instance=gname), 1))))
     if size > 1:
-        found.append(Alert(
+        galera = {"instance": gname, "job": "mysqld"}
+        found.append(_one_series(
             "HagenGaleraClusterIncomplete", f"mysql_global_status_wsrep_cluster_size < {size}", "1m", "warning",
             "{{ $labels.instance }} sees fewer than " + f"{size} Galera nodes",
             f"The spec places {size} Galera nodes; this one's Primary Component has fewer. One more loss may cost "
             "quorum.",
-            bad=(Series(_sel("mysql_global_status_wsrep_cluster_size", job="mysqld", instance=gname), size - 1),),
-            fired=((("instance", gname), ("job", "mysqld")),),
-            good=(Series(_sel("mysql_global_status_wsrep_cluster_size", job="mysqld", instance=gname), size),)))
-        found.append(Alert(
+            "mysql_global_status_wsrep_cluster_size", galera, size - 1, size))
+        found.append(_one_series(
             "HagenGaleraNotPrimary", "mysql_global_status_wsrep_cluster_status == 0", "30s", "critical",
             "Galera on {{ $labels.instance }} is not in the Primary Component",
             "This node lost quorum (a partition or too many failures): it refuses reads and writes until it rejoins.",
-            bad=(Series(_sel("mysql_global_status_wsrep_cluster_status", job="mysqld", instance=gname), 0),),
-            fired=((("instance", gname), ("job", "mysqld")),),
-            good=(Series(_sel("mysql_global_status_wsrep_cluster_status", job="mysqld", instance=gname), 1),)))
+            "mysql_global_status_wsrep_cluster_status", galera, 0, 1))
 
     r, rname = topo.rabbitmq, topo.rabbitmq.nodes[0].name
-    found.append(Alert(
+    found.append(_one_series(
         "HagenRabbitMQNodeDown", 'up{job="rabbitmq"} == 0', "1m", "warning",
         "RabbitMQ on {{ $labels.instance }} does not answer",
         "The broker's own metrics endpoint has not answered for a minute: the broker is down (or paused in a "
         "minority partition).",
-        bad=(Series(_sel("up", job="rabbitmq", instance=rname), 0),),
-        fired=((("instance", rname), ("job", "rabbitmq")),),
-        good=(Series(_sel("up", job="rabbitmq", instance=rname), 1),)))
+        "up", {"instance": rname, "job": "rabbitmq"}, 0, 1))
     if len(r.nodes) > 1:
         need = majority(len(r.nodes))
         found.append(Alert(
@@ -246,40 +246,29 @@ def alerts(topo: Topology) -> list[Alert]:
     clustered = [n for n in nodes if topo.cluster_of(n)]
     if clustered:
         c = clustered[0].name
-        found.append(Alert(
+        member = {"instance": c, "job": "hacluster", "node": c, "type": "member"}
+        found.append(_one_series(
             "HagenClusterNodeOffline", 'ha_cluster_pacemaker_nodes{status="online"} == 0', "1m", "critical",
             "Pacemaker node {{ $labels.node }} is offline",
             "Pacemaker sees this cluster node offline; its resources run elsewhere, one failure from an outage.",
-            bad=(Series(_sel("ha_cluster_pacemaker_nodes", job="hacluster", instance=c, node=c, status="online",
-                             type="member"), 0),),
-            fired=((("instance", c), ("job", "hacluster"), ("node", c), ("status", "online"), ("type", "member")),),
-            good=(Series(_sel("ha_cluster_pacemaker_nodes", job="hacluster", instance=c, node=c, status="online",
-                              type="member"), 1),)))
-        found.append(Alert(
+            "ha_cluster_pacemaker_nodes", {**member, "status": "online"}, 0, 1))
+        found.append(_one_series(
             "HagenClusterNodeUnclean", 'ha_cluster_pacemaker_nodes{status="unclean"} == 1', "1m", "critical",
             "Pacemaker node {{ $labels.node }} is unclean and not fenced",
             "The cluster lost this node and cannot confirm it is off: its resources stay blocked until fencing "
             "succeeds (check its BMC).",
-            bad=(Series(_sel("ha_cluster_pacemaker_nodes", job="hacluster", instance=c, node=c, status="unclean",
-                             type="member"), 1),),
-            fired=((("instance", c), ("job", "hacluster"), ("node", c), ("status", "unclean"), ("type", "member")),),
-            good=(Series(_sel("ha_cluster_pacemaker_nodes", job="hacluster", instance=c, node=c, status="unclean",
-                              type="member"), 0),)))
-        found.append(Alert(
+            "ha_cluster_pacemaker_nodes", {**member, "status": "unclean"}, 1, 0))
+        found.append(_one_series(
             "HagenClusterPartitioned", "ha_cluster_corosync_quorate == 0", "30s", "critical",
             "{{ $labels.instance }} has no quorum",
             "corosync on this node is in a minority partition (or alone): Pacemaker stops its resources here.",
-            bad=(Series(_sel("ha_cluster_corosync_quorate", job="hacluster", instance=c), 0),),
-            fired=((("instance", c), ("job", "hacluster")),),
-            good=(Series(_sel("ha_cluster_corosync_quorate", job="hacluster", instance=c), 1),)))
+            "ha_cluster_corosync_quorate", {"instance": c, "job": "hacluster"}, 0, 1))
         if topo.fencing_waiver is None:
-            found.append(Alert(
+            found.append(_one_series(
                 "HagenFencingDisabled", "ha_cluster_pacemaker_stonith_enabled == 0", "5m", "critical",
                 "fencing is off in the cluster of {{ $labels.instance }}",
                 "The spec fences every cluster node, but stonith-enabled is false: a hung node can corrupt data.",
-                bad=(Series(_sel("ha_cluster_pacemaker_stonith_enabled", job="hacluster", instance=c), 0),),
-                fired=((("instance", c), ("job", "hacluster")),),
-                good=(Series(_sel("ha_cluster_pacemaker_stonith_enabled", job="hacluster", instance=c), 1),)))
+                "ha_cluster_pacemaker_stonith_enabled", {"instance": c, "job": "hacluster"}, 0, 1))
         for vip in topo.vips:
             held = _sel("ha_cluster_pacemaker_resources", resource=vip.name, role="started", status="active")
             found.append(Alert(

@@ -221,7 +221,9 @@ def haproxy(files, node):
                 entry["backend"] = words[1]
             elif words[0] == "server":
                 entry["servers"].append({"name": words[1], "addr": words[2], "backup": "backup" in words[3:]})
-    return frontends, backends
+    # The service frontends; HAProxy's own metrics frontend (no backend, on the node's address) is
+    # the monitoring properties'.
+    return {name: fe for name, fe in frontends.items() if "backend" in fe}, backends
 
 
 def pcs_commands(files):

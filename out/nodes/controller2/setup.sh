@@ -391,7 +391,8 @@ install -d -m 0755 '/var/lib/prometheus/node-exporter'
 {
     echo '# HELP hagen_certificate_expiry_timestamp_seconds When a certificate a server here presents expires.'
     echo '# TYPE hagen_certificate_expiry_timestamp_seconds gauge'
-    for certificate in '/etc/hagen/tls/cinder.crt' '/etc/hagen/tls/heat.crt' '/etc/hagen/tls/horizon.crt' '/etc/hagen/tls/keystone.crt' '/etc/hagen/tls/mariadb.crt' '/etc/hagen/tls/neutron.crt' '/etc/hagen/tls/nova.crt' '/etc/hagen/tls/placement.crt' '/etc/hagen/tls/rabbitmq.crt' '/etc/haproxy/certs/vip-keystone.pem'; do
+    certificates=('/etc/hagen/tls/cinder.crt' '/etc/hagen/tls/heat.crt' '/etc/hagen/tls/horizon.crt' '/etc/hagen/tls/keystone.crt' '/etc/hagen/tls/mariadb.crt' '/etc/hagen/tls/neutron.crt' '/etc/hagen/tls/nova.crt' '/etc/hagen/tls/placement.crt' '/etc/hagen/tls/rabbitmq.crt' '/etc/haproxy/certs/vip-keystone.pem')
+    for certificate in "${certificates[@]}"; do
         not_after=$(openssl x509 -noout -enddate -in "$certificate" | cut -d= -f2)
         printf 'hagen_certificate_expiry_timestamp_seconds{file="%s"} %s\n' "$certificate" "$(date -d "$not_after" +%s)"
     done
