@@ -376,10 +376,10 @@ def _check_ports(data, node_names, report) -> None:
     placed["memcached"] = placement(data, "keystone", "memcached_nodes")
     if TARGETS[data["cluster"]["target"]].monitoring:  # the exporters' fixed ports: checked first, so
         # that a collision is reported at the service's own port, which the spec can move
-        exporters = {monitoring.NODE: [(n["name"], ()) for n in data["nodes"]],
-                     monitoring.HAPROXY: placement(data, "loadbalancer"), monitoring.MYSQLD: placement(data, "galera"),
-                     monitoring.RABBITMQ: placement(data, "rabbitmq"),
-                     monitoring.HACLUSTER: [(n, ()) for n in sorted(clustered_node_names(data))]}
+        runs_with = {"node": [(n["name"], ()) for n in data["nodes"]],
+                     "cluster": [(n, ()) for n in sorted(clustered_node_names(data))]}
+        exporters = {e: runs_with[e.runs_with] if e.runs_with in runs_with else placement(data, e.runs_with)
+                     for e in monitoring.EXPORTERS}
         listeners = {**{f"{e.job} exporter": [(e.port, "port")] for e in exporters}, **listeners}
         placed.update({f"{e.job} exporter": nodes for e, nodes in exporters.items()})
     if "neutron" in services:  # OVN central's fixed ports, on its members

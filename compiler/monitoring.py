@@ -23,6 +23,9 @@ class Exporter:
     package: str | None  # the Debian package that installs it (None: part of the service itself)
     unit: str | None  # the unit setup.sh enables and restricts (None: the service's own)
     restricted: str  # how only the scrapers reach it, in words
+    # Where it runs: every 'node', the members of a Pacemaker 'cluster', or a service's nodes (its
+    # name): read by exporters_on and by the spec checks' port collisions alike.
+    runs_with: str = "node"
 
 
 # trixie's packages. memcached's exporter is not packaged in Debian: node_exporter's systemd
@@ -31,16 +34,18 @@ NODE = Exporter("node", 9100, "the machine (CPU, memory, filesystems), systemd's
                 "textfile (certificate expiry, the Galera datadir's filesystem)", "node_exporter 1.9",
                 "prometheus-node-exporter", "prometheus-node-exporter", "systemd IPAddressAllow")
 HAPROXY = Exporter("haproxy", 8405, "every frontend, backend and server, with its health-check state",
-                   "HAProxy's built-in exporter (a frontend of its own)", None, None, "an HAProxy ACL on the source")
+                   "HAProxy's built-in exporter (a frontend of its own)", None, None, "an HAProxy ACL on the source",
+                   runs_with="loadbalancer")
 MYSQLD = Exporter("mysqld", 9104, "MariaDB and Galera (wsrep_* status: state, cluster size, Primary)",
                   "mysqld_exporter 0.17, as its own database user over the local socket",
-                  "prometheus-mysqld-exporter", "prometheus-mysqld-exporter", "systemd IPAddressAllow")
+                  "prometheus-mysqld-exporter", "prometheus-mysqld-exporter", "systemd IPAddressAllow",
+                  runs_with="galera")
 RABBITMQ = Exporter("rabbitmq", 15692, "the broker, its alarms and its queues", "RabbitMQ's rabbitmq_prometheus plugin",
                     None, None, "none: RabbitMQ's listener has no source filter (bound to the node's address; "
-                    "its metrics hold no credentials)")
+                    "its metrics hold no credentials)", runs_with="rabbitmq")
 HACLUSTER = Exporter("hacluster", 9664, "Pacemaker's nodes and resources, corosync's quorum",
                      "ha_cluster_exporter 1.4", "prometheus-hacluster-exporter", "ha_cluster_exporter",
-                     "systemd IPAddressAllow")
+                     "systemd IPAddressAllow", runs_with="cluster")
 EXPORTERS = (NODE, HAPROXY, MYSQLD, RABBITMQ, HACLUSTER)
 
 SCRAPE_INTERVAL = "15s"
@@ -63,16 +68,8 @@ def exporters_on(topo: Topology, node: Node) -> list[Exporter]:
     """The exporters this node runs: every node its machine's, and one per service here that has one."""
     if not compiled(topo):
         return []
-    found = [NODE]
-    if node in topo.loadbalancer.nodes:
-        found.append(HAPROXY)
-    if node in topo.galera.nodes:
-        found.append(MYSQLD)
-    if node in topo.rabbitmq.nodes:
-        found.append(RABBITMQ)
-    if topo.cluster_of(node):
-        found.append(HACLUSTER)
-    return found
+    here = {"node", *topo.services_of(node), *(("cluster",) if topo.cluster_of(node) else ())}
+    return [e for e in EXPORTERS if e.runs_with in here]
 
 
 def listen(node: Node, exporter: Exporter) -> str:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from compiler.cli import app
 from compiler.diagnostics import CODES
 from compiler.docs import diagnostics_table
-from compiler.pipeline import compile_path
+from compiler.pipeline import compile_path, compile_text
 from conftest import EXAMPLES, ROOT
 
 CORPUS = sorted((ROOT / "tests" / "invalid").glob("*.yaml"))
@@ -204,3 +204,12 @@ def test_every_diagnostic_has_an_excerpt_a_caret_and_a_hint(path):
     assert out.count("\n  hint: ") == len(result.diagnostics)
     positioned = [d for d in result.diagnostics if d.span.line]
     assert sum(1 for line in out.splitlines() if line.strip().startswith("|") and "^" in line) == len(positioned)
+
+
+def test_a_service_port_on_an_exporters_port_is_reported_at_the_service():
+    """The exporters' ports are fixed: a collision points at the service's port, which the spec can move."""
+    text = (EXAMPLES / "seed.yaml").read_text().replace("public_port: 5000", "public_port: 9100", 1)
+    result = compile_text(text, "seed.yaml")
+    (found,) = [d for d in result.diagnostics if d.code == "H040"]
+    assert found.message == "keystone public_port (9100) collides with node exporter port (9100) on node controller1"
+    assert text.splitlines()[found.span.line - 1].strip() == "public_port: 9100"
