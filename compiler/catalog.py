@@ -110,8 +110,8 @@ class DaemonsUp:
     """How a service's daemons on the bus say they are up, read from its own database: a command
     (run as the system user on the bootstrap node) printing one line per registered daemon, and
     the whitespace-separated columns of that line holding its binary, its host and its state.
-    The bootstrap waits for `unit` on every node: before the schema exists each one crash-loops
-    (systemd backs off up to 30 s), and a request sent while none listens waits on the bus."""
+    The bootstrap waits for `unit` on every node: each one waits for the schema before it starts
+    (hagen-await-database), and a request sent while none listens waits on the bus."""
     command: str
     header_lines: int
     binary_column: int  # 1-based, as awk counts
@@ -811,6 +811,19 @@ def database_client_hosts(topo: Topology) -> list[str]:
 def databases(topo: Topology) -> tuple[ServiceDatabase, ...]:
     """The databases of the services this topology runs."""
     return tuple(db for ep in endpoints(topo) for db in (ep.service.database, *ep.service.more_databases) if db)
+
+
+# What each unit of a service with a database runs first (ExecStartPre): it waits until the
+# database answers and holds the service's schema. Before the bootstrap's db sync, starting the
+# daemon itself would import the whole service only to die, again and again, on every node.
+AWAIT_DATABASE = "/usr/local/bin/hagen-await-database"
+
+
+def await_database(service: ApiService) -> str | None:
+    """The ExecStartPre of the service's units: the gate, on its config file's connection."""
+    if service.database is None:
+        return None
+    return f"{AWAIT_DATABASE} /{service.config_file} {service.database_section}"
 
 
 def database_url(topo: Topology, db: ServiceDatabase, secrets: SecretValues) -> str:

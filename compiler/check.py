@@ -205,6 +205,23 @@ def check_certificates(bundle: Path, node: Path) -> list[CheckResult]:
     return results
 
 
+def check_python(bundle: Path, script: Path) -> CheckResult:
+    """A Python program of the node's (hagen-await-database): the release's own python3 compiles it."""
+    rel = str(script.relative_to(bundle))
+    if skip := _missing(rel, "python3"):
+        return skip
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = run([find_tool("python3"), "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], "
+                    "cfile=sys.argv[2], doraise=True)", str(script), str(Path(tmp) / "compiled.pyc")])
+    return CheckResult(rel, "python3 -m py_compile", PASS if proc.returncode == 0 else FAIL,
+                       _tail(proc.stderr.replace(str(bundle) + "/", "")) if proc.returncode else "")
+
+
+def is_python(script: Path) -> bool:
+    with script.open("rb") as f:
+        return f.readline().startswith(b"#!/usr/bin/python3")
+
+
 def check_shell(bundle: Path, script: Path) -> CheckResult:
     rel = str(script.relative_to(bundle))
     if skip := _missing(rel, "shellcheck"):
@@ -734,11 +751,13 @@ def check_units(bundle: Path, units: list[Path]) -> CheckResult:
     with tempfile.TemporaryDirectory() as tmp:
         for unit in units:
             shutil.copy(unit, Path(tmp) / unit.name)
-        # The ExecStart target lives in the bundle, not on this machine: point at it.
+        # The programs in /usr/local/bin live in the bundle, not on this machine: point at them.
         for unit in Path(tmp).iterdir():
             node_root = units[0].parents[3]
-            unit.write_text(unit.read_text().replace("ExecStart=/usr/local/bin/",
-                                                     f"ExecStart={node_root}/usr/local/bin/"))
+            text = unit.read_text()
+            for key in ("ExecStart=", "ExecStartPre="):
+                text = text.replace(f"{key}/usr/local/bin/", f"{key}{node_root}/usr/local/bin/")
+            unit.write_text(text)
         proc = run([find_tool("systemd-analyze"), "verify", *[str(p) for p in sorted(Path(tmp).iterdir())]])
     output = (proc.stdout + proc.stderr).strip()
     ok = proc.returncode == 0 and not output
@@ -1030,7 +1049,7 @@ def plan(bundle: Path) -> list:
     scripts = sorted(set(bundle.glob("cluster/*/*.sh")) | set(bundle.glob("bootstrap/*.sh"))
                      | set(bundle.glob("nodes/*/setup.sh")) | set(bundle.glob("nodes/*/usr/local/bin/*"))
                      | set(bundle.glob("nodes/*/usr/local/lib/hagen/**/*.sh")))
-    jobs += [(check_shell, (bundle, s)) for s in scripts]
+    jobs += [(check_python if is_python(s) else check_shell, (bundle, s)) for s in scripts]
     if (bundle / "monitoring/prometheus.yml").exists():
         jobs.append((check_prometheus, (bundle, bundle / "monitoring")))
     for node in sorted((bundle / "nodes").glob("*")):
@@ -1107,7 +1126,7 @@ def check_bundle(bundle: str | os.PathLike, workers: int | None = None, progress
 # release's own program. shellcheck, ksvalidator, sizes, gzip and tar judge our files by fixed
 # rules (a shell's grammar, RHEL 9's kickstart handler, byte limits) and count for any target.
 RELEASE_BOUND = ("haproxy", "mariadbd", "cuttlefish", "corosync", "pcs", "crm_", "cloud-init", "systemd-analyze",
-                 "xinetd", "oslo", "openssl", "promtool")
+                 "xinetd", "oslo", "openssl", "promtool", "python3")
 
 
 def _not_this_release(target, result: CheckResult) -> CheckResult:

@@ -857,6 +857,12 @@ def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spe
             hosts = hosts_of(files, node)
             db = urllib.parse.urlsplit(parser[service.database_section]["connection"])
             assert hosts[db.hostname] == vips["vip-db"]["address"] and db.port == services["galera"]["port"]
+            # Each of its units first waits on that very connection (the gate reads this file's section),
+            # and the gate is on the node, runnable.
+            gate = f"ExecStartPre=/usr/local/bin/hagen-await-database /{conf_path} {service.database_section}\n"
+            for unit in service.host.units:
+                assert gate in text(files, f"nodes/{node}/etc/systemd/system/{unit}.service"), (node, unit)
+            assert files[f"nodes/{node}/usr/local/bin/hagen-await-database"].mode == 0o755
             password, granted = sql[db.username]
             assert password == urllib.parse.unquote(db.password) and db.path.lstrip("/") in granted
             auth = parser["keystone_authtoken"]

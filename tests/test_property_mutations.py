@@ -541,7 +541,16 @@ def alert_never_tested_quiet(monkeypatch):
     monkeypatch.setattr(monitoring_emit, "rule_tests", broken)
 
 
+def units_wait_on_the_api_database(monkeypatch):
+    # Nova's units would wait for nova_api (api_database), which exists before its main schema.
+    original = catalog.await_database
+    monkeypatch.setattr(catalog, "await_database", lambda service: original(service).replace(
+        " database", " api_database") if service is catalog.NOVA else original(service))
+
+
 MUTATIONS = [
+    (units_wait_on_the_api_database,
+     props.test_catalog_services_reach_their_database_keystone_and_vip_consistently),
     (scrape_target_on_another_port,
      props.test_every_scrape_target_is_an_exporter_of_that_node_open_to_the_scrapers_only),
     (exporter_open_to_everyone, props.test_every_scrape_target_is_an_exporter_of_that_node_open_to_the_scrapers_only),

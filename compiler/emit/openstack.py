@@ -91,7 +91,7 @@ def config_context(topo: Topology, node: Node, ep: ApiEndpoint, secrets: SecretV
                    # The node's certificate, where its own servers serve HTTPS to HAProxy.
                    node_tls=pki.node_tls_paths(topo, node, service.name))
     if service.database:
-        context.update(db_host=topo.galera.vip.hostname,
+        context.update(db_host=topo.galera.vip.hostname, database_section=service.database_section,
                        database_url=catalog.database_url(topo, service.database, secrets),
                        more_database_urls={db.name: catalog.database_url(topo, db, secrets)
                                            for db in service.more_databases})
@@ -153,13 +153,20 @@ def unit_files(service: ApiService, node: Node, process: Process, port: int, wor
             "with no listening port, as its config says"
     unit = render("openstack/service.unit.j2", node=node, unit=process.unit, exec_start=exec_start,
                   user=host.system_user, how=how, description=process.description, logs_directory=host.own_log_dir,
-                  replaces_packaged_unit=host.packaged_unit,
+                  replaces_packaged_unit=host.packaged_unit, await_database=catalog.await_database(service),
                   # A port below 1024 (Horizon's 80) needs the capability; the user stays unprivileged.
                   bind_privileged_port=port < 1024 and (process.frontend is not None or process.unit == host.unit))
     files.append(BundleFile(f"etc/systemd/system/{process.unit}.service", unit, 0o644))
     return files
 
 
+def await_database_gate(topo: Topology, node: Node) -> list[BundleFile]:
+    """The gate every unit of a service with a database starts with, once per node that runs one."""
+    if not any(catalog.await_database(ep.service) for ep in catalog.hosted_on(topo, node)):
+        return []
+    return [BundleFile(catalog.AWAIT_DATABASE.lstrip("/"), render("openstack/hagen-await-database.py"), 0o755)]
+
+
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     return [f for ep in catalog.hosted_on(topo, node) for f in service_files(topo, node, ep, secrets)] + \
-        ceph_conf(topo, node)
+        ceph_conf(topo, node) + await_database_gate(topo, node)

@@ -11,8 +11,8 @@ fi
 
 runuser -u 'heat' -- heat-manage db_sync
 
-# Every node's heat-api restarts until its app loads, which it can now: wait for one
-# behind HAProxy to answer.
+# Every node's heat-api waited for this schema (hagen-await-database) and starts now: wait
+# for one behind HAProxy to answer.
 answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
@@ -29,9 +29,9 @@ if [ "$answered" != yes ]; then
     exit 1
 fi
 
-# Its API hands work to heat-engine over the bus; each node's crash-looped until the schema
-# existed (backing off up to 30 s), and a request that no engine takes waits on the bus. Wait
-# until every node's reports up in the database (heat-manage service list).
+# Its API hands work to heat-engine over the bus; each node's waited for the schema and starts
+# now, and a request that no engine takes waits on the bus. Wait until every node's reports up
+# in the database (heat-manage service list).
 missing=('controller1' 'controller2' 'controller3')
 for _ in $(seq 1 60); do
     up=$(runuser -u 'heat' -- heat-manage service list 2>/dev/null \

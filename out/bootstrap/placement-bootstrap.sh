@@ -11,8 +11,8 @@ fi
 
 runuser -u 'placement' -- placement-manage db sync
 
-# Every node's placement-api restarts until its app loads, which it can now: wait for one
-# behind HAProxy to answer.
+# Every node's placement-api waited for this schema (hagen-await-database) and starts now: wait
+# for one behind HAProxy to answer.
 answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \

@@ -211,6 +211,7 @@ install_file 0644 'root' 'root' '/etc/systemd/system/prometheus-mysqld-exporter.
 install_file 0644 'root' 'root' '/etc/systemd/system/prometheus-node-exporter.service.d/hagen-scrapers.conf'
 install_file 0644 'root' 'root' '/etc/xinetd.d/galera-clustercheck'
 install_file 0600 'root' 'root' '/root/admin-openrc'
+install_file 0755 'root' 'root' '/usr/local/bin/hagen-await-database'
 install_file 0755 'root' 'root' '/usr/local/bin/hagen-clustercheck'
 install_file 0755 'root' 'root' '/usr/local/sbin/hagen-fence-password'
 install_file 0644 'root' 'root' '/usr/local/share/ca-certificates/hagen-ca.crt'
@@ -299,71 +300,72 @@ rm -f '/etc/openstack-dashboard/local_settings.d/_0003_debian_static_root.py'
 rm -f '/etc/openstack-dashboard/local_settings.d/_0004_debian_osprofiler.py'
 rm -f '/etc/openstack-dashboard/local_settings.d/_0005_debian_webroot.py'
 rm -f '/etc/openstack-dashboard/local_settings.d/_0006_debian_cache.py'
-# systemd runs them (stateless, like Keystone): each unit restarts until its app loads, so it
-# serves once the bootstrap has created its schema. Restarted only when this run changed a file.
+# systemd runs them (stateless, like Keystone): each unit first waits until its database holds
+# its schema (the bootstrap's db sync, run after this script), so it is started without waiting
+# for it (--no-block). Restarted only when this run changed a file.
 systemctl enable 'glance-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'glance-api'; then
-    systemctl restart 'glance-api'
+    systemctl restart --no-block 'glance-api'
 fi
 systemctl enable 'placement-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'placement-api'; then
-    systemctl restart 'placement-api'
+    systemctl restart --no-block 'placement-api'
 fi
 systemctl enable 'nova-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-api'; then
-    systemctl restart 'nova-api'
+    systemctl restart --no-block 'nova-api'
 fi
 systemctl enable 'nova-api-metadata'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-api-metadata'; then
-    systemctl restart 'nova-api-metadata'
+    systemctl restart --no-block 'nova-api-metadata'
 fi
 systemctl enable 'nova-novncproxy'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-novncproxy'; then
-    systemctl restart 'nova-novncproxy'
+    systemctl restart --no-block 'nova-novncproxy'
 fi
 systemctl enable 'nova-conductor'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-conductor'; then
-    systemctl restart 'nova-conductor'
+    systemctl restart --no-block 'nova-conductor'
 fi
 systemctl enable 'nova-scheduler'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-scheduler'; then
-    systemctl restart 'nova-scheduler'
+    systemctl restart --no-block 'nova-scheduler'
 fi
 systemctl enable 'neutron-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-api'; then
-    systemctl restart 'neutron-api'
+    systemctl restart --no-block 'neutron-api'
 fi
 systemctl enable 'neutron-periodic-workers'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-periodic-workers'; then
-    systemctl restart 'neutron-periodic-workers'
+    systemctl restart --no-block 'neutron-periodic-workers'
 fi
 systemctl enable 'neutron-ovn-maintenance-worker'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-ovn-maintenance-worker'; then
-    systemctl restart 'neutron-ovn-maintenance-worker'
+    systemctl restart --no-block 'neutron-ovn-maintenance-worker'
 fi
 systemctl enable 'heat-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'heat-api'; then
-    systemctl restart 'heat-api'
+    systemctl restart --no-block 'heat-api'
 fi
 systemctl enable 'heat-api-cfn'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'heat-api-cfn'; then
-    systemctl restart 'heat-api-cfn'
+    systemctl restart --no-block 'heat-api-cfn'
 fi
 systemctl enable 'heat-engine'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'heat-engine'; then
-    systemctl restart 'heat-engine'
+    systemctl restart --no-block 'heat-engine'
 fi
 systemctl enable 'cinder-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'cinder-api'; then
-    systemctl restart 'cinder-api'
+    systemctl restart --no-block 'cinder-api'
 fi
 systemctl enable 'cinder-scheduler'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'cinder-scheduler'; then
-    systemctl restart 'cinder-scheduler'
+    systemctl restart --no-block 'cinder-scheduler'
 fi
 systemctl enable 'horizon'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'horizon'; then
-    systemctl restart 'horizon'
+    systemctl restart --no-block 'horizon'
 fi
 
 # --- ovn central --------------------------------------------------------------

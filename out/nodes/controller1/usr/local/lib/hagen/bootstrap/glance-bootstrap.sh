@@ -12,8 +12,8 @@ fi
 runuser -u 'glance' -- glance-manage db sync
 runuser -u 'glance' -- glance-manage db load_metadefs
 
-# Every node's glance-api restarts until its app loads, which it can now: wait for one
-# behind HAProxy to answer.
+# Every node's glance-api waited for this schema (hagen-await-database) and starts now: wait
+# for one behind HAProxy to answer.
 answered=no
 for _ in $(seq 1 60); do
     if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' \
