@@ -51,6 +51,13 @@ RABBIT_USER = "openstack"
 # came. Longer than any wait MariaDB bounds itself (innodb_lock_wait_timeout, 50 s) and as long as
 # HAProxy waits for an API's answer (timeout server 1m).
 DATABASE_READ_TIMEOUT_S = 60
+# Galera's causality check on every OpenStack service's connection (set per session by pymysql's
+# init_command, in [database] connection_parameters): 1 makes each read wait until this node has applied every write set the cluster
+# ordered before it. HAProxy sends all of them to one Galera node, but after that node fails the next
+# one may not yet have applied what the first acknowledged; without the wait a service could then
+# read a row older than its own committed write (Jepsen's 2026 Galera analysis saw stale reads).
+# Set per session, not server-wide, so Pacemaker's agent, clustercheck and the exporter never wait.
+WSREP_SYNC_WAIT = 1
 
 
 @dataclass(frozen=True)
@@ -813,14 +820,16 @@ def databases(topo: Topology) -> tuple[ServiceDatabase, ...]:
     return tuple(db for ep in endpoints(topo) for db in (ep.service.database, *ep.service.more_databases) if db)
 
 
-# What each unit of a service with a database runs first (ExecStartPre): it waits until the
-# database answers and holds the service's schema. Before the bootstrap's db sync, starting the
-# daemon itself would import the whole service only to die, again and again, on every node.
+# What each unit of a service with a database runs its daemon through: it waits until the
+# database answers and holds the service's schema, then execs the daemon. Before the bootstrap's
+# db sync, starting the daemon itself would import the whole service only to die, again and
+# again, on every node.
 AWAIT_DATABASE = "/usr/local/bin/hagen-await-database"
 
 
 def await_database(service: ApiService) -> str | None:
-    """The ExecStartPre of the service's units: the gate, on its config file's connection."""
+    """What the service's units' ExecStart begins with (the daemon's command follows): the gate,
+    on its config file's connection."""
     if service.database is None:
         return None
     return f"{AWAIT_DATABASE} /{service.config_file} {service.database_section}"

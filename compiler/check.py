@@ -755,8 +755,7 @@ def check_units(bundle: Path, units: list[Path]) -> CheckResult:
         for unit in Path(tmp).iterdir():
             node_root = units[0].parents[3]
             text = unit.read_text()
-            for key in ("ExecStart=", "ExecStartPre="):
-                text = text.replace(f"{key}/usr/local/bin/", f"{key}{node_root}/usr/local/bin/")
+            text = text.replace("ExecStart=/usr/local/bin/", f"ExecStart={node_root}/usr/local/bin/")
             unit.write_text(text)
         proc = run([find_tool("systemd-analyze"), "verify", *[str(p) for p in sorted(Path(tmp).iterdir())]])
     output = (proc.stdout + proc.stderr).strip()

@@ -859,7 +859,7 @@ def test_catalog_services_reach_their_database_keystone_and_vip_consistently(spe
             assert hosts[db.hostname] == vips["vip-db"]["address"] and db.port == services["galera"]["port"]
             # Each of its units first waits on that very connection (the gate reads this file's section),
             # and the gate is on the node, runnable.
-            gate = f"ExecStartPre=/usr/local/bin/hagen-await-database /{conf_path} {service.database_section}\n"
+            gate = f"ExecStart=/usr/local/bin/hagen-await-database /{conf_path} {service.database_section} /"
             for unit in service.host.units:
                 assert gate in text(files, f"nodes/{node}/etc/systemd/system/{unit}.service"), (node, unit)
             assert files[f"nodes/{node}/usr/local/bin/hagen-await-database"].mode == 0o755
@@ -1205,12 +1205,14 @@ MARIADB_DEFAULT_LOCK_WAIT_S = 50
 
 
 @given(topologies())
-def test_every_database_client_bounds_its_reads_beyond_mariadbs_own_waits(spec):
+def test_every_database_client_bounds_its_reads_and_reads_its_own_writes(spec):
     """Every oslo.db section of every service on every node (a section whose connection is a
     MariaDB URL) gives pymysql a read timeout, so a connection through HAProxy that never answers
     ends, and that timeout is longer than the lock wait the Galera nodes bound themselves (their
     galera.cnf's innodb_lock_wait_timeout, MariaDB's 50 s when unset): a statement waiting on a
-    lock gets MariaDB's own error, not a dropped connection."""
+    lock gets MariaDB's own error, not a dropped connection. Each session also turns on Galera's
+    causality check for reads, so a read after a failover sees every write acknowledged before it;
+    and every Galera node flushes each commit before acknowledging it."""
     files = build(spec)
     galera_cnf = TARGETS[spec["cluster"]["target"]].galera_config_path
     lock_waits = set()
@@ -1232,7 +1234,11 @@ def test_every_database_client_bounds_its_reads_beyond_mariadbs_own_waits(spec):
             params = urllib.parse.parse_qs(parser[name].get("connection_parameters", ""))
             assert "read_timeout" in params, f"{path} [{name}] waits forever for a read"
             assert int(params["read_timeout"][0]) > max(lock_waits), f"{path} [{name}]"
+            assert params.get("init_command") == ["SET SESSION wsrep_sync_wait=1"], f"{path} [{name}] may read stale rows"
     assert sections  # Keystone's, at least
+    for path, f in files.items():
+        if path.startswith("nodes/") and path.endswith(galera_cnf):
+            assert re.search(r"^innodb_flush_log_at_trx_commit = 1$", f.content, re.M), path
 
 
 # A URL a config names, in any of its forms (oslo options, Django settings, shell, YAML, JSON).
