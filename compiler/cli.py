@@ -490,10 +490,14 @@ def lab_up(
 def lab_keys(
     secrets: Path = typer.Argument(..., help="A secrets file from 'hagen secrets init' of a lab spec."),
 ) -> None:
-    """Fill the Ceph client keys a secrets file leaves empty with new cephx keys, which 'lab up'
-    then gives the lab's own Ceph cluster (the storage team's part). Needs ceph-common."""
-    from .lab import ceph
+    """Fill what a lab secrets file leaves for owners outside the bundle: each BMC password with a
+    random one (the lab's simulated BMCs take the bundle's), each Ceph client key with a new cephx
+    key, which 'lab up' then gives the lab's own Ceph cluster (the storage team's part; needs
+    ceph-common)."""
+    from .lab import bmc, ceph
 
+    for name in bmc.fill_passwords(secrets):
+        typer.echo(f"hagen: filled {name}", err=True)
     missing = ceph.missing_tool()
     if missing:
         typer.echo(f"hagen: {missing}", err=True)

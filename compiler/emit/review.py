@@ -68,7 +68,10 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
         "nodes": {n.name: {"address": n.address, "network": str(n.network.cidr), "interface": n.interface,
                            "cluster": cluster_name_of(topo, n),
                            "roles": list(topo.services_of(n)),
-                           "packages": packages(topo, n)} for n in topo.nodes},
+                           "packages": packages(topo, n),
+                           # Where its fence device reaches its BMC (the password is in fencing.passwords).
+                           "bmc": {"address": n.fencing.address, "username": n.fencing.username}
+                           if n.fencing and not topo.fencing_waiver else None} for n in topo.nodes},
         "vips": {v.name: {"address": v.address, "hostname": v.hostname} for v in topo.vips},
         # What TLS covers: the CA file every node verifies with, and each certificate (HAProxy's
         # per VIP, a node's for each of its TLS servers) with the names it covers and the files

@@ -151,18 +151,10 @@ def stop(root: Path) -> list[str]:
 
 
 def fill_client_keys(secrets: Path) -> list[str]:
-    """Give each Ceph client key a lab secrets file leaves empty ('<service>_ceph_key: \'\'') a new
-    cephx key: the storage team's part, whose cluster (start) then imports the key the bundle
-    carries. The names filled; the keys never printed."""
-    filled, lines = [], []
-    for line in secrets.read_text().splitlines(keepends=True):
-        match = re.match(r"^(\w+_ceph_key): ''", line)
-        if match:
-            key = subprocess.run(["ceph-authtool", "--gen-print-key"], capture_output=True, text=True,
-                                 check=True).stdout.strip()
-            line = f"{match.group(1)}: '{key}'  # a cephx key the lab's Ceph cluster imports\n"
-            filled.append(match.group(1))
-        lines.append(line)
-    secrets.write_text("".join(lines))
-    secrets.chmod(0o600)
-    return filled
+    """Give each Ceph client key a lab secrets file leaves empty a new cephx key: the storage
+    team's part, whose cluster (start) then imports the key the bundle carries."""
+    return hosts.fill_empty_secrets(
+        secrets, r"\w+_ceph_key",
+        lambda: subprocess.run(["ceph-authtool", "--gen-print-key"], capture_output=True, text=True,
+                               check=True).stdout.strip(),
+        "a cephx key the lab's Ceph cluster imports")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -75,6 +76,24 @@ def run(argv: list[str], *, check: bool = True, timeout: float = 600) -> subproc
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
         raise LabError(f"{' '.join(argv[:6])} exited {proc.returncode}:\n  " + "\n  ".join(tail))
     return proc
+
+
+def fill_empty_secrets(secrets: Path, pattern: str, make_value, comment: str, fill_note: str = "") -> list[str]:
+    """Give each value a secrets file leaves empty (a line '<name>: \'\'' whose name matches
+    pattern and whose FILL IN note starts with fill_note) a new one from make_value(): what an
+    owner outside the bundle would fill in (a Ceph key, a BMC password), chosen by the lab for its
+    own stand-ins. The names filled; no value printed."""
+    filled, lines = [], []
+    note = rf"\s*# FILL IN: {re.escape(fill_note)}" if fill_note else ""
+    for line in secrets.read_text().splitlines(keepends=True):
+        match = re.match(rf"^({pattern}): ''{note}", line)
+        if match:
+            line = f"{match.group(1)}: '{make_value()}'  # {comment}\n"
+            filled.append(match.group(1))
+        lines.append(line)
+    secrets.write_text("".join(lines))
+    secrets.chmod(0o600)
+    return filled
 
 
 def in_netns(argv: list[str], netns: str = NETNS) -> list[str]:
@@ -370,9 +389,9 @@ class MemoryPeak:
 
 def teardown(root: Path) -> list[str]:
     """Remove everything the state file names, by PID and path; safe to run twice."""
-    from . import ceph, prometheus  # (they run their daemons through this module)
+    from . import bmc, ceph, prometheus  # (they run their daemons through this module)
     state = LabState.load(root)
-    removed = []
+    removed = bmc.stop(root)  # first: a BMC would power a host on again behind the teardown
     for name, h in sorted(state.hosts.items()):
         crash_host(name)
         for d in _cgroup_dirs(name):

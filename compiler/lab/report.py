@@ -204,7 +204,7 @@ def table(report: dict) -> str:
              "stacks lost/created", "stacks complete/resumed/failed", "stack fail", "stack outage s",
              "volumes lost/created", "volumes error", "earlier volumes extended/not", "volume fail",
              "volume outage s",
-             "logins ok/fail", "sessions lost", "login outage s", "rejoin s",
+             "logins ok/fail", "sessions lost", "login outage s", "fenced off/on s", "rejoin s",
              "state transfer"]
     rows = []
     for s in report["scenarios"]:
@@ -236,6 +236,7 @@ def table(report: dict) -> str:
                      str(f.get("volume_failures", "-")), str(f.get("volume_outage_s", "-")),
                      f"{f['logins']}/{f['login_failures']}" if "logins" in f else "-",
                      str(f.get("sessions_lost", "-")), str(f.get("login_outage_s", "-")),
+                     f"{s['fence']['off_s']}/{s['fence']['on_s']}" if "fence" in s else "-",
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [heads, *rows]]

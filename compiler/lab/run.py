@@ -21,7 +21,7 @@ from pathlib import Path
 from ..catalog import CATALOG
 from ..emit import cloudinit
 from ..targets import TARGETS
-from . import ceph, claim, hosts, prometheus, report
+from . import bmc, ceph, claim, hosts, prometheus, report
 from .hosts import LabError, LabState
 
 DEFAULT_ROOT = Path("/var/tmp/hagen-lab")
@@ -30,7 +30,6 @@ CEPH_DEVIATION = ("the external Ceph cluster is one monitor and one OSD (one rep
                   "bundle's, and not crashed by the lab")
 DEVIATIONS = (
     "NoCloud network-config per host with its static address (the datasource's job in a cloud, not the bundle's)",
-    "no fencing: the lab spec waives it (containers have no BMCs), so Pacemaker trusts corosync's view of a lost node",
     "packages preinstalled in the shared base root, so each host's own apt-get install step finds them installed; "
     "their OpenStack units disabled there, so that a host boots as a fresh one would (without them) instead of "
     "starting every packaged service with the package's defaults before setup.sh replaces its unit",
@@ -38,7 +37,14 @@ DEVIATIONS = (
     "addresses only",
 )
 LAB_TARGETS = tuple(name for name, t in TARGETS.items() if t.debian_suite)  # debootstrap makes their hosts
+FENCING_DEVIATION = ("each node's BMC is simulated (pyghmi, one process in the lab's namespace answering IPMI on "
+                     "the spec's BMC addresses with the bundle's BMC passwords): power off kills every process of "
+                     "the host, power on boots it again from its disk")
+NO_FENCING_DEVIATION = ("no fencing: the lab spec waives it, so Pacemaker trusts corosync's view of a lost node")
 REJOIN_TIMEOUT = 420
+# After a crash, the survivors fence the lost node (fence_ipmilan's reboot: off, then on) before
+# they recover its resources: its BMC must have powered it on again by then.
+FENCE_TIMEOUT_S = 180
 RECOVER_TIMEOUT = 120
 
 
@@ -281,6 +287,28 @@ def ceph_keyrings(bundle: Path, topo: dict) -> dict[str, str]:
     return found
 
 
+def fenced(topo: dict) -> bool:
+    """Whether the spec fences its nodes (each then has a BMC the lab simulates)."""
+    return any(n.get("bmc") for n in topo["nodes"].values())
+
+
+def lab_bmcs(bundle: Path, topo: dict) -> list[bmc.Bmc]:
+    """Each fenced node's BMC: its address and user (topology.json) and its password, from the
+    fencing.passwords file the bundle lays on the other nodes (a node never holds its own)."""
+    passwords = {}
+    for path in sorted(bundle.glob("nodes/*/etc/hagen/fencing.passwords")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            node, _, password = line.partition(" ")
+            passwords[node] = password
+    found = []
+    for name, node in sorted(topo["nodes"].items()):
+        if node.get("bmc"):
+            if name not in passwords:
+                raise LabError(f"no BMC password for {name} in the bundle's fencing.passwords files")
+            found.append(bmc.Bmc(name, node["bmc"]["address"], node["bmc"]["username"], passwords[name]))
+    return found
+
+
 def monitored(bundle: Path) -> bool:
     return (bundle / "monitoring" / "prometheus.yml").is_file()
 
@@ -295,6 +323,8 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
     if topo.get("ceph") and (why := ceph.missing_tool()):
         raise LabError(why)
     if monitored(bundle) and (why := prometheus.missing_tool()):
+        raise LabError(why)
+    if fenced(topo) and (why := bmc.missing_tool()):
         raise LabError(why)
     claim_machine(root, wait_s)
     if LabState.load(root).path.exists():
@@ -312,6 +342,9 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
                                                       _log), 1)}
     hosts.disable_units(Path(state.base), packaged_openstack_units(target))
     hosts.create_network(state, state.client_address)
+    if fenced(topo):  # the nodes' BMCs answer before any host boots: Pacemaker monitors its fence devices
+        prefix = ipaddress.ip_network(next(iter(topo["nodes"].values()))["network"]).prefixlen
+        bmc.start(root, lab_bmcs(bundle, topo), state.netns, hosts.BRIDGE, prefix, _log)
     if topo.get("ceph"):  # the external Ceph cluster the rbd stores are in, before any host needs it
         timings["ceph_s"] = ceph.start(root, topo["ceph"], ceph_keyrings(bundle, topo), _log)
     if monitored(bundle):  # the operator's Prometheus, watching from the first boot on
@@ -458,9 +491,16 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
             result["crash_offset_s"] = crash_at - scenario_start
             hosts.crash_host(crash)
             _wait_recovered(events_path, cfg, crash_at)
-            time.sleep(5)
-            boot_at = time.monotonic()
-            hosts.boot_host(state, crash)
+            if fenced(topo):  # the survivors fenced it: its BMC powered it off and on again
+                result["fence"] = _wait_fenced(state.root, crash, crash_at)
+                boot_at = crash_at + result["fence"]["on_s"] if result["fence"]["on_s"] is not None \
+                    else time.monotonic()
+                if result["fence"]["on_s"] is None:  # not fenced: boot it, so the verify still runs
+                    hosts.boot_host(state, crash)
+            else:
+                time.sleep(5)
+                boot_at = time.monotonic()
+                hosts.boot_host(state, crash)
             hosts.wait_booted(crash)
             rejoin = _wait_rejoined(topo, crash, boot_at)
             rejoin["galera_transfer"] = _galera_transfer(crash, log_file, log_offset) if "galera_s" in rejoin else "-"
@@ -503,6 +543,23 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
                                                                        "volumes_not_extended")}
                                                 if "volumes" in found else None)
     return result
+
+
+def _wait_fenced(root: Path, name: str, crash_at: float) -> dict:
+    """Seconds from the crash until the node's BMC was told to power it off, and on again."""
+    off = on = None
+    deadline = crash_at + FENCE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for e in bmc.events(root):
+            if e["host"] == name and e["t"] >= crash_at:
+                if e["action"].startswith("off") and off is None:
+                    off = round(e["t"] - crash_at, 1)
+                elif e["action"] == "on" and off is not None and on is None:
+                    on = round(e["t"] - crash_at, 1)
+        if on is not None:
+            break
+        time.sleep(1)
+    return {"off_s": off, "on_s": on}
 
 
 def _wait_recovered(events_path: Path, cfg: dict, crash_at: float) -> None:
@@ -595,7 +652,8 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
     result = {"scenarios": scenarios, "steps": up_info.get("steps", []), "totals": totals,
-              "deviations": list(DEVIATIONS) + ([CEPH_DEVIATION] if topo.get("ceph") else [])
+              "deviations": list(DEVIATIONS) + [FENCING_DEVIATION if fenced(topo) else NO_FENCING_DEVIATION]
+              + ([CEPH_DEVIATION] if topo.get("ceph") else [])
               + ([MONITORING_DEVIATION] if watch else [])}
     if monitoring is not None:
         result["monitoring"] = monitoring
@@ -686,6 +744,12 @@ def problems(result: dict) -> list[str]:
         for node, rerun in s.get("setup_reruns", {}).items():
             if rerun["exit"] or rerun["files_changed"]:
                 found.append(f"{s['name']}: setup.sh on {node} is not a no-op: {rerun}")
+        fence = s.get("fence")
+        if fence is not None and fence["on_s"] is None:
+            found.append(f"{s['name']}: the node was not fenced within {FENCE_TIMEOUT_S} s "
+                         f"(its BMC powered it off after {fence['off_s']} s, never on again)"
+                         if fence["off_s"] is not None else
+                         f"{s['name']}: the node was not fenced within {FENCE_TIMEOUT_S} s (its BMC was never asked)")
         rejoin = s.get("rejoin")
         if rejoin is not None and rejoin.get("all_s") is None:
             found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
