@@ -300,72 +300,72 @@ rm -f '/etc/openstack-dashboard/local_settings.d/_0003_debian_static_root.py'
 rm -f '/etc/openstack-dashboard/local_settings.d/_0004_debian_osprofiler.py'
 rm -f '/etc/openstack-dashboard/local_settings.d/_0005_debian_webroot.py'
 rm -f '/etc/openstack-dashboard/local_settings.d/_0006_debian_cache.py'
-# systemd runs them (stateless, like Keystone): each unit first waits until its database holds
-# its schema (the bootstrap's db sync, run after this script), so it is started without waiting
-# for it (--no-block). Restarted only when this run changed a file.
+# systemd runs them (stateless, like Keystone): each unit's daemon starts once its database
+# holds its schema (the bootstrap's db sync, run after this script; hagen-await-database waits for
+# it). Restarted only when this run changed a file.
 systemctl enable 'glance-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'glance-api'; then
-    systemctl restart --no-block 'glance-api'
+    systemctl restart 'glance-api'
 fi
 systemctl enable 'placement-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'placement-api'; then
-    systemctl restart --no-block 'placement-api'
+    systemctl restart 'placement-api'
 fi
 systemctl enable 'nova-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-api'; then
-    systemctl restart --no-block 'nova-api'
+    systemctl restart 'nova-api'
 fi
 systemctl enable 'nova-api-metadata'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-api-metadata'; then
-    systemctl restart --no-block 'nova-api-metadata'
+    systemctl restart 'nova-api-metadata'
 fi
 systemctl enable 'nova-novncproxy'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-novncproxy'; then
-    systemctl restart --no-block 'nova-novncproxy'
+    systemctl restart 'nova-novncproxy'
 fi
 systemctl enable 'nova-conductor'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-conductor'; then
-    systemctl restart --no-block 'nova-conductor'
+    systemctl restart 'nova-conductor'
 fi
 systemctl enable 'nova-scheduler'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'nova-scheduler'; then
-    systemctl restart --no-block 'nova-scheduler'
+    systemctl restart 'nova-scheduler'
 fi
 systemctl enable 'neutron-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-api'; then
-    systemctl restart --no-block 'neutron-api'
+    systemctl restart 'neutron-api'
 fi
 systemctl enable 'neutron-periodic-workers'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-periodic-workers'; then
-    systemctl restart --no-block 'neutron-periodic-workers'
+    systemctl restart 'neutron-periodic-workers'
 fi
 systemctl enable 'neutron-ovn-maintenance-worker'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'neutron-ovn-maintenance-worker'; then
-    systemctl restart --no-block 'neutron-ovn-maintenance-worker'
+    systemctl restart 'neutron-ovn-maintenance-worker'
 fi
 systemctl enable 'heat-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'heat-api'; then
-    systemctl restart --no-block 'heat-api'
+    systemctl restart 'heat-api'
 fi
 systemctl enable 'heat-api-cfn'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'heat-api-cfn'; then
-    systemctl restart --no-block 'heat-api-cfn'
+    systemctl restart 'heat-api-cfn'
 fi
 systemctl enable 'heat-engine'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'heat-engine'; then
-    systemctl restart --no-block 'heat-engine'
+    systemctl restart 'heat-engine'
 fi
 systemctl enable 'cinder-api'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'cinder-api'; then
-    systemctl restart --no-block 'cinder-api'
+    systemctl restart 'cinder-api'
 fi
 systemctl enable 'cinder-scheduler'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'cinder-scheduler'; then
-    systemctl restart --no-block 'cinder-scheduler'
+    systemctl restart 'cinder-scheduler'
 fi
 systemctl enable 'horizon'
 if [ ${#changed[@]} -gt 0 ] || ! systemctl is-active --quiet 'horizon'; then
-    systemctl restart --no-block 'horizon'
+    systemctl restart 'horizon'
 fi
 
 # --- ovn central --------------------------------------------------------------
