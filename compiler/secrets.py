@@ -38,6 +38,9 @@ WELL_KNOWN = {"password", "admin", "secret", "changeme", "change_me", "123456", 
               "letmein", "root", "openstack", "guest", "hacluster", "keystone", "rabbitmq", "default",
               "passw0rd", "password123", "keystonetest"}
 MIN_LENGTH = 16
+# IPMI 2.0 carries a user's password in a 20-byte field: ipmitool (what fence_ipmilan runs) refuses
+# a longer one ("lanplus: password is longer than 20 bytes"), as the lab's first fenced run found.
+IPMI_PASSWORD_MAX_BYTES = 20
 # Heat uses the first 32 characters of its auth_encryption_key (an AES-256 key) and pads a shorter
 # one: a key of another length is either cut or weakened, so only 32 is accepted.
 ENCRYPTION_KEY_LENGTH = 32
@@ -118,12 +121,20 @@ def generate_value(name: str) -> str:
     return _random.token_urlsafe(24)
 
 
+def generate_bmc_password() -> str:
+    """A password a BMC takes (for tests and the lab's simulated BMCs: a real one is its owner's):
+    15 random bytes are 20 url-safe characters, IPMI's most."""
+    return _random.token_urlsafe(IPMI_PASSWORD_MAX_BYTES * 3 // 4)
+
+
 def generate_values(topo: Topology, names) -> dict[str, str]:
     """New values for these secrets of a spec: the private CA and its certificates together (each
     certificate is signed by the CA), every other one on its own."""
     names = set(names)
     pem = pki.generate(topo) if names & set(pki.required(topo)) else {}
-    return {name: pem[name] if name in pem else generate_value(name) for name in sorted(names)}
+    bmc = {n for n, why in required_secrets(topo).items() if why.startswith(BMC_PASSWORD)}
+    return {name: pem[name] if name in pem else generate_bmc_password() if name in bmc else generate_value(name)
+            for name in sorted(names)}
 
 
 def secrets_file_text(values: dict[str, str], why: dict[str, str], left_empty=frozenset()) -> str:
@@ -245,6 +256,12 @@ def load_secrets_file(path: str, needed: dict[str, str], supplied_by_operator: s
         if problem:
             diagnostics.append(Diagnostic("H081", f"secret '{name}' {problem}", shown, doc.span((name,)),
                                           hint="generate a strong one with 'hagen secrets init'"))
+            continue
+        if needed[name].startswith(BMC_PASSWORD) and len(data[name].encode("utf-8")) > IPMI_PASSWORD_MAX_BYTES:
+            diagnostics.append(Diagnostic(
+                "H081", f"secret '{name}' is longer than IPMI's {IPMI_PASSWORD_MAX_BYTES} bytes", shown,
+                doc.span((name,)), hint=f"fence_ipmilan's ipmitool (lanplus) refuses a longer password, so fencing "
+                f"would fail: give the BMC a password of {MIN_LENGTH} to {IPMI_PASSWORD_MAX_BYTES} characters"))
             continue
         values[name] = data[name]
     for name in sorted(set(data) - set(needed)):

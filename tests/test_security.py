@@ -112,6 +112,8 @@ def _yaml(values: dict) -> str:
     ("world readable", lambda v: v, 0o644, "H082", "readable by group or others"),
     ("weak password", lambda v: {**v, "hacluster_password": "password"}, 0o600, "H081", "well-known default"),
     ("short password", lambda v: {**v, "rabbitmq_password": "short1234"}, 0o600, "H081", "too short"),
+    ("BMC password over IPMI's 20 bytes", lambda v: {**v, "ipmi_controller1": "a-bmc-password-of-21b"}, 0o600,
+     "H081", "longer than IPMI's 20 bytes"),
     ("missing secret", lambda v: {k: x for k, x in v.items() if k != "keystone_db_password"}, 0o600, "H080", "missing"),
     ("bad fernet key", lambda v: {**v, "keystone_fernet_key_0": "not-a-key-but-long-enough"}, 0o600, "H081", "base64"),
     ("short fernet key", lambda v: {**v, "keystone_fernet_key_1": "c2hvcnRrZXlzaG9ydGtleQ=="}, 0o600, "H081", "32 bytes"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets as secrets_module
 import shutil
 import signal
 import subprocess
@@ -28,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..secrets import BMC_PASSWORD
+from ..secrets import BMC_PASSWORD, generate_bmc_password
 from . import hosts
 
 IPMI_PORT = 623
@@ -58,7 +57,7 @@ class Bmc:
 def fill_passwords(secrets: Path) -> list[str]:
     """Give each BMC password a lab secrets file leaves empty a new random one: the lab's simulated
     BMCs take whatever the bundle says."""
-    return hosts.fill_empty_secrets(secrets, r"\w+", lambda: secrets_module.token_urlsafe(24),
+    return hosts.fill_empty_secrets(secrets, r"\w+", generate_bmc_password,
                                     "the lab's simulated BMC's password", fill_note=BMC_PASSWORD)
 
 
