@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -170,14 +169,7 @@ def stop(root: Path) -> list[str]:
     """Kill the daemon and remove its folder (its configuration holds the BMC passwords; the
     report already has what its events said)."""
     d = _dir(root)
-    stopped = []
-    pid_file = d / "bmc.pid"
-    if pid_file.is_file():
-        try:
-            os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
-            stopped.append("simulated BMCs")
-        except (ValueError, ProcessLookupError):
-            pass
+    stopped = ["simulated BMCs"] if hosts.kill_pid_file(d / "bmc.pid") else []
     shutil.rmtree(d, ignore_errors=True)
     return stopped
 

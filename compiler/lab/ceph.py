@@ -7,10 +7,7 @@ No manager daemon either: RBD needs none (the cluster reports HEALTH_WARN for it
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -140,11 +137,8 @@ def stop(root: Path) -> list[str]:
     """Stop the cluster's daemons (their pid files say which), and remove its data."""
     d, stopped = _dir(root), []
     for pid_file in sorted((d / "run").glob("*.pid")) if (d / "run").is_dir() else []:
-        try:
-            os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        if hosts.kill_pid_file(pid_file):
             stopped.append(pid_file.stem)
-        except (ValueError, ProcessLookupError):
-            pass
     if d.exists():
         shutil.rmtree(d, ignore_errors=True)
     return [f"Ceph {name}" for name in stopped]

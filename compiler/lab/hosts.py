@@ -96,6 +96,16 @@ def fill_empty_secrets(secrets: Path, pattern: str, make_value, comment: str, fi
     return filled
 
 
+def kill_pid_file(pid_file: Path) -> bool:
+    """SIGKILL the daemon a pid file names (the lab's Prometheus, BMCs, Ceph daemons): whether one
+    was still there to kill."""
+    try:
+        os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        return True
+    except (OSError, ValueError):  # no file, a process already gone, or a half-written file
+        return False
+
+
 def in_netns(argv: list[str], netns: str = NETNS) -> list[str]:
     return ["nsenter", f"--net=/run/netns/{netns}", *argv]
 

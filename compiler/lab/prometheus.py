@@ -6,10 +6,8 @@ exporters, and evaluates hagen's alert rules; the lab reads its HTTP API."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -62,14 +60,7 @@ def start(root: Path, bundle: Path, address: str, log=print) -> float:
 
 def stop(root: Path) -> list[str]:
     d = _dir(root)
-    stopped = []
-    pid_file = d / "prometheus.pid"
-    if pid_file.is_file():
-        try:
-            os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
-            stopped.append("Prometheus")
-        except (ValueError, ProcessLookupError):
-            pass
+    stopped = ["Prometheus"] if hosts.kill_pid_file(d / "prometheus.pid") else []
     shutil.rmtree(d, ignore_errors=True)
     return stopped
 
