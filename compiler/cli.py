@@ -510,12 +510,15 @@ def lab_keys(
 def lab_test(
     bundle: Path = typer.Argument(..., help="The deploy bundle the lab is up with."),
     root: Path = typer.Option(Path("/var/tmp/hagen-lab"), "--root", help=LAB_ROOT_HELP),
+    hang: list[str] = typer.Option([], "--hang", help="After the crashes, hang this node (stop every process): "
+                                   "the others must fence it. Repeatable; needs a spec that fences."),
 ) -> None:
-    """Traffic through the VIPs, then crash and reboot each node in turn; print the report table
-    and write ROOT/report.json. Exit 1 if a row or message was lost or a node did not rejoin."""
+    """Traffic through the VIPs, then crash and reboot each node in turn (and hang those --hang
+    names); print the report table and write ROOT/report.json. Exit 1 if a row or message was
+    lost, a node was not fenced or did not rejoin."""
     from .lab import report, run
 
-    result = _lab_call(lambda: run.test(bundle, root))
+    result = _lab_call(lambda: run.test(bundle, root, hang=hang))
     typer.echo(report.table(result), nl=False)
     typer.echo("lab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]), nl=False)
     failures = run.problems(result)

@@ -62,6 +62,32 @@ def test_a_node_that_did_not_rejoin_is_reported_with_its_scrubbed_journal():
     assert "hunter2" not in "".join(found)
 
 
+def _bmc_events(root: Path, *events) -> None:
+    (root / "bmc").mkdir(parents=True, exist_ok=True)
+    (root / "bmc" / "events.jsonl").write_text("".join(json.dumps({"t": t, "host": h, "action": a}) + "\n"
+                                                       for t, h, a in events))
+
+
+def test_fencing_is_read_from_the_bmcs_power_events(tmp_path):
+    """A fence of a hung node powers it off, then on; of a crashed one (already off), on only.
+    Events of another host or from before the fault do not count."""
+    fault = time.monotonic() - 30  # (the events' clock is the system's monotonic one)
+    _bmc_events(tmp_path, (fault - 5, "c1", "on"), (fault + 1, "c2", "off"), (fault + 2.5, "c1", "off"),
+                (fault + 4, "c1", "on"))
+    assert run._wait_fenced(tmp_path, "c1", fault) == {"off_s": 2.5, "on_s": 4.0}
+    _bmc_events(tmp_path, (fault + 3, "c1", "off (was off)"), (fault + 3.5, "c1", "on"))
+    assert run._wait_fenced(tmp_path, "c1", fault) == {"off_s": None, "on_s": 3.5}
+    figures = {"rows_lost": 0, "messages_lost": 0, "tokens_issued": 1, "writes_acknowledged": 1,
+               "messages_confirmed": 1}
+    unfenced = {"name": "crash c1", "figures": figures, "fence": {"off_s": None, "on_s": None}}
+    assert run.problems({"scenarios": [unfenced]}) == [
+        f"crash c1: the node was not fenced within {run.FENCE_TIMEOUT_S} s (its BMC was never asked)"]
+    only_on = {"name": "hang c2", "figures": figures, "fence": {"off_s": None, "on_s": 3.5}}
+    assert run.problems({"scenarios": [only_on]}) == [
+        "hang c2: the hung node was powered on again without being powered off"]
+    assert run.problems({"scenarios": [{**only_on, "name": "crash c2"}]}) == []
+
+
 def test_lost_rows_and_messages_are_acknowledged_ones_missing_afterwards():
     events = _events(("write", 1, True, {"id": 1}), ("write", 2, True, {"id": 2}), ("write", 3, False, {"id": 3}),
                      ("publish", 1, True, {"id": 7}), ("publish", 2, True, {"id": 8}), ("token", 1, False, {}))
@@ -470,8 +496,10 @@ def test_teardown_leaves_another_labs_hosts_in_the_shared_group(ghost_lab):
 @pytest.mark.slow
 def test_lab_deploys_the_bundle_and_survives_a_crash_of_the_first_node(tmp_path_factory, hagen, capsys):
     """CI's core lab (the whole one no longer fits CI's hour): trixie hosts, controller1 crashed,
-    the node that bootstraps every cluster and holds the VIPs first."""
-    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, capsys, crash=["controller1"])
+    the node that bootstraps every cluster and holds the VIPs first; then controller2 hung (its
+    processes stopped, not dead), which the others must fence through its BMC."""
+    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, capsys, crash=["controller1"],
+                                hang=["controller2"])
 
 
 @pytest.mark.lab_full
@@ -492,7 +520,8 @@ def test_lab_on_debian12_hosts(tmp_path_factory, hagen, capsys):
     _deploy_and_crash_each_node(spec, tmp_path_factory, hagen, capsys)
 
 
-def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, crash: list[str] | None = None) -> None:
+def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, crash: list[str] | None = None,
+                                hang: list[str] = ()) -> None:
     why = hosts.preflight()
     if why:
         _skip_or_fail(why)
@@ -513,14 +542,15 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, cra
             shutil.rmtree(root, ignore_errors=True)
         raise
     try:
-        result = run.test(bundle, root, crash=crash)
+        result = run.test(bundle, root, crash=crash, hang=hang)
         with capsys.disabled():
             sys.stdout.write("\n\nLab report (hagen lab test):\n" + report.table(result)
                              + "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"])
                              + "\nlab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
         assert [s["run"] for s in up["steps"]] == [s["run"] for s in run.read_topology(bundle)["deploy_steps"]]
         assert [s["name"] for s in result["scenarios"]] == ["steady", "rerun setup.sh"] + [
-            f"crash {name}" for name in (crash or [f"controller{i}" for i in (1, 2, 3)])]
+            f"crash {name}" for name in (crash or [f"controller{i}" for i in (1, 2, 3)])] + [
+            f"hang {name}" for name in hang]
         assert run.problems(result) == []
     finally:
         run.down(root)

@@ -318,6 +318,25 @@ def crash_host(name: str) -> None:
     raise LabError(f"{name}: processes survive SIGKILL: {host_pids(name)}")
 
 
+def freeze_host(name: str) -> None:
+    """A hung node: SIGSTOP to every process of the host (again, until no new one appears). It is
+    not dead: its kernel side (its network namespace) still answers, its processes do nothing,
+    and only fencing makes taking over its resources safe. SIGKILL (crash_host) still ends them."""
+    stopped: set[int] = set()
+    for _ in range(20):
+        pids = set(host_pids(name)) - stopped
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        stopped |= pids
+        time.sleep(0.1)
+    raise LabError(f"{name}: new processes keep appearing while it is being frozen")
+
+
 def init_pid(name: str) -> int | None:
     """The host's PID 1 (systemd), seen from here."""
     for pid in host_pids(name):

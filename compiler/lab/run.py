@@ -445,13 +445,14 @@ def rerun_setup(topo: dict) -> dict:
 
 
 def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: int,
-                 crash: str | None = None, action=None, watch: str | None = None) -> dict:
+                 crash: str | None = None, action=None, watch: str | None = None, fault: str = "crash") -> dict:
     """One scenario under load; with `watch` (the lab Prometheus's address), the alerts that fired
-    during it, and (after a crash) how long until none fires."""
+    during it, and (after a crash) how long until none fires. `fault` is what happens to the node
+    `crash`: "crash" (a power cut) or "hang" (every process stopped)."""
     if watch is None:
-        return _run_scenario(state, topo, config, name, index, crash, action)
+        return _run_scenario(state, topo, config, name, index, crash, action, fault)
     with prometheus.AlertTimeline(watch) as timeline:
-        result = _run_scenario(state, topo, config, name, index, crash, action)
+        result = _run_scenario(state, topo, config, name, index, crash, action, fault)
     crash_offset = result.pop("crash_offset_s", 0.0)
     alerts = {key: {k: None if v is None else round(v - crash_offset, 1) for k, v in span.items()}
               for key, span in sorted(timeline.spans.items())}
@@ -468,7 +469,7 @@ ALERTS_CLEAR_TIMEOUT_S = 300
 
 
 def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: int,
-                  crash: str | None = None, action=None) -> dict:
+                  crash: str | None = None, action=None, fault: str = "crash") -> dict:
     _log(f"lab: scenario {name}")
     scenario_start = time.monotonic()
     # Ids unique across runs on the same lab (a rerun finds the earlier rows and messages' ids taken).
@@ -489,13 +490,17 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
                 result["ovn_nb_leader"] = ovn_leader(topo)
             crash_at = time.monotonic()
             result["crash_offset_s"] = crash_at - scenario_start
-            hosts.crash_host(crash)
+            if fault == "hang":
+                hosts.freeze_host(crash)
+            else:
+                hosts.crash_host(crash)
             _wait_recovered(events_path, cfg, crash_at)
             if fenced(topo):  # the survivors fenced it: its BMC powered it off and on again
                 result["fence"] = _wait_fenced(state.root, crash, crash_at)
                 boot_at = crash_at + result["fence"]["on_s"] if result["fence"]["on_s"] is not None \
                     else time.monotonic()
-                if result["fence"]["on_s"] is None:  # not fenced: boot it, so the verify still runs
+                if result["fence"]["on_s"] is None:  # not fenced: power-cycle it, so the verify still runs
+                    hosts.crash_host(crash)
                     hosts.boot_host(state, crash)
             else:
                 time.sleep(5)
@@ -546,15 +551,17 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
 
 
 def _wait_fenced(root: Path, name: str, crash_at: float) -> dict:
-    """Seconds from the crash until the node's BMC was told to power it off, and on again."""
+    """Seconds from the fault until the node's BMC was told to power it off (None when the fence
+    found it off already: fence_ipmilan's reboot of a host that is off only powers it on), and
+    on again."""
     off = on = None
     deadline = crash_at + FENCE_TIMEOUT_S
     while time.monotonic() < deadline:
         for e in bmc.events(root):
             if e["host"] == name and e["t"] >= crash_at:
-                if e["action"].startswith("off") and off is None:
+                if e["action"] == "off" and off is None and on is None:
                     off = round(e["t"] - crash_at, 1)
-                elif e["action"] == "on" and off is not None and on is None:
+                elif e["action"] == "on" and on is None:
                     on = round(e["t"] - crash_at, 1)
         if on is not None:
             break
@@ -623,11 +630,16 @@ MONITORING_DEVIATION = ("Prometheus is this machine's own (the operator's server
                         "HagenGaleraDiskFilling is proved by its promtool test only")
 
 
-def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None) -> dict:
-    """Traffic through the VIPs, then each node (or those in crash) crashed and rebooted in turn."""
+def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None,
+         hang: list[str] = ()) -> dict:
+    """Traffic through the VIPs, then each node (or those in crash) crashed and rebooted in turn,
+    then each node in hang hung (with fencing: the survivors must fence it)."""
     _require_root()
     started = time.monotonic()
     topo = read_topology(bundle)
+    if hang and not fenced(topo):
+        raise LabError("a hung node is not dead: only fencing makes taking over its resources safe, and this "
+                       "spec waives it; drop the hang, or fence the nodes")
     claim.check_owner(root)
     state = LabState.load(root)
     if not state.hosts:
@@ -649,6 +661,8 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
             if crash is not None and name not in crash:
                 continue
             scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name, watch=watch))
+        for i, name in enumerate(hang, start=3 + len(topo["nodes"])):
+            scenarios.append(run_scenario(state, topo, config, f"hang {name}", i, name, watch=watch, fault="hang"))
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
     result = {"scenarios": scenarios, "steps": up_info.get("steps", []), "totals": totals,
@@ -750,6 +764,9 @@ def problems(result: dict) -> list[str]:
                          f"(its BMC powered it off after {fence['off_s']} s, never on again)"
                          if fence["off_s"] is not None else
                          f"{s['name']}: the node was not fenced within {FENCE_TIMEOUT_S} s (its BMC was never asked)")
+        # A hung node's processes still run once it is powered on again unless its BMC cut them first.
+        if fence is not None and s["name"].startswith("hang ") and fence["on_s"] is not None and fence["off_s"] is None:
+            found.append(f"{s['name']}: the hung node was powered on again without being powered off")
         rejoin = s.get("rejoin")
         if rejoin is not None and rejoin.get("all_s") is None:
             found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
@@ -779,7 +796,7 @@ def monitoring_problems(result: dict) -> list[str]:
         if "rejoin" not in s and m["alerts"]:
             found.append(f"{s['name']}: alerts fired with every node up: {', '.join(m['alerts'])}")
         if "rejoin" in s:
-            node = s["name"].removeprefix("crash ")
+            node = s["name"].split(" ", 1)[1]  # "crash controller1", "hang controller2"
             if not any(re.search(rf"[{{,](instance|node|server)={re.escape(node)}[,}}]", key) for key in m["alerts"]):
                 found.append(f"{s['name']}: no alert named the crashed node (fired: {', '.join(m['alerts']) or 'none'})")
             if m["still_firing"] or m["targets_down"]:
