@@ -51,13 +51,6 @@ RABBIT_USER = "openstack"
 # came. Longer than any wait MariaDB bounds itself (innodb_lock_wait_timeout, 50 s) and as long as
 # HAProxy waits for an API's answer (timeout server 1m).
 DATABASE_READ_TIMEOUT_S = 60
-# Galera's causality check on every OpenStack service's connection (set per session by pymysql's
-# init_command, in [database] connection_parameters): 1 makes each read wait until this node has applied every write set the cluster
-# ordered before it. HAProxy sends all of them to one Galera node, but after that node fails the next
-# one may not yet have applied what the first acknowledged; without the wait a service could then
-# read a row older than its own committed write (Jepsen's 2026 Galera analysis saw stale reads).
-# Set per session, not server-wide, so Pacemaker's agent, clustercheck and the exporter never wait.
-WSREP_SYNC_WAIT = 1
 
 
 @dataclass(frozen=True)

@@ -548,20 +548,13 @@ def units_wait_on_the_api_database(monkeypatch):
         " database", " api_database") if service is catalog.NOVA else original(service))
 
 
-def reads_without_causality_check(monkeypatch):
-    env = environment().overlay()  # as database_reads_given_up_before_lock_waits does, and why
-    env.globals = {**env.globals, "wsrep_sync_wait": 0}
-    monkeypatch.setattr(emit_base, "environment", lambda: env)
-
-
 def commits_flushed_once_a_second(monkeypatch):
     _edit_template(monkeypatch, galera, "galera/galera.cnf.j2",
                    lambda out, context: out.replace("innodb_flush_log_at_trx_commit = 1", "innodb_flush_log_at_trx_commit = 2"))
 
 
 MUTATIONS = [
-    (commits_flushed_once_a_second, props.test_every_database_client_bounds_its_reads_and_reads_its_own_writes),
-    (reads_without_causality_check, props.test_every_database_client_bounds_its_reads_and_reads_its_own_writes),
+    (commits_flushed_once_a_second, props.test_every_database_client_bounds_its_reads_and_every_commit_is_flushed),
     (units_wait_on_the_api_database,
      props.test_catalog_services_reach_their_database_keystone_and_vip_consistently),
     (scrape_target_on_another_port,
@@ -581,7 +574,7 @@ MUTATIONS = [
     (active_passive_volume_left_to_systemd,
      props.test_cinder_volume_runs_as_its_backend_allows_with_one_name_on_every_node),
     (database_reads_given_up_before_lock_waits,
-     props.test_every_database_client_bounds_its_reads_and_reads_its_own_writes),
+     props.test_every_database_client_bounds_its_reads_and_every_commit_is_flushed),
     (heat_callbacks_on_the_orchestration_port,
      props.test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone),
     (vip_on_node_address, props.test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound),
