@@ -749,6 +749,8 @@ def test_spec_settings_reach_the_files_that_use_them(spec):
             assert parser["mysqld"]["wsrep_sst_method"] == services["galera"].get("sst_method", "mariabackup")
             provider = dict(o.split("=", 1) for o in parser["mysqld"]["wsrep_provider_options"].strip('"').split(";"))
             assert provider.pop("gcache.size") == services["galera"].get("gcache_size", "512M")
+            # A node behind after a whole-cluster restart catches up by IST from recovered caches.
+            assert provider.pop("gcache.recover") == "yes"
             # What is left is replication's TLS: the same files the server's own TLS names.
             expected = {} if "tls_waiver" in spec["cluster"] else {
                 "socket.ssl_cert": parser["mysqld"]["ssl_cert"], "socket.ssl_key": parser["mysqld"]["ssl_key"],

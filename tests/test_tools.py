@@ -351,7 +351,7 @@ def _deploy(tmp_path, hagen, spec_text: str, name: str = "deploy") -> tuple[Path
     spec, secrets = tmp_path / f"{name}.yaml", tmp_path / f"{name}-secrets.yaml"
     spec.write_text(spec_text)
     assert hagen("secrets", "init", secrets, "--spec", spec).returncode == 0
-    secrets.write_text(re.sub(r"^(ipmi_\w+): ''.*$", r"\1: 'a-bmc-password-for-\1'", secrets.read_text(), flags=re.M))
+    secrets.write_text(re.sub(r"^(ipmi_\w+): ''.*$", r"\1: 'bmc-\1'", secrets.read_text(), flags=re.M))
     assert hagen("build", spec, "-o", tmp_path / name, "--secrets", secrets).returncode == 0
     return tmp_path / name, secrets
 
