@@ -303,17 +303,21 @@ def host_pids(name: str) -> list[int]:
     return pids
 
 
+def _signal_all(pids, sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass  # gone since the cgroup listed it
+
+
 def crash_host(name: str) -> None:
     """A power cut: SIGKILL to every process of the host until none is left."""
     for _ in range(50):
         pids = host_pids(name)
         if not pids:
             return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _signal_all(pids, signal.SIGKILL)
         time.sleep(0.2)
     raise LabError(f"{name}: processes survive SIGKILL: {host_pids(name)}")
 
@@ -327,11 +331,7 @@ def freeze_host(name: str) -> None:
         pids = set(host_pids(name)) - stopped
         if not pids:
             return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
+        _signal_all(pids, signal.SIGSTOP)
         stopped |= pids
         time.sleep(0.1)
     raise LabError(f"{name}: new processes keep appearing while it is being frozen")
