@@ -754,9 +754,8 @@ def check_units(bundle: Path, units: list[Path]) -> CheckResult:
         # The programs in /usr/local/bin live in the bundle, not on this machine: point at them.
         for unit in Path(tmp).iterdir():
             node_root = units[0].parents[3]
-            text = unit.read_text()
-            text = text.replace("ExecStart=/usr/local/bin/", f"ExecStart={node_root}/usr/local/bin/")
-            unit.write_text(text)
+            unit.write_text(unit.read_text().replace("ExecStart=/usr/local/bin/",
+                                                     f"ExecStart={node_root}/usr/local/bin/"))
         proc = run([find_tool("systemd-analyze"), "verify", *[str(p) for p in sorted(Path(tmp).iterdir())]])
     output = (proc.stdout + proc.stderr).strip()
     ok = proc.returncode == 0 and not output

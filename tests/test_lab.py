@@ -79,13 +79,15 @@ def test_fencing_is_read_from_the_bmcs_power_events(tmp_path):
     assert run._wait_fenced(tmp_path, "c1", fault) == {"off_s": None, "on_s": 3.5}
     figures = {"rows_lost": 0, "messages_lost": 0, "tokens_issued": 1, "writes_acknowledged": 1,
                "messages_confirmed": 1}
-    unfenced = {"name": "crash c1", "figures": figures, "fence": {"off_s": None, "on_s": None}}
+    unfenced = {"name": "crash c1", "fault": "crash", "node": "c1", "figures": figures,
+                "fence": {"off_s": None, "on_s": None}}
     assert run.problems({"scenarios": [unfenced]}) == [
         f"crash c1: the node was not fenced within {run.FENCE_TIMEOUT_S} s (its BMC was never asked)"]
-    only_on = {"name": "hang c2", "figures": figures, "fence": {"off_s": None, "on_s": 3.5}}
+    only_on = {"name": "hang c2", "fault": "hang", "node": "c2", "figures": figures,
+               "fence": {"off_s": None, "on_s": 3.5}}
     assert run.problems({"scenarios": [only_on]}) == [
         "hang c2: the hung node was powered on again without being powered off"]
-    assert run.problems({"scenarios": [{**only_on, "name": "crash c2"}]}) == []
+    assert run.problems({"scenarios": [{**only_on, "name": "crash c2", "fault": "crash"}]}) == []
 
 
 def test_lost_rows_and_messages_are_acknowledged_ones_missing_afterwards():
@@ -246,7 +248,8 @@ def _watched(steady_alerts=None, crash_alerts=None, still_firing=(), missing=())
     quiet = {"rows_lost": 0, "messages_lost": 0, "tokens_issued": 1, "writes_acknowledged": 1, "messages_confirmed": 1}
     return {"monitoring": {"settled_s": 40.0, "targets_down": {}, "firing": [], "metrics_missing": list(missing)},
             "scenarios": [{"name": "steady", "figures": quiet, "monitoring": {"alerts": steady_alerts or {}}},
-                          {"name": "crash controller1", "figures": quiet, "rejoin": {"all_s": 80.0},
+                          {"name": "crash controller1", "fault": "crash", "node": "controller1", "figures": quiet,
+                           "rejoin": {"all_s": 80.0},
                            "monitoring": {"alerts": crash_alerts or {}, "still_firing": list(still_firing),
                                           "targets_down": {}, "cleared_after_verify_s": 12.0}}]}
 

@@ -15,6 +15,15 @@ def health_check_sources(topo: Topology) -> list[str]:
     return ["127.0.0.1"] + [n.address for n in topo.loadbalancer.nodes]
 
 
+def provider_options(g, tls: dict | None) -> list[str]:
+    """Galera's wsrep_provider_options: its write-set cache, rebuilt from disk after a restart
+    (gcache.recover), and replication's TLS with the server's own certificate."""
+    options = [f"gcache.size={g.gcache_size}", "gcache.recover=yes"]
+    if tls:
+        options += [f"socket.ssl_cert={tls['cert']}", f"socket.ssl_key={tls['key']}", f"socket.ssl_ca={tls['ca']}"]
+    return options
+
+
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     g = topo.galera
     if node not in g.nodes:
@@ -27,7 +36,8 @@ def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
         *node_tls.files_for(topo, node, "mariadb", secrets),
         BundleFile(target.galera_config_path.lstrip("/"),
                    render("galera/galera.cnf.j2", node=node, galera=g, target=target, cluster_name=cluster.name,
-                          members=[n.name for n in g.nodes], tls=tls), 0o644),
+                          members=[n.name for n in g.nodes], tls=tls, provider_options=provider_options(g, tls)),
+                   0o644),
         BundleFile("etc/hagen/galera-users.sql",
                    render("galera/galera-users.sql.j2",
                           root_password=secrets.get("galera_root_password"),

@@ -151,9 +151,11 @@ def unit_files(service: ApiService, node: Node, process: Process, port: int, wor
         exec_start = server.exec_start(service.config_file)
         how = "on its own server, as its config says" if process.frontend or process.unit == host.unit else \
             "with no listening port, as its config says"
-    unit = render("openstack/service.unit.j2", node=node, unit=process.unit, exec_start=exec_start,
+    gate = catalog.await_database(service)  # the daemon runs through it once its schema exists
+    unit = render("openstack/service.unit.j2", node=node, unit=process.unit,
+                  exec_start=f"{gate} {exec_start}" if gate else exec_start, waits_for_database=gate is not None,
                   user=host.system_user, how=how, description=process.description, logs_directory=host.own_log_dir,
-                  replaces_packaged_unit=host.packaged_unit, await_database=catalog.await_database(service),
+                  replaces_packaged_unit=host.packaged_unit,
                   # A port below 1024 (Horizon's 80) needs the capability; the user stays unprivileged.
                   bind_privileged_port=port < 1024 and (process.frontend is not None or process.unit == host.unit))
     files.append(BundleFile(f"etc/systemd/system/{process.unit}.service", unit, 0o644))

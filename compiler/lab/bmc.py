@@ -16,6 +16,8 @@ every process), so the lab can tell when a fenced host went off and came back.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import os
 import shutil
@@ -37,9 +39,7 @@ class BmcError(hosts.LabError):
 
 
 def missing_tool() -> str | None:
-    try:
-        import pyghmi.ipmi.bmc  # noqa: F401  (the lab's extra: pip install 'hagen[lab]')
-    except ImportError:
+    if importlib.util.find_spec("pyghmi") is None:  # the lab's extra
         return "pyghmi is not installed (pip install 'hagen[lab]'): the lab's simulated BMCs need it"
     return None
 
@@ -144,7 +144,7 @@ def start(root: Path, bmcs: list[Bmc], netns: str, bridge: str, prefix: int, log
     config = d / "bmcs.json"
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump([b.__dict__ for b in bmcs], f)
+        json.dump([dataclasses.asdict(b) for b in bmcs], f)
     for b in bmcs:
         hosts.run(hosts.in_netns(["ip", "addr", "replace", f"{b.address}/{prefix}", "dev", bridge], netns))
     out = open(d / "bmc.log", "ab")

@@ -479,7 +479,7 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
     events_path = state.root / f"events-{index}.jsonl"
     events_path.unlink(missing_ok=True)
     load = _client(["load", str(events_path)], scenario_config, background=True)
-    result: dict = {"name": name}
+    result: dict = {"name": name, **({"fault": fault, "node": crash} if crash else {})}
     try:
         time.sleep(8)  # steady state before anything happens
         crash_at = None
@@ -495,12 +495,13 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
             else:
                 hosts.crash_host(crash)
             _wait_recovered(events_path, cfg, crash_at)
-            if fenced(topo):  # the survivors fenced it: its BMC powered it off and on again
-                result["fence"] = _wait_fenced(state.root, crash, crash_at)
-                boot_at = crash_at + result["fence"]["on_s"] if result["fence"]["on_s"] is not None \
-                    else time.monotonic()
-                if result["fence"]["on_s"] is None:  # not fenced: power-cycle it, so the verify still runs
+            if fenced(topo):  # the survivors fence it: its BMC powers it (off and) on again
+                fence = result["fence"] = _wait_fenced(state.root, crash, crash_at)
+                if fence["on_s"] is not None:
+                    boot_at = crash_at + fence["on_s"]
+                else:  # not fenced (a problem): power-cycle it, so the verify still runs
                     hosts.crash_host(crash)
+                    boot_at = time.monotonic()
                     hosts.boot_host(state, crash)
             else:
                 time.sleep(5)
@@ -765,7 +766,7 @@ def problems(result: dict) -> list[str]:
                          if fence["off_s"] is not None else
                          f"{s['name']}: the node was not fenced within {FENCE_TIMEOUT_S} s (its BMC was never asked)")
         # A hung node's processes still run once it is powered on again unless its BMC cut them first.
-        if fence is not None and s["name"].startswith("hang ") and fence["on_s"] is not None and fence["off_s"] is None:
+        if fence is not None and s.get("fault") == "hang" and fence["on_s"] is not None and fence["off_s"] is None:
             found.append(f"{s['name']}: the hung node was powered on again without being powered off")
         rejoin = s.get("rejoin")
         if rejoin is not None and rejoin.get("all_s") is None:
@@ -796,7 +797,7 @@ def monitoring_problems(result: dict) -> list[str]:
         if "rejoin" not in s and m["alerts"]:
             found.append(f"{s['name']}: alerts fired with every node up: {', '.join(m['alerts'])}")
         if "rejoin" in s:
-            node = s["name"].split(" ", 1)[1]  # "crash controller1", "hang controller2"
+            node = s["node"]
             if not any(re.search(rf"[{{,](instance|node|server)={re.escape(node)}[,}}]", key) for key in m["alerts"]):
                 found.append(f"{s['name']}: no alert named the crashed node (fired: {', '.join(m['alerts']) or 'none'})")
             if m["still_firing"] or m["targets_down"]:
