@@ -512,13 +512,16 @@ def lab_test(
     root: Path = typer.Option(Path("/var/tmp/hagen-lab"), "--root", help=LAB_ROOT_HELP),
     hang: list[str] = typer.Option([], "--hang", help="After the crashes, hang this node (stop every process): "
                                    "the others must fence it. Repeatable; needs a spec that fences."),
+    partition: list[str] = typer.Option([], "--partition", help="After the hangs, cut this node off the lab "
+                                        "network: the others must fence it, and its own Galera member must "
+                                        "take no write. Repeatable; needs a spec that fences."),
 ) -> None:
-    """Traffic through the VIPs, then crash and reboot each node in turn (and hang those --hang
-    names); print the report table and write ROOT/report.json. Exit 1 if a row or message was
+    """Traffic through the VIPs, then crash and reboot each node in turn (then hang those --hang
+    names and cut off those --partition names); print the report table and write ROOT/report.json. Exit 1 if a row or message was
     lost, a node was not fenced or did not rejoin."""
     from .lab import report, run
 
-    result = _lab_call(lambda: run.test(bundle, root, hang=hang))
+    result = _lab_call(lambda: run.test(bundle, root, hang=hang, partition=partition))
     typer.echo(report.table(result), nl=False)
     typer.echo("lab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]), nl=False)
     failures = run.problems(result)

@@ -86,8 +86,33 @@ def test_fencing_is_read_from_the_bmcs_power_events(tmp_path):
     only_on = {"name": "hang c2", "fault": "hang", "node": "c2", "figures": figures,
                "fence": {"off_s": None, "on_s": 3.5}}
     assert run.problems({"scenarios": [only_on]}) == [
-        "hang c2: the hung node was powered on again without being powered off"]
+        "hang c2: the node (hang) was powered on again without being powered off"]
     assert run.problems({"scenarios": [{**only_on, "name": "crash c2", "fault": "crash"}]}) == []
+
+
+def test_a_cut_off_node_must_refuse_every_write_its_probe_tries():
+    """The partition's probe writes through the cut-off node's own Galera member: any write it
+    acknowledged is a problem (and counted lost when the healed cluster lacks it), and a probe that
+    tried nothing proves nothing."""
+    base = _events(("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 7}), ("token", 1, True, {}))
+    fence = {"off_s": 9.0, "on_s": 11.0}
+
+    def partition(minority_events, rows):
+        figures = report.scenario_figures(base + minority_events, 0.5, rows=rows, messages=[7], vips=[])
+        return figures, run.problems({"scenarios": [{"name": "partition c3", "fault": "partition", "node": "c3",
+                                                     "figures": figures, "fence": fence}]})
+
+    refused = _events(("minority_write", 2, False, {"id": 50}), ("minority_write", 3, False, {"id": 51}))
+    figures, found = partition(refused, rows=[1])
+    assert (figures["minority_writes_tried"], figures["minority_writes_acknowledged"]) == (2, 0)
+    assert found == []
+    taken = refused + _events(("minority_write", 4, True, {"id": 52}), ("minority_write", 5, True, {"id": 53}))
+    figures, found = partition(taken, rows=[1, 52])
+    assert (figures["minority_writes_acknowledged"], figures["minority_rows_lost"]) == (2, 1)
+    assert found == ["partition c3: the cut-off node's Galera member acknowledged 2 writes (1 of them lost): "
+                     "a minority must refuse every write"]
+    assert partition([], rows=[1])[1] == ["partition c3: the probe on the cut-off node made no write attempt"]
+    assert "minority writes acked/tried" in report.table({"scenarios": [{"name": "p", "figures": figures}]})
 
 
 def test_lost_rows_and_messages_are_acknowledged_ones_missing_afterwards():
@@ -507,9 +532,11 @@ def test_lab_deploys_the_bundle_and_survives_a_crash_of_the_first_node(tmp_path_
 @pytest.mark.slow
 def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen, capsys):
     """The lab spec's own release (debian13): trixie hosts, every node crashed in turn, then
-    controller2 hung (its processes stopped, not dead), which the others must fence through its
-    BMC (about 10 minutes more than CI's core lab can spend)."""
-    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, capsys, hang=["controller2"])
+    controller2 hung (its processes stopped, not dead) and controller3 cut off the network, each
+    of which the others must fence through its BMC (about 25 minutes more than CI's core lab can
+    spend)."""
+    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, capsys, hang=["controller2"],
+                                partition=["controller3"])
 
 
 @pytest.mark.lab
@@ -524,7 +551,7 @@ def test_lab_on_debian12_hosts(tmp_path_factory, hagen, capsys):
 
 
 def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, crash: list[str] | None = None,
-                                hang: list[str] = ()) -> None:
+                                hang: list[str] = (), partition: list[str] = ()) -> None:
     why = hosts.preflight()
     if why:
         _skip_or_fail(why)
@@ -545,7 +572,7 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, cra
             shutil.rmtree(root, ignore_errors=True)
         raise
     try:
-        result = run.test(bundle, root, crash=crash, hang=hang)
+        result = run.test(bundle, root, crash=crash, hang=hang, partition=partition)
         with capsys.disabled():
             sys.stdout.write("\n\nLab report (hagen lab test):\n" + report.table(result)
                              + "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"])
@@ -553,7 +580,7 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, cra
         assert [s["run"] for s in up["steps"]] == [s["run"] for s in run.read_topology(bundle)["deploy_steps"]]
         assert [s["name"] for s in result["scenarios"]] == ["steady", "rerun setup.sh"] + [
             f"crash {name}" for name in (crash or [f"controller{i}" for i in (1, 2, 3)])] + [
-            f"hang {name}" for name in hang]
+            f"hang {name}" for name in hang] + [f"partition {name}" for name in partition]
         assert run.problems(result) == []
     finally:
         run.down(root)

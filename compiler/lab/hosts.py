@@ -337,6 +337,42 @@ def freeze_host(name: str) -> None:
     raise LabError(f"{name}: new processes keep appearing while it is being frozen")
 
 
+def _lab_side_interface(name: str) -> str:
+    """The lab-side end of the host's veth (nspawn names it after the machine, shortened when
+    long): the interface whose index the host's host0 names as its peer."""
+    peer = host_command(name, "cat /sys/class/net/host0/iflink", timeout=30).stdout.strip()
+    links = run(in_netns(["ip", "-o", "link", "show"])).stdout
+    for line in links.splitlines():
+        index, ifname = line.split(":")[:2]
+        if index.strip() == peer:
+            return ifname.strip().split("@")[0]
+    raise LabError(f"{name}: no interface of the lab network has index {peer} (its host0's peer)")
+
+
+def cut_off(name: str) -> None:
+    """A partition: the host's link to the lab network goes down (a pulled cable). The host runs on
+    and sees no carrier; the others see it vanish. A power cycle (its fencing) boots it on a new
+    link, which heals it."""
+    run(in_netns(["ip", "link", "set", "dev", _lab_side_interface(name), "down"]))
+
+
+def host_process(name: str, script: str) -> subprocess.Popen:
+    """A bash script running inside the host in the background, as one of the host's own
+    processes: it joins the host's cgroups first, so a power cut (crash_host) ends it with the
+    rest, and it never outlives the host to hold its namespaces. Its stdout is a pipe."""
+    pid = init_pid(name)
+    if pid is None:
+        raise LabError(f"{name} is not running")
+    cgroups = _cgroup_dirs(name)
+
+    def join_cgroups() -> None:  # runs in the child before exec
+        for d in cgroups:
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    return subprocess.Popen(_entering(pid, script), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, preexec_fn=join_cgroups, start_new_session=True)
+
+
 def init_pid(name: str) -> int | None:
     """The host's PID 1 (systemd), seen from here."""
     for pid in host_pids(name):
@@ -355,10 +391,14 @@ def host_command(name: str, script: str, *, timeout: float = 600, check: bool = 
     pid = init_pid(name)
     if pid is None:
         raise LabError(f"{name} is not running")
-    argv = ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--",
+    return run(_entering(pid, script), timeout=timeout, check=check)
+
+
+def _entering(pid: int, script: str) -> list[str]:
+    """bash running script in all the namespaces of the host whose PID 1 is pid, as root."""
+    return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--",
             "/usr/bin/env", "-i", f"PATH={PATH_IN_HOST}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb",
             "/bin/bash", "-c", script]
-    return run(argv, timeout=timeout, check=check)
 
 
 def wait_booted(name: str, timeout: float = 120) -> float:

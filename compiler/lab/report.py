@@ -65,6 +65,11 @@ def scenario_figures(events: list[dict], crash_at: float | None, rows: list[int]
         "tokens_issued": count(events, "token", True),
         "token_failures": count(events, "token", False),
     }
+    tried = count(events, "minority_write", True) + count(events, "minority_write", False)
+    if tried:  # a partition: the cut-off node's own writes (none may be acknowledged, none lost)
+        minority = acknowledged(events, "minority_write")
+        figures.update(minority_writes_tried=tried, minority_writes_acknowledged=len(minority),
+                       minority_rows_lost=len(minority - set(rows)))
     if providers is not None:  # Placement: providers it answered 200 for, and which it still lists
         created = {e["name"] for e in events if e["k"] == "placement" and e["ok"]}
         figures["providers_created"] = len(created)
@@ -204,7 +209,8 @@ def table(report: dict) -> str:
              "stacks lost/created", "stacks complete/resumed/failed", "stack fail", "stack outage s",
              "volumes lost/created", "volumes error", "earlier volumes extended/not", "volume fail",
              "volume outage s",
-             "logins ok/fail", "sessions lost", "login outage s", "fenced off/on s", "rejoin s",
+             "logins ok/fail", "sessions lost", "login outage s", "minority writes acked/tried", "fenced off/on s",
+             "rejoin s",
              "state transfer"]
     rows = []
     for s in report["scenarios"]:
@@ -236,6 +242,8 @@ def table(report: dict) -> str:
                      str(f.get("volume_failures", "-")), str(f.get("volume_outage_s", "-")),
                      f"{f['logins']}/{f['login_failures']}" if "logins" in f else "-",
                      str(f.get("sessions_lost", "-")), str(f.get("login_outage_s", "-")),
+                     f"{f['minority_writes_acknowledged']}/{f['minority_writes_tried']}"
+                     if "minority_writes_tried" in f else "-",
                      f"{s['fence']['off_s']}/{s['fence']['on_s']}" if "fence" in s else "-",
                      str(rejoin.get("all_s", "-")), rejoin.get("galera_transfer", "-")])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]

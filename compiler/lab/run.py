@@ -21,7 +21,7 @@ from pathlib import Path
 from ..catalog import CATALOG
 from ..emit import cloudinit
 from ..targets import TARGETS
-from . import bmc, ceph, claim, hosts, prometheus, report
+from . import bmc, ceph, claim, client, faults, hosts, prometheus, report
 from .hosts import LabError, LabState
 
 DEFAULT_ROOT = Path("/var/tmp/hagen-lab")
@@ -281,9 +281,9 @@ def claim_machine(root: Path, wait_s: float = 0) -> None:
 def ceph_keyrings(bundle: Path, topo: dict) -> dict[str, str]:
     """Each rbd store's client keyring, as the deploy bundle gives it to the service's first node."""
     found = {}
-    for service, client in topo["ceph"]["clients"].items():
+    for service, ceph_client in topo["ceph"]["clients"].items():
         node = topo["services"][service]["nodes"][0]
-        found[service] = (bundle / "nodes" / node / "etc" / "ceph" / f"ceph.client.{client['user']}.keyring").read_text()
+        found[service] = (bundle / "nodes" / node / "etc" / "ceph" / f"ceph.client.{ceph_client['user']}.keyring").read_text()
     return found
 
 
@@ -448,7 +448,7 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
                  crash: str | None = None, action=None, watch: str | None = None, fault: str = "crash") -> dict:
     """One scenario under load; with `watch` (the lab Prometheus's address), the alerts that fired
     during it, and (after a crash) how long until none fires. `fault` is what happens to the node
-    `crash`: "crash" (a power cut) or "hang" (every process stopped)."""
+    `crash`: one of faults.FAULTS."""
     if watch is None:
         return _run_scenario(state, topo, config, name, index, crash, action, fault)
     with prometheus.AlertTimeline(watch) as timeline:
@@ -483,6 +483,7 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
     try:
         time.sleep(8)  # steady state before anything happens
         crash_at = None
+        minority, minority_events = None, []
         if crash:
             log_file = topo["galera"]["log_file"]
             log_offset = _galera_log_size(crash, log_file)
@@ -490,10 +491,9 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
                 result["ovn_nb_leader"] = ovn_leader(topo)
             crash_at = time.monotonic()
             result["crash_offset_s"] = crash_at - scenario_start
-            if fault == "hang":
-                hosts.freeze_host(crash)
-            else:
-                hosts.crash_host(crash)
+            faults.FAULTS[fault].inflict(crash)
+            if fault == "partition":  # the cut-off node is alive: does its Galera member take writes?
+                minority = faults.MinorityProbe(crash, cfg["db"]["database"], client.TABLE, first_id)
             _wait_recovered(events_path, cfg, crash_at)
             if fenced(topo):  # the survivors fence it: its BMC powers it (off and) on again
                 fence = result["fence"] = _wait_fenced(state.root, crash, crash_at)
@@ -527,6 +527,8 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
     finally:
         load.terminate()
         load.wait(timeout=60)
+        if minority is not None:
+            minority_events = minority.stop()
     try:
         verified = _client(["verify"], scenario_config, timeout=VERIFY_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
@@ -537,7 +539,7 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
         raise LabError(f"client verify failed: {verified.stderr.strip()}")
     found = json.loads(verified.stdout)
     result["verify_s"] = found.get("verify_s")
-    events = _events(events_path)
+    events = _events(events_path) + minority_events
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
                                                 [v["name"] for v in cfg["vips"]], found.get("providers"),
                                                 found.get("images"), found.get("flavors"),
@@ -632,15 +634,20 @@ MONITORING_DEVIATION = ("Prometheus is this machine's own (the operator's server
 
 
 def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None,
-         hang: list[str] = ()) -> dict:
+         hang: list[str] = (), partition: list[str] = ()) -> dict:
     """Traffic through the VIPs, then each node (or those in crash) crashed and rebooted in turn,
-    then each node in hang hung (with fencing: the survivors must fence it)."""
+    then each node in hang hung, then each node in partition cut off from the others (with
+    fencing: the survivors must fence them)."""
     _require_root()
     started = time.monotonic()
     topo = read_topology(bundle)
-    if hang and not fenced(topo):
-        raise LabError("a hung node is not dead: only fencing makes taking over its resources safe, and this "
-                       "spec waives it; drop the hang, or fence the nodes")
+    for fault, nodes in (("hang", hang), ("partition", partition)):
+        if nodes and not fenced(topo):
+            raise LabError(f"a {fault} leaves the node alive: only fencing makes taking over its resources safe, "
+                           f"and this spec waives it; drop the {fault}, or fence the nodes")
+        unknown = sorted(set(nodes) - set(topo["nodes"]))
+        if unknown:
+            raise LabError(f"no node {', '.join(unknown)} in the bundle (its nodes: {', '.join(topo['nodes'])})")
     claim.check_owner(root)
     state = LabState.load(root)
     if not state.hosts:
@@ -664,6 +671,9 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
             scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name, watch=watch))
         for i, name in enumerate(hang, start=3 + len(topo["nodes"])):
             scenarios.append(run_scenario(state, topo, config, f"hang {name}", i, name, watch=watch, fault="hang"))
+        for i, name in enumerate(partition, start=3 + 2 * len(topo["nodes"])):
+            scenarios.append(run_scenario(state, topo, config, f"partition {name}", i, name, watch=watch,
+                                          fault="partition"))
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
     result = {"scenarios": scenarios, "steps": up_info.get("steps", []), "totals": totals,
@@ -765,9 +775,18 @@ def problems(result: dict) -> list[str]:
                          f"(its BMC powered it off after {fence['off_s']} s, never on again)"
                          if fence["off_s"] is not None else
                          f"{s['name']}: the node was not fenced within {FENCE_TIMEOUT_S} s (its BMC was never asked)")
-        # A hung node's processes still run once it is powered on again unless its BMC cut them first.
-        if fence is not None and s.get("fault") == "hang" and fence["on_s"] is not None and fence["off_s"] is None:
-            found.append(f"{s['name']}: the hung node was powered on again without being powered off")
+        # A hung or cut-off node's processes still run once it is powered on again unless its BMC
+        # cut them first.
+        alive = s.get("fault") in faults.FAULTS and faults.FAULTS[s["fault"]].alive
+        if fence is not None and alive and fence["on_s"] is not None and fence["off_s"] is None:
+            found.append(f"{s['name']}: the node ({s['fault']}) was powered on again without being powered off")
+        if s.get("fault") == "partition":
+            if not f.get("minority_writes_tried"):
+                found.append(f"{s['name']}: the probe on the cut-off node made no write attempt")
+            elif f["minority_writes_acknowledged"] or f["minority_rows_lost"]:
+                found.append(f"{s['name']}: the cut-off node's Galera member acknowledged "
+                             f"{f['minority_writes_acknowledged']} writes ({f['minority_rows_lost']} of them lost): "
+                             "a minority must refuse every write")
         rejoin = s.get("rejoin")
         if rejoin is not None and rejoin.get("all_s") is None:
             found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
