@@ -273,6 +273,7 @@ def boot_host(state: LabState, name: str) -> None:
         for d in cgroups:
             (d / "cgroup.procs").write_text(str(os.getpid()))
 
+    _remove_stale_link(state, name)
     console = open(state.root / "hosts" / f"{name}.console", "ab")
     argv = in_netns(["unshare", "--mount", "--propagation", "private",
                      "systemd-nspawn", "-D", h["merged"], "-M", name, "--boot", "--register=no", "--keep-unit",
@@ -347,6 +348,22 @@ def _lab_side_interface(name: str) -> str:
         if index.strip() == peer:
             return ifname.strip().split("@")[0]
     raise LabError(f"{name}: no interface of the lab network has index {peer} (its host0's peer)")
+
+
+def remember_link(state: LabState, name: str) -> None:
+    """Note the booted host's lab-side interface, which every later boot of it gets again."""
+    state.hosts[name]["link"] = _lab_side_interface(name)
+    state.save()
+
+
+def _remove_stale_link(state: LabState, name: str) -> None:
+    """A power cut leaves the host's old network namespace alive while its orphaned TCP sockets
+    still retransmit their FINs, and its veth with it; when the host was cut off the network they
+    never get an answer, and nspawn then failed for two minutes with 'File exists' (the lab saw the
+    survivors' fence time out twice). A real power-on gets a fresh link: delete the old one."""
+    link = state.hosts[name].get("link")
+    if link and run(in_netns(["ip", "link", "show", "dev", link], state.netns), check=False).returncode == 0:
+        run(in_netns(["ip", "link", "delete", "dev", link], state.netns), check=False)
 
 
 def cut_off(name: str) -> None:

@@ -249,6 +249,7 @@ def boot_all(state: LabState, bundle: Path, topo: dict) -> dict:
     # Booted means systemd finished its start-up, cloud-init's final stage (setup.sh) included.
     for name in topo["nodes"]:
         hosts.wait_booted(name, timeout=900)
+        hosts.remember_link(state, name)
     for name in topo["nodes"]:
         wait_cloud_init(name)
     timings = {"boot_cloud_init_setup_s": round(time.monotonic() - boot_at, 1)}
