@@ -51,6 +51,14 @@ RABBIT_USER = "openstack"
 # came. Longer than any wait MariaDB bounds itself (innodb_lock_wait_timeout, 50 s) and as long as
 # HAProxy waits for an API's answer (timeout server 1m).
 DATABASE_READ_TIMEOUT_S = 60
+# How long a service's auth_token middleware waits for Keystone (connecting, then each read) when
+# it validates a token ([keystone_authtoken] http_connect_timeout, keystoneauth's session timeout
+# despite its name); it then retries (http_request_max_retries, 3) on a new connection. Unset, a
+# request waits for ever on a pooled connection to the VIP's old holder that died without a word
+# (a cut cable, a power loss): the lab saw a cut-off node leave every API worker on the survivors
+# stuck in that read for over a minute, their health checks failing behind it. Keystone answers a
+# validation in well under a second, a few seconds when two cores are busy.
+KEYSTONE_REQUEST_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)

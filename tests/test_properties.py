@@ -1241,6 +1241,51 @@ def test_every_database_client_bounds_its_reads_and_every_commit_is_flushed(spec
             assert re.search(r"^innodb_flush_log_at_trx_commit = 1$", f.content, re.M), path
 
 
+# keystonemiddleware's own default for how often a failed request to Keystone is tried again.
+AUTHTOKEN_DEFAULT_RETRIES = 3
+
+
+def haproxy_server_timeouts_s(files):
+    """Every `timeout server` the load balancers give a backend (or their defaults), in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 0.001}
+    found = set()
+    for path, f in files.items():
+        if path.endswith("/etc/haproxy/haproxy.cfg"):
+            for number, unit in re.findall(r"^\s*timeout server (\d+)([a-z]*)$", f.content, re.M):
+                found.add(int(number) * units[unit])
+    return found
+
+
+@given(topologies())
+def test_api_requests_give_up_on_a_silent_keystone_and_neutron_caches_its_hash_ring(spec):
+    """Every service's auth_token middleware bounds each request to Keystone, so a pooled
+    connection to a VIP holder that vanished without a word (a cut cable) fails and is retried on
+    a new one; its tries together end before any HAProxy backend's `timeout server` cuts the API
+    request that waits on them. And every node's Neutron says as many api_workers as its uwsgi
+    runs processes: with fewer hash-ring members than that, Neutron reads the ring from the
+    database on every OVSDB event, so a database failover stalls every Northbound transaction."""
+    files = build(spec)
+    shortest_server_timeout = min(haproxy_server_timeouts_s(files))
+    # The config of every service whose API validates tokens (Keystone's own does not), per node.
+    validating = [f"nodes/{node}/{service.config_file}" for service in catalog.CATALOG[1:]
+                  if service.keystone_user and service.name in spec["services"]
+                  for node in spec["services"][service.name].get("nodes", spec["services"]["keystone"]["nodes"])]
+    for path in validating:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser.read_string(text(files, path))
+        auth = parser["keystone_authtoken"]
+        assert "http_connect_timeout" in auth, f"{path}: a token validation may wait for ever"
+        tries = 1 + int(auth.get("http_request_max_retries", AUTHTOKEN_DEFAULT_RETRIES))
+        assert 0 < tries * int(auth["http_connect_timeout"]) < shortest_server_timeout, path
+    for path, f in files.items():
+        if path.startswith("nodes/") and path.endswith("/etc/neutron/neutron.conf"):
+            parser = configparser.ConfigParser(interpolation=None, strict=False)
+            parser.read_string(f.content)
+            ini = text(files, path.replace("/neutron.conf", "/neutron-api-uwsgi.ini"))
+            processes = int(re.search(r"^processes = (\d+)$", ini, re.M).group(1))
+            assert parser["DEFAULT"].getint("api_workers") == processes, path
+
+
 # A URL a config names, in any of its forms (oslo options, Django settings, shell, YAML, JSON).
 URL = re.compile(r"\b(https?)://([A-Za-z0-9.-]+):(\d+)")
 # The options that name the CA a client verifies HTTPS with, in each file format hagen writes.

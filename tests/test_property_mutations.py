@@ -483,6 +483,17 @@ def database_reads_given_up_before_lock_waits(monkeypatch):
     monkeypatch.setattr(emit_base, "environment", lambda: env)
 
 
+def token_validations_outlast_haproxy(monkeypatch):
+    env = environment().overlay()
+    env.globals = {**env.globals, "keystone_request_timeout_s": 30}
+    monkeypatch.setattr(emit_base, "environment", lambda: env)
+
+
+def neutron_api_workers_left_to_the_cpu_count(monkeypatch):
+    _edit_template(monkeypatch, openstack, "neutron/neutron.conf.j2",
+                   lambda out, context: re.sub(r"^api_workers = \d+\n", "", out, flags=re.M))
+
+
 # --- monitoring
 
 def scrape_target_on_another_port(monkeypatch):
@@ -575,6 +586,10 @@ MUTATIONS = [
      props.test_cinder_volume_runs_as_its_backend_allows_with_one_name_on_every_node),
     (database_reads_given_up_before_lock_waits,
      props.test_every_database_client_bounds_its_reads_and_every_commit_is_flushed),
+    (token_validations_outlast_haproxy,
+     props.test_api_requests_give_up_on_a_silent_keystone_and_neutron_caches_its_hash_ring),
+    (neutron_api_workers_left_to_the_cpu_count,
+     props.test_api_requests_give_up_on_a_silent_keystone_and_neutron_caches_its_hash_ring),
     (heat_callbacks_on_the_orchestration_port,
      props.test_heat_engines_apis_and_callbacks_agree_with_haproxy_and_keystone),
     (vip_on_node_address, props.test_every_bind_is_a_pacemaker_vip_and_every_vip_is_bound),

@@ -9,7 +9,7 @@ from functools import lru_cache
 import jinja2
 
 from .. import __version__
-from ..catalog import DATABASE_READ_TIMEOUT_S
+from ..catalog import DATABASE_READ_TIMEOUT_S, KEYSTONE_REQUEST_TIMEOUT_S
 from ..quoting import option_file_value, oslo_value, python_literal, shell_quote, sql_string, url_quote
 from ..resources import data_dir
 
@@ -60,7 +60,8 @@ def environment() -> jinja2.Environment:
         auto_reload=False,
     )
     # What the shared oslo sections (oslo/common.j2, imported without the render's context) read.
-    env.globals.update(database_read_timeout_s=DATABASE_READ_TIMEOUT_S)
+    env.globals.update(database_read_timeout_s=DATABASE_READ_TIMEOUT_S,
+                       keystone_request_timeout_s=KEYSTONE_REQUEST_TIMEOUT_S)
     env.filters.update(shell=shell_quote, url=url_quote, oslo=oslo_value, sql=sql_string,
                        optfile=option_file_value, py=python_literal, format_code=lambda s: f"`{s}`",
                        # A YAML single-quoted string: every character is itself, but a quote is doubled.

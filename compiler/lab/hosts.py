@@ -24,6 +24,7 @@ from pathlib import Path
 
 NETNS = "hagenlab"
 BRIDGE = "br0"
+BRIDGE_MAC = "02:68:61:67:65:6e"  # locally administered ("hagen"), unique in the lab's own namespace
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # systemd and unified are where nspawn looks; memory gives the peak of every host together.
 CGROUP_CONTROLLERS = ("systemd", "unified", "memory")
@@ -214,6 +215,11 @@ def create_network(state: LabState, client_cidr: str) -> None:
     if not Path(f"/run/netns/{state.netns}").exists():
         run(["ip", "netns", "add", state.netns])
     run(in_netns(["ip", "link", "add", BRIDGE, "type", "bridge"], state.netns), check=False)
+    # A bridge takes the lowest MAC of its ports unless given one: each host's power cycle (a new
+    # veth) could change it, and the hosts' ARP entries for everything on the bridge (the client,
+    # the BMCs, Ceph, Prometheus) then named a MAC nobody answered for until they expired; the lab
+    # saw the survivors' fence agents and the client's traffic go unanswered for a minute.
+    run(in_netns(["ip", "link", "set", BRIDGE, "address", BRIDGE_MAC], state.netns))
     run(in_netns(["ip", "link", "set", "lo", "up"], state.netns))
     run(in_netns(["ip", "link", "set", BRIDGE, "up"], state.netns))
     run(in_netns(["ip", "addr", "replace", client_cidr, "dev", BRIDGE], state.netns))
