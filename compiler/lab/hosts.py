@@ -26,8 +26,12 @@ NETNS = "hagenlab"
 BRIDGE = "br0"
 BRIDGE_MAC = "02:68:61:67:65:6e"  # locally administered ("hagen"), unique in the lab's own namespace
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# systemd and unified are where nspawn looks; memory gives the peak of every host together.
-CGROUP_CONTROLLERS = ("systemd", "unified", "memory")
+# systemd and unified are where nspawn looks; memory gives the peak of every host together; cpu
+# gives each host an equal share of this machine's CPUs when they contend, as separate servers
+# have their own: without it a host booting after its fence (some twenty services starting at
+# once) took the survivors' CPU, and the lab measured its own starvation (load 29 on two cores,
+# Keystone's bcrypt password checks queueing for a minute) as the control plane's failover.
+CGROUP_CONTROLLERS = ("systemd", "unified", "memory", "cpu")
 CGROUP_GROUP = "hagen-lab"
 # What a booted host needs beside the bundle's packages (apt-get resolves their dependencies).
 BASE_EXTRA_PACKAGES = ("systemd", "systemd-sysv", "dbus", "cloud-init", "iproute2")
