@@ -46,6 +46,9 @@ REJOIN_TIMEOUT = 420
 # they recover its resources: its BMC must have powered it on again by then.
 FENCE_TIMEOUT_S = 180
 RECOVER_TIMEOUT = 120
+# A host powered on again after a fault boots on its share of the CPUs (a third here, the cpu
+# cgroup) while the survivors carry the load: 2026-12-07 saw a boot outlast 120 s.
+REBOOT_TIMEOUT_S = 300
 
 
 def _log(message: str) -> None:
@@ -508,7 +511,7 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
                 time.sleep(5)
                 boot_at = time.monotonic()
                 hosts.boot_host(state, crash)
-            hosts.wait_booted(crash)
+            hosts.wait_booted(crash, timeout=REBOOT_TIMEOUT_S)
             rejoin = _wait_rejoined(topo, crash, boot_at)
             rejoin["galera_transfer"] = _galera_transfer(crash, log_file, log_offset) if "galera_s" in rejoin else "-"
             result["rejoin"] = rejoin
