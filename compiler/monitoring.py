@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import catalog, pki
+from . import pki
 from .model import Node, Topology
 
 
