@@ -484,10 +484,10 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
     events_path.unlink(missing_ok=True)
     load = _client(["load", str(events_path)], scenario_config, background=True)
     result: dict = {"name": name, **({"fault": fault, "node": crash} if crash else {})}
+    minority, minority_events = None, []  # a partition's probe inside the cut-off node
     try:
         time.sleep(8)  # steady state before anything happens
         crash_at = None
-        minority, minority_events = None, []
         if crash:
             log_file = topo["galera"]["log_file"]
             log_offset = _galera_log_size(crash, log_file)
