@@ -517,8 +517,9 @@ def lab_test(
                                         "take no write. Repeatable; needs a spec that fences."),
 ) -> None:
     """Traffic through the VIPs, then crash and reboot each node in turn (then hang those --hang
-    names and cut off those --partition names); print the report table and write ROOT/report.json. Exit 1 if a row or message was
-    lost, a node was not fenced or did not rejoin."""
+    names and cut off those --partition names); print the report table and write
+    ROOT/report.json. Exit 1 if a row or message was lost, a node was not fenced or did not
+    rejoin, or a cut-off node's Galera member took a write."""
     from .lab import report, run
 
     result = _lab_call(lambda: run.test(bundle, root, hang=hang, partition=partition))

@@ -23,13 +23,12 @@ from . import hosts
 class Fault:
     inflict: Callable[[str], None]
     alive: bool  # the node runs on after it: its fence must power it off before on
-    what: str
 
 
 FAULTS = {
-    "crash": Fault(hosts.crash_host, False, "a power cut: every process of the node killed"),
-    "hang": Fault(hosts.freeze_host, True, "a hung node: every process of the node stopped"),
-    "partition": Fault(hosts.cut_off, True, "a pulled cable: the node's link to the lab network down"),
+    "crash": Fault(hosts.crash_host, alive=False),  # a power cut: every process of the node killed
+    "hang": Fault(hosts.freeze_host, alive=True),  # every process of the node stopped
+    "partition": Fault(hosts.cut_off, alive=True),  # a pulled cable: the node's link down
 }
 
 

@@ -236,6 +236,16 @@ def _cgroup_dirs(host: str) -> list[Path]:
     return [CGROUP_ROOT / c / CGROUP_GROUP / host for c in CGROUP_CONTROLLERS]
 
 
+def _joining_cgroups(host: str):
+    """What a child runs before exec to become one of the host's processes (in its cgroups)."""
+    cgroups = _cgroup_dirs(host)
+
+    def join() -> None:
+        for d in cgroups:
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+    return join
+
+
 def prepare_host(state: LabState, name: str, user_data: bytes, network_config: str,
                  shared: list[str] = ()) -> None:
     """The host's disk: an overlay on the base with the NoCloud seed in its upper layer; and the
@@ -275,14 +285,8 @@ def mount_overlay(state: LabState, name: str) -> None:
 def boot_host(state: LabState, name: str) -> None:
     """Power the host on: systemd-nspawn in its own cgroup, mount namespace and the lab's network."""
     h = state.hosts[name]
-    cgroups = _cgroup_dirs(name)
-    for d in cgroups:
+    for d in _cgroup_dirs(name):
         d.mkdir(parents=True, exist_ok=True)
-
-    def join_cgroups() -> None:  # runs in the child before exec
-        for d in cgroups:
-            (d / "cgroup.procs").write_text(str(os.getpid()))
-
     _remove_stale_link(state, name)
     console = open(state.root / "hosts" / f"{name}.console", "ab")
     argv = in_netns(["unshare", "--mount", "--propagation", "private",
@@ -291,7 +295,7 @@ def boot_host(state: LabState, name: str) -> None:
                      *(f"--bind={source}:{target}" for source, target in h.get("binds", []))], state.netns)
     # Its processes are found again through the host's cgroup (host_pids), so no PID is kept here.
     subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                     preexec_fn=join_cgroups, start_new_session=True)
+                     preexec_fn=_joining_cgroups(name), start_new_session=True)
     console.close()
 
 
@@ -387,17 +391,9 @@ def host_process(name: str, script: str) -> subprocess.Popen:
     """A bash script running inside the host in the background, as one of the host's own
     processes: it joins the host's cgroups first, so a power cut (crash_host) ends it with the
     rest, and it never outlives the host to hold its namespaces. Its stdout is a pipe."""
-    pid = init_pid(name)
-    if pid is None:
-        raise LabError(f"{name} is not running")
-    cgroups = _cgroup_dirs(name)
-
-    def join_cgroups() -> None:  # runs in the child before exec
-        for d in cgroups:
-            (d / "cgroup.procs").write_text(str(os.getpid()))
-
-    return subprocess.Popen(_entering(pid, script), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, preexec_fn=join_cgroups, start_new_session=True)
+    return subprocess.Popen(_entering(name, script), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, preexec_fn=_joining_cgroups(name),
+                            start_new_session=True)
 
 
 def init_pid(name: str) -> int | None:
@@ -415,14 +411,14 @@ def init_pid(name: str) -> int | None:
 
 def host_command(name: str, script: str, *, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     """Run a bash script inside the host, as root, in all of its namespaces."""
+    return run(_entering(name, script), timeout=timeout, check=check)
+
+
+def _entering(name: str, script: str) -> list[str]:
+    """bash running script in all the host's namespaces, as root."""
     pid = init_pid(name)
     if pid is None:
         raise LabError(f"{name} is not running")
-    return run(_entering(pid, script), timeout=timeout, check=check)
-
-
-def _entering(pid: int, script: str) -> list[str]:
-    """bash running script in all the namespaces of the host whose PID 1 is pid, as root."""
     return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--",
             "/usr/bin/env", "-i", f"PATH={PATH_IN_HOST}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb",
             "/bin/bash", "-c", script]
