@@ -620,7 +620,7 @@ def volume_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
     next_id, token, project_id = config["first_write_id"], None, None
     while not stop.is_set():
         started = time.monotonic()
-        name = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-{next_id}"
+        name = f"{scenario_volume_prefix(config)}{next_id}"
         volume_id, error = None, None
         try:
             if token is None:
@@ -641,15 +641,19 @@ def volume_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
 
 
 def _settled_volumes(config: dict) -> tuple[str, str, list[dict]]:
-    """Every lab volume Cinder lists (with a token and project to act on them), once none is
-    being created or extended or VOLUME_SETTLE_TIMEOUT has passed."""
+    """Every lab volume Cinder lists (with a token and project to act on them), once none of this
+    scenario's is being created, none is being extended, or VOLUME_SETTLE_TIMEOUT has passed. (An
+    earlier scenario's volume still 'creating' had its own scenario's wait: Cinder dropped it.)"""
     last_error, deadline = None, time.monotonic() + VOLUME_SETTLE_TIMEOUT
+    current = scenario_volume_prefix(config)
     while True:
         try:
             token, project_id = _token_and_project(config["keystone"])
             _, listed = _project_api(config, "cinder", token, project_id, "GET", "/volumes/detail?limit=1000")
             ours = [v for v in listed["volumes"] if (v.get("name") or "").startswith(PROVIDER_PREFIX)]
-            if any(v["status"] in ("creating", "extending") for v in ours) and time.monotonic() < deadline:
+            busy = [v for v in ours if v["status"] == "extending"
+                    or (v["status"] == "creating" and v["name"].startswith(current))]
+            if busy and time.monotonic() < deadline:
                 time.sleep(3)
                 continue
             return token, project_id, ours
@@ -666,7 +670,7 @@ def _volumes(config: dict) -> dict:
     (managed by whichever cinder-volume takes each, after whatever the scenario did), and the names
     of those that reached the new size and of those that did not."""
     token, project_id, ours = _settled_volumes(config)
-    current = f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-"
+    current = scenario_volume_prefix(config)
     earlier = sorted((v for v in ours if v["status"] == "available" and v["size"] == VOLUME_SIZE_GB
                       and not v["name"].startswith(current)), key=lambda v: v["name"])[-VOLUMES_EXTENDED_AT_MOST:]
     asked = []
@@ -684,7 +688,13 @@ def _volumes(config: dict) -> dict:
     extended = [n for n in asked if by_name.get(n, {}).get("size") == VOLUME_SIZE_GB + 1
                 and by_name[n]["status"] == "available"]
     return {"volumes": {v["name"]: v["status"] for v in ours}, "volumes_extended": extended,
-            "volumes_not_extended": sorted({v["name"] for v in earlier} - set(extended))}
+            "volumes_not_extended": sorted({v["name"] for v in earlier} - set(extended)),
+            # Their ids, for the lab to find what Cinder's daemons logged of them.
+            "volumes_stuck": {v["name"]: v["id"] for v in ours if v["status"] == "creating"}}
+
+
+def scenario_volume_prefix(config: dict) -> str:
+    return f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-"
 
 
 def load(config: dict, events: str) -> None:

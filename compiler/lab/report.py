@@ -207,7 +207,7 @@ def table(report: dict) -> str:
              "flavors lost/created", "flavor fail", "flavor outage s", "nova daemons down 2 min on",
              "networks lost/created", "network fail", "network outage s", "NB missing",
              "stacks lost/created", "stacks complete/resumed/failed", "stack fail", "stack outage s",
-             "volumes lost/created", "volumes error", "earlier volumes extended/not", "volume fail",
+             "volumes lost/created", "volumes error/stuck creating", "earlier volumes extended/not", "volume fail",
              "volume outage s",
              "logins ok/fail", "sessions lost", "login outage s", "minority writes acked/tried", "fenced off/on s",
              "rejoin s",
@@ -237,7 +237,7 @@ def table(report: dict) -> str:
                      if "stacks_created" in f else "-",
                      str(f.get("stack_failures", "-")), str(f.get("stack_outage_s", "-")),
                      f"{f['volumes_lost']}/{f['volumes_created']}" if "volumes_created" in f else "-",
-                     str(f.get("volumes_error", "-")),
+                     f"{f['volumes_error']}/{f['volumes_creating']}" if "volumes_created" in f else "-",
                      f"{f['volumes_extended']}/{f['volumes_not_extended']}" if "volumes_created" in f else "-",
                      str(f.get("volume_failures", "-")), str(f.get("volume_outage_s", "-")),
                      f"{f['logins']}/{f['login_failures']}" if "logins" in f else "-",
@@ -252,6 +252,10 @@ def table(report: dict) -> str:
     tail = [f"{s['name']}: " + "; ".join(f"{node} exit {r['exit']}, {len(r['files_changed'])} files changed"
                                          for node, r in s["setup_reruns"].items())
             for s in report["scenarios"] if "setup_reruns" in s]
+    tail += [f"{s['name']}: volumes Cinder left 'creating' {', '.join(s['stuck_volumes']['ids'])}; their journal: "
+             + (" | ".join(f"{node}: {line}" for node, lines in sorted(s["stuck_volumes"]["journal"].items())
+                           for line in lines) or "nothing")
+             for s in report["scenarios"] if "stuck_volumes" in s]
     tail += [f"{k}: {v}" for k, v in sorted(report.get("totals", {}).items())]
     return "\n".join(lines + [""] + tail + alert_lines(report)) + "\n"
 

@@ -543,6 +543,11 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
         raise LabError(f"client verify failed: {verified.stderr.strip()}")
     found = json.loads(verified.stdout)
     result["verify_s"] = found.get("verify_s")
+    stuck = {name: volume_id for name, volume_id in found.get("volumes_stuck", {}).items()
+             if name.startswith(client.scenario_volume_prefix(cfg))}
+    if stuck:  # what Cinder's daemons logged of them: the report is all CI shows of a lab
+        result["stuck_volumes"] = {"ids": sorted(stuck.values()),
+                                   "journal": cinder_journal(list(topo["nodes"]), stuck.values())}
     events = _events(events_path) + minority_events
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
                                                 [v["name"] for v in cfg["vips"]], found.get("providers"),
@@ -606,6 +611,21 @@ def rejoin_journal(name: str, services: list[str]) -> dict[str, list[str]]:
                                        f"grep -i -- {shlex.quote(service)} | tail -n {JOURNAL_LINES}",
                                  check=False, timeout=60).stdout
         found[service] = [scrub(line) for line in out.splitlines()]
+    return found
+
+
+def cinder_journal(nodes: list[str], volume_ids) -> dict[str, list[str]]:
+    """Every line each running node's journal (every boot it kept) has of these volumes, from
+    Cinder's units: which daemon took the create, and where it stopped."""
+    pattern = " ".join(f"-e {shlex.quote(v)}" for v in sorted(volume_ids))
+    found = {}
+    for name in nodes:
+        if hosts.init_pid(name) is None:
+            continue
+        out = hosts.host_command(name, f"journalctl --no-pager -o short-iso -u 'cinder-*' "
+                                       f"| grep -F {pattern} | tail -n {JOURNAL_LINES}",
+                                 check=False, timeout=60).stdout
+        found[name] = [scrub(line) for line in out.splitlines()]
     return found
 
 
@@ -752,7 +772,11 @@ def problems(result: dict) -> list[str]:
                              f"them lost ({f['volume_failures']} refused: {f.get('volume_errors') or 'none'})")
             if f["volumes_not_extended"]:
                 found.append(f"{s['name']}: {f['volumes_not_extended']} earlier volumes could not be extended")
-            if s is result["scenarios"][-1] and f["volumes_creating"]:
+            # Cinder acknowledges a cast to its scheduler or cinder-volume before it records the work
+            # (its workers table, from which a restarted daemon sets what it held to 'error'): a create
+            # taken by a daemon that died in that instant, or whose first write found no database,
+            # stays 'creating' for good (the operator resets it). A fault may leave that; nothing else.
+            if f["volumes_creating"] and "fault" not in s:
                 found.append(f"{s['name']}: {f['volumes_creating']} volumes still being created at the end")
             if "rejoin" not in s and f["volumes_error"]:  # with every node up, no create may fail
                 found.append(f"{s['name']}: {f['volumes_error']} accepted volumes ended in error with every node up")
