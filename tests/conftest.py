@@ -6,6 +6,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+LAB_REPORT = "lab_report"  # the user property a lab test leaves its report table in
+
+
+def pytest_collection_modifyitems(items):
+    """The lab first: it is the longest test by far, and with -n 2 --dist loadgroup its worker
+    starts it at once while the other worker runs the rest."""
+    items.sort(key=lambda item: item.get_closest_marker("lab") is None)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Each lab test's report table, whichever worker ran it, at the end of the output."""
+    for outcome in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            for name, text in getattr(rep, "user_properties", []):
+                if name == LAB_REPORT and rep.when == "call":
+                    terminalreporter.write_sep("=", f"{rep.nodeid} ({outcome})")
+                    terminalreporter.write(text)
 
 
 def tool_available(name: str) -> bool:

@@ -16,7 +16,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from compiler.lab import claim, hosts, report, run
-from conftest import retarget
+from conftest import LAB_REPORT, retarget
+
+# One worker runs every lab test, in order, beside the rest of the suite (pytest -n 2 --dist
+# loadgroup): they share the machine's lab namespace, cgroups and claim.
+pytestmark = pytest.mark.xdist_group("lab")
 
 # How long a lab test waits for another run's lab on this machine: a whole lab (up and test) takes
 # about 25 minutes here.
@@ -536,35 +540,35 @@ def test_teardown_leaves_another_labs_hosts_in_the_shared_group(ghost_lab):
 
 @pytest.mark.lab
 @pytest.mark.slow
-def test_lab_deploys_the_bundle_and_survives_a_crash_of_the_first_node(tmp_path_factory, hagen, capsys):
+def test_lab_deploys_the_bundle_and_survives_a_crash_of_the_first_node(tmp_path_factory, hagen, record_property):
     """CI's core lab (the whole one no longer fits CI's hour): trixie hosts, controller1 crashed,
     the node that bootstraps every cluster and holds the VIPs first, and fenced by the others."""
-    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, capsys, crash=["controller1"])
+    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, record_property, crash=["controller1"])
 
 
 @pytest.mark.lab_full
 @pytest.mark.slow
-def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen, capsys):
+def test_lab_deploys_the_bundle_and_survives_each_crash(tmp_path_factory, hagen, record_property):
     """The lab spec's own release (debian13): trixie hosts, every node crashed in turn, then
     controller2 hung (its processes stopped, not dead) and controller3 cut off the network, each
     of which the others must fence through its BMC (about 25 minutes more than CI's core lab can
     spend)."""
-    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, capsys, hang=["controller2"],
+    _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, record_property, hang=["controller2"],
                                 partition=["controller3"])
 
 
 @pytest.mark.lab
 @pytest.mark.lab_debian12
 @pytest.mark.slow
-def test_lab_on_debian12_hosts(tmp_path_factory, hagen, capsys):
+def test_lab_on_debian12_hosts(tmp_path_factory, hagen, record_property):
     """The same spec on bookworm hosts, for clusters still on Debian 12 (not in CI's default run:
     `pytest -m lab_debian12`)."""
     spec = tmp_path_factory.mktemp("spec12") / "lab-debian12.yaml"
     spec.write_text(retarget(LAB_SPEC.read_text(), "debian12"))
-    _deploy_and_crash_each_node(spec, tmp_path_factory, hagen, capsys)
+    _deploy_and_crash_each_node(spec, tmp_path_factory, hagen, record_property)
 
 
-def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, crash: list[str] | None = None,
+def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, record_property, crash: list[str] | None = None,
                                 hang: list[str] = (), partition: list[str] = ()) -> None:
     why = hosts.preflight()
     if why:
@@ -587,10 +591,10 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, capsys, cra
         raise
     try:
         result = run.test(bundle, root, crash=crash, hang=hang, partition=partition)
-        with capsys.disabled():
-            sys.stdout.write("\n\nLab report (hagen lab test):\n" + report.table(result)
-                             + "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"])
-                             + "\nlab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
+        # Printed at the end of pytest's output (conftest), where CI's log keeps it, pass or fail.
+        record_property(LAB_REPORT, "Lab report (hagen lab test):\n" + report.table(result)
+                        + "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"])
+                        + "\nlab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
         assert [s["run"] for s in up["steps"]] == [s["run"] for s in run.read_topology(bundle)["deploy_steps"]]
         assert [s["name"] for s in result["scenarios"]] == ["steady", "rerun setup.sh"] + [
             f"crash {name}" for name in (crash or [f"controller{i}" for i in (1, 2, 3)])] + [

@@ -640,19 +640,20 @@ def volume_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         stop.wait(max(0.0, VOLUME_INTERVAL - (time.monotonic() - started)))
 
 
-def _settled_volumes(config: dict) -> tuple[str, str, list[dict]]:
-    """Every lab volume Cinder lists (with a token and project to act on them), once none of this
-    scenario's is being created, none is being extended, or VOLUME_SETTLE_TIMEOUT has passed. (An
-    earlier scenario's volume still 'creating' had its own scenario's wait: Cinder dropped it.)"""
+def _settled_volumes(config: dict, creates: bool = True) -> tuple[str, str, list[dict]]:
+    """Every lab volume Cinder lists (with a token and project to act on them), once none is being
+    extended and (with `creates`) none of this scenario's is being created, or VOLUME_SETTLE_TIMEOUT
+    has passed. (A volume still 'creating' after that wait, or from an earlier scenario, is one
+    Cinder dropped: waiting for it again would only wait out the bound.)"""
     last_error, deadline = None, time.monotonic() + VOLUME_SETTLE_TIMEOUT
-    current = scenario_volume_prefix(config)
+    current = scenario_volume_prefix(config) if creates else None
     while True:
         try:
             token, project_id = _token_and_project(config["keystone"])
             _, listed = _project_api(config, "cinder", token, project_id, "GET", "/volumes/detail?limit=1000")
             ours = [v for v in listed["volumes"] if (v.get("name") or "").startswith(PROVIDER_PREFIX)]
             busy = [v for v in ours if v["status"] == "extending"
-                    or (v["status"] == "creating" and v["name"].startswith(current))]
+                    or (current and v["status"] == "creating" and v["name"].startswith(current))]
             if busy and time.monotonic() < deadline:
                 time.sleep(3)
                 continue
@@ -683,7 +684,7 @@ def _volumes(config: dict) -> dict:
         except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
             print(f"client: cannot extend volume {volume['name']}: {type(exc).__name__}: {exc}", file=sys.stderr)
     if asked:
-        token, project_id, ours = _settled_volumes(config)
+        token, project_id, ours = _settled_volumes(config, creates=False)
     by_name = {v["name"]: v for v in ours}
     extended = [n for n in asked if by_name.get(n, {}).get("size") == VOLUME_SIZE_GB + 1
                 and by_name[n]["status"] == "available"]
