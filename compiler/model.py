@@ -234,6 +234,12 @@ class PacemakerCluster:
         return self.nodes[0]
 
     @property
+    def membership(self) -> str:
+        """Its name and every node's name and ring address, sorted bytewise into one line: what
+        pcs-setup.sh compares with the running corosync.conf's (sed, then LC_ALL=C sort)."""
+        return " ".join(sorted([self.name, *(n.name for n in self.nodes), *(n.address for n in self.nodes)]))
+
+    @property
     def two_node(self) -> bool:
         """votequorum's two_node mode: the survivor of a pair keeps quorum, so a split becomes a
         fencing race that a static delay must decide."""

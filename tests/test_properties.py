@@ -625,6 +625,12 @@ def test_every_consumer_sees_the_same_cluster_name(spec):
     for name in clusters:
         setup = text(files, f"cluster/{name}/pcs-setup.sh")
         assert re.search(r"pcs cluster setup '([^']+)'", setup).group(1) == name
+        # On a rerun it refuses a running cluster whose corosync.conf names other members: what it
+        # compares with is this cluster's own name, node names and ring addresses, sorted bytewise.
+        conf = text(files, f"cluster/{name}/corosync.conf")
+        members = sorted(re.findall(r"^\s*(?:cluster_name|name|ring0_addr):\s*(\S+)$", conf, flags=re.M))
+        assert shlex.split(re.search(r'if \[ "\$running" != (.*) \]; then$', setup, flags=re.M).group(1)) == \
+            [" ".join(members)]
     for path, f in files.items():
         node = path.split("/")[1] if path.startswith("nodes/") else None
         if node is None:

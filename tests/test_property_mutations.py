@@ -13,7 +13,7 @@ import test_properties as props
 from compiler.emit import bootstrap, cloudinit, galera, haproxy, host, keystone, openstack, ovn, pacemaker, rabbitmq, review
 from compiler.emit import base as emit_base
 from compiler.emit.base import environment
-from compiler import catalog, lower, monitoring, pki
+from compiler import catalog, lower, model, monitoring, pki
 from compiler.emit import monitoring as monitoring_emit
 
 quick = settings(max_examples=30, phases=[Phase.generate], derandomize=True, deadline=None, database=None)
@@ -232,6 +232,11 @@ def wsrep_cluster_name_differs_on_one_node(monkeypatch):
             return out
         return re.sub(r"^wsrep_cluster_name = (.*)$", r"wsrep_cluster_name = \1-x", out, flags=re.M)
     _edit_template(monkeypatch, galera, "galera/galera.cnf.j2", edit)
+
+
+def pcs_setup_compares_node_names_only(monkeypatch):
+    monkeypatch.setattr(model.PacemakerCluster, "membership",
+                        property(lambda self: " ".join(sorted([self.name, *(n.name for n in self.nodes)]))))
 
 
 # --- who may ask clustercheck
@@ -607,6 +612,7 @@ MUTATIONS = [
     (apache_listens_elsewhere_on_the_last_keystone_node, props.test_every_backend_server_is_a_node_listening_on_that_port),
     (rabbitmq_cluster_name_from_the_spec_not_the_cluster, props.test_every_consumer_sees_the_same_cluster_name),
     (wsrep_cluster_name_differs_on_one_node, props.test_every_consumer_sees_the_same_cluster_name),
+    (pcs_setup_compares_node_names_only, props.test_every_consumer_sees_the_same_cluster_name),
     (clustercheck_allows_only_the_first_load_balancer,
      props.test_clustercheck_answers_exactly_the_load_balancers_that_check_it),
     (vip_netmask_assumes_a_24, props.test_vip_netmask_and_nic_come_from_its_network_and_the_load_balancers),

@@ -2,6 +2,8 @@
 recorder: what would a fresh host do?"""
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -129,3 +131,113 @@ def test_preseed_late_command_lays_down_the_bundle_and_enables_first_boot(tmp_pa
     assert oct(staged.joinpath("etc/hagen/secrets.env").stat().st_mode & 0o777) == "0o600"
     assert oct(staged.joinpath("var/lib/rabbitmq/.erlang.cookie").stat().st_mode & 0o777) == "0o400"
     assert oct(staged.joinpath("setup.sh").stat().st_mode & 0o777) == "0o755"
+
+
+# --- a node's cluster, as setup.sh and pcs-setup.sh find it on a rerun
+
+DEBIAN_EXAMPLE_COROSYNC = """totem {
+\tversion: 2
+\tcluster_name: debian
+}
+nodelist {
+\tnode {
+\t\tname: node1
+\t\tnodeid: 1
+\t\tring0_addr: 127.0.0.1
+\t}
+}
+"""
+
+CLUSTER_STUB = """#!/bin/bash
+echo "$(basename "$0") $*" >> "$HAGEN_TEST_LOG"
+case "$(basename "$0") $1" in
+    "hostname -s") echo controller1 ;;
+    "systemctl is-active") exit 3 ;;   # Pacemaker is not running
+esac
+"""
+
+
+def _seed_files(target: str) -> dict[str, str]:
+    from compiler.spec import load_spec_text
+    topo = lower(load_spec_text(retarget((EXAMPLES / "seed.yaml").read_text(), target), "seed.yaml").data)
+    values = SecretValues({n: generate_value(n) for n in required_secrets(topo)})
+    return {f.path: f.content for f in emit_bundle(topo, values, []) if isinstance(f.content, str)}
+
+
+def _run_against_corosync_conf(tmp_path: Path, script: str, corosync_conf: str):
+    """bash running script with pcs, systemctl and hostname recorded, in a mount namespace whose
+    /etc/corosync/corosync.conf is corosync_conf."""
+    stubs, log, conf = tmp_path / "stubs", tmp_path / "log", tmp_path / "corosync.conf"
+    stubs.mkdir(exist_ok=True)
+    for name in ("pcs", "systemctl", "hostname"):
+        (stubs / name).write_text(CLUSTER_STUB)
+        (stubs / name).chmod(0o755)
+    log.write_text("")
+    conf.write_text(corosync_conf)
+    (tmp_path / "script.sh").write_text(script)
+    proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                           'mount --bind "$1" /etc/corosync/corosync.conf && exec bash "$2"', "sh",
+                           str(conf), str(tmp_path / "script.sh")],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": f"{stubs}:/usr/bin:/bin", "HAGEN_TEST_LOG": str(log)})
+    return proc, [line for line in log.read_text().splitlines() if not line.startswith("hostname")]
+
+
+def _setup_cluster_guard(setup: str) -> str:
+    """The part of a node's setup.sh that decides what to do with the corosync.conf it finds."""
+    start = setup.index("pacemaker_running=false")
+    return "set -euo pipefail\n" + setup[start:setup.index("# Pacemaker starts and stops these")]
+
+
+needs_corosync_conf = pytest.mark.skipif(not Path("/etc/corosync/corosync.conf").exists(),
+                                         reason="bind-mounts over /etc/corosync/corosync.conf (corosync installed)")
+
+
+@needs_root
+@needs_corosync_conf
+def test_setup_destroys_only_the_packages_example_cluster_and_refuses_another_real_one(tmp_path):
+    files = _seed_files("debian13")
+    guard = _setup_cluster_guard(files["nodes/controller1/setup.sh"])
+    # Debian's corosync package: a one-node cluster 'debian' on loopback, replaced.
+    proc, calls = _run_against_corosync_conf(tmp_path, guard, DEBIAN_EXAMPLE_COROSYNC)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["systemctl is-active --quiet pacemaker", "systemctl stop pacemaker corosync",
+                     "pcs cluster destroy --force"]
+    # This cluster, renamed in the spec (or this node taken from another cluster): refused, untouched.
+    running = files["cluster/ha-controller/corosync.conf"].replace("cluster_name: ha-controller",
+                                                                  "cluster_name: old-name")
+    proc, calls = _run_against_corosync_conf(tmp_path, guard, running)
+    assert proc.returncode == 1
+    assert "belongs to Pacemaker cluster 'old-name'" in proc.stderr and "'ha-controller'" not in proc.stderr
+    assert calls == ["systemctl is-active --quiet pacemaker"]
+    # Its own cluster: kept.
+    proc, calls = _run_against_corosync_conf(tmp_path, guard, files["cluster/ha-controller/corosync.conf"])
+    assert (proc.returncode, calls) == (0, ["systemctl is-active --quiet pacemaker"])
+
+
+@needs_root
+@needs_corosync_conf
+@pytest.mark.skipif(shutil.which("pcs") is None, reason="needs this machine's pcs (bookworm's, debian12's)")
+def test_pcs_setup_refuses_a_running_cluster_whose_name_or_nodes_the_bundle_changes(tmp_path):
+    """The corosync.conf that debian12's own pcs writes for the bundle's 'pcs cluster setup' passes
+    pcs-setup.sh's check; the same cluster renamed, with a node more or with a node moved, does not."""
+    files = _seed_files("debian12")
+    script = files["cluster/ha-controller/pcs-setup.sh"]
+    setup_args = shlex.split(re.search(r"^\s*pcs cluster setup (.*)$", script, flags=re.M).group(1))
+    written = tmp_path / "pcs-corosync.conf"
+    made = subprocess.run(["pcs", "cluster", "setup", *setup_args, "--corosync_conf", str(written)],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    proc, calls = _run_against_corosync_conf(tmp_path, script, written.read_text())
+    # Past the check: it goes on to read the node's secrets (absent here), having run no pcs command.
+    assert "refusing" not in proc.stderr and "/etc/hagen/secrets.env" in proc.stderr
+    assert calls == []
+    node = "    node {\n        ring0_addr: 192.168.16.61\n        name: controller4\n        nodeid: 4\n    }\n"
+    changed = {"renamed": written.read_text().replace("cluster_name: ha-controller", "cluster_name: other"),
+               "a node more": written.read_text().replace("nodelist {\n", "nodelist {\n" + node, 1),
+               "a node moved": written.read_text().replace("192.168.16.60", "192.168.16.70")}
+    for what, conf in changed.items():
+        proc, calls = _run_against_corosync_conf(tmp_path, script, conf)
+        assert proc.returncode == 1, what
+        assert "refusing before changing anything" in proc.stderr, what
+        assert calls == [], what
