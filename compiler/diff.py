@@ -177,11 +177,13 @@ def summarize(old: dict, new: dict) -> list[str]:
             out.append(f"pcs: new cluster {name} on {', '.join(b[name]['nodes'])}")
             continue
         if name not in b:
-            out.append(f"pcs: cluster {name} removed")
+            # Its nodes, if it runs, refuse to join another (setup.sh): hagen never renames a cluster.
+            out.append(f"pcs: cluster {name} removed (its running nodes refuse to join another cluster)")
             continue
         ca, cb = a[name], b[name]
-        out += _changes(ca["nodes"], cb["nodes"], f"pcs: cluster {name} gains node {{}}",
-                        f"pcs: cluster {name} loses node {{}}")
+        # pcs-setup.sh refuses a running cluster's new membership: scale-out and -in are not built.
+        out += _changes(ca["nodes"], cb["nodes"], f"pcs: cluster {name} gains node {{}} (refused while it runs)",
+                        f"pcs: cluster {name} loses node {{}} (refused while it runs)")
         out += _changes(ca["resources"], cb["resources"], f"pcs: new resource {{}} in cluster {name}",
                         f"pcs: resource {{}} removed from cluster {name}")
         out += _changes(ca["constraints"], cb["constraints"], f"pcs: new constraint in {name}: {{}}",

@@ -66,10 +66,16 @@ EDITS = {
         "backend controller4 added to vip-keystone (active, port 8778)",
         "backend controller4 added to vip-rabbitmq (active, port 5672)",
         "OVN central RAFT members gains controller4",
-        "pcs: cluster ha-controller gains node controller4",
+        "pcs: cluster ha-controller gains node controller4 (refused while it runs)",
         "pcs: new resource fence-controller4 in cluster ha-controller",
         "pcs: new constraint in ha-controller: fence-controller4 never runs on controller4",
         "pcs: new constraint in ha-controller: galera-clone never runs on controller4",
+    ]),
+    # Its running nodes refuse the new name (setup.sh): the diff says so first.
+    "rename the cluster": (SEED.replace("  name: ha-controller", "  name: ha-renamed", 1), [
+        *(f"node controller{i} cluster ha-controller -> ha-renamed" for i in (1, 2, 3)),
+        "pcs: cluster ha-controller removed (its running nodes refuse to join another cluster)",
+        "pcs: new cluster ha-renamed on controller1, controller2, controller3",
     ]),
     "move a VIP": (SEED.replace("address: 192.168.16.200", "address: 192.168.16.210"), [
         "vip-db moves from 192.168.16.200 to 192.168.16.210",
