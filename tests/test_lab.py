@@ -589,6 +589,9 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, record_prop
         if not os.environ.get("HAGEN_LAB_ROOT"):  # never claimed: nothing but our empty root to remove
             shutil.rmtree(root, ignore_errors=True)
         raise
+    except BaseException:
+        run.down(root)  # a half-up lab's hosts would spin beside the rest of the run
+        raise
     try:
         result = run.test(bundle, root, crash=crash, hang=hang, partition=partition)
         # Printed at the end of pytest's output (conftest), where CI's log keeps it, pass or fail.
