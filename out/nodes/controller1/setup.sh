@@ -70,7 +70,18 @@ if systemctl is-active --quiet pacemaker && grep -qx '    cluster_name: ''ha-con
 fi
 if [ "$pacemaker_running" = false ] && [ -e /etc/corosync/corosync.conf ] \
     && ! grep -qx '    cluster_name: ''ha-controller' /etc/corosync/corosync.conf; then
-    # The package's example cluster would make 'pcs cluster setup' refuse this node.
+    # Only the package's example cluster (its nodes on loopback) is destroyed: it would make 'pcs
+    # cluster setup' refuse this node. A node of a real cluster under another name (this cluster
+    # renamed in the spec, or a node moved from another cluster) is refused: destroying it would
+    # stop that cluster's services here and take the node out of its quorum.
+    if grep -E '^[[:space:]]*ring0_addr:' /etc/corosync/corosync.conf | grep -qvE 'ring0_addr:[[:space:]]*127\.'; then
+        echo "setup.sh: this node belongs to Pacemaker cluster" \
+            "'$(sed -n 's/^[[:space:]]*cluster_name:[[:space:]]*//p' /etc/corosync/corosync.conf)'" \
+            "(/etc/corosync/corosync.conf), not to this bundle's "'ha-controller'"; hagen never renames" \
+            "a cluster or moves a node between clusters. Remove the node from its cluster first" \
+            "(pcs cluster node remove, then pcs cluster destroy on it)." >&2
+        exit 1
+    fi
     systemctl stop pacemaker corosync 2>/dev/null || true
     pcs cluster destroy --force
 fi
