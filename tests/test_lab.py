@@ -18,9 +18,6 @@ from ruamel.yaml import YAML
 from compiler.lab import claim, hosts, report, run
 from conftest import LAB_REPORT, retarget
 
-# One worker runs every lab test, in order, beside the rest of the suite (pytest -n 2 --dist
-# loadgroup): they share the machine's lab namespace, cgroups and claim.
-pytestmark = pytest.mark.xdist_group("lab")
 
 # How long a lab test waits for another run's lab on this machine: a whole lab (up and test) takes
 # about 25 minutes here.
