@@ -9,28 +9,8 @@ EXAMPLES = ROOT / "examples"
 LAB_REPORT = "lab_report"  # the user property a lab test leaves its report table in
 
 
-def pytest_collection_modifyitems(items):
-    """The lab first: it is the longest test by far, and with -n 2 its worker starts it at once
-    while the other worker runs the rest."""
-    items.sort(key=lambda item: item.get_closest_marker("lab") is None)
-
-
-def pytest_xdist_make_scheduler(config, log):
-    """With pytest-xdist (-n 2): every test of test_lab.py on one worker, in order (they share the
-    machine's lab namespace, cgroups and claim), every other test on whichever worker is free.
-    (xdist's own --dist loadgroup no longer groups with pytest 9.2: it renames items' nodeid,
-    which 9.2 derives from elsewhere.)"""
-    from xdist.scheduler import LoadScopeScheduling
-
-    class LabOnOneWorker(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return "lab" if nodeid.split("::")[0].endswith("test_lab.py") else nodeid
-
-    return LabOnOneWorker(config, log)
-
-
 def pytest_terminal_summary(terminalreporter):
-    """Each lab test's report table, whichever worker ran it, at the end of the output."""
+    """Each lab test's report table at the end of the output, where CI's log (its tail) keeps it."""
     for outcome in ("passed", "failed"):
         for rep in terminalreporter.stats.get(outcome, []):
             for name, text in getattr(rep, "user_properties", []):

@@ -25,7 +25,7 @@ from compiler.spec import load_spec_text
 
 # No example database: a run here replays what earlier runs stored, a clean clone cannot, and a
 # mutation once passed here only through a stored example (CI, from a clean clone, saw it fail).
-settings.register_profile("ci", max_examples=200, derandomize=True, deadline=None, database=None,
+settings.register_profile("ci", max_examples=100, derandomize=True, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HAGEN_HYPOTHESIS_PROFILE", "ci"))
