@@ -184,11 +184,25 @@ def summarize(old: dict, new: dict) -> list[str]:
         # pcs-setup.sh refuses a running cluster's new membership: scale-out and -in are not built.
         out += _changes(ca["nodes"], cb["nodes"], f"pcs: cluster {name} gains node {{}} (refused while it runs)",
                         f"pcs: cluster {name} loses node {{}} (refused while it runs)")
-        out += _changes(ca["resources"], cb["resources"], f"pcs: new resource {{}} in cluster {name}",
+        ra, rb = _settings(ca["resources"]), _settings(cb["resources"])
+        out += _changes(list(ra), list(rb), f"pcs: new resource {{}} in cluster {name}",
                         f"pcs: resource {{}} removed from cluster {name}")
+        for resource, after in rb.items():
+            before = ra.get(resource)
+            if before is not None and after is not None and before != after:
+                # pcs-resources.sh creates what is missing and leaves what exists as it is.
+                gone = [w for w in before.split(" ") if w not in after.split(" ")]
+                new = [w for w in after.split(" ") if w not in before.split(" ")]
+                out.append(f"pcs: resource {resource} in cluster {name}: {' '.join(gone) or '-'} -> "
+                           f"{' '.join(new) or '-'} (a rerun does not apply it to a running cluster)")
         out += _changes(ca["constraints"], cb["constraints"], f"pcs: new constraint in {name}: {{}}",
                         f"pcs: constraint removed from {name}: {{}}")
     return out
+
+
+def _settings(resources) -> dict:
+    """{resource id: its pcs settings}; a bundle built before hagen recorded them lists ids only."""
+    return resources if isinstance(resources, dict) else {r: None for r in resources}
 
 
 def _changes(before: list, after: list, added: str, removed: str) -> list[str]:

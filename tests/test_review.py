@@ -79,6 +79,13 @@ EDITS = {
     ]),
     "move a VIP": (SEED.replace("address: 192.168.16.200", "address: 192.168.16.210"), [
         "vip-db moves from 192.168.16.200 to 192.168.16.210",
+        "pcs: resource vip-db in cluster ha-controller: ip=192.168.16.200 -> ip=192.168.16.210 "
+        "(a rerun does not apply it to a running cluster)",
+    ]),
+    # A BMC's new address reaches only a new fence device: pcs-resources.sh keeps an existing one.
+    "move a BMC": (SEED.replace("address: 192.168.17.58", "address: 192.168.17.99", 1), [
+        "pcs: resource fence-controller1 in cluster ha-controller: ip=192.168.17.58 -> ip=192.168.17.99 "
+        "(a rerun does not apply it to a running cluster)",
     ]),
     "change a port": (SEED.replace("public_port: 5000", "public_port: 5001"), [
         "frontend keystone-public on vip-keystone: port 5000 -> 5001",
@@ -147,7 +154,8 @@ def test_diff_spec_against_committed_bundle_and_equal_inputs(tmp_path, hagen):
     moved = tmp_path / "moved.yaml"
     moved.write_text(EDITS["move a VIP"][0])
     proc = hagen("diff", ROOT / "out", moved, "--summary")
-    assert proc.returncode == 1 and proc.stdout == "Summary:\n  - vip-db moves from 192.168.16.200 to 192.168.16.210\n"
+    assert proc.returncode == 1 and proc.stdout == "Summary:\n" + "".join(f"  - {line}\n"
+                                                                     for line in EDITS["move a VIP"][1])
     assert hagen("diff", tmp_path / "nothing", moved).returncode == 2
 
 

@@ -43,9 +43,11 @@ def constraint_sentences(topo: Topology, cluster) -> list[str]:
     return sentences
 
 
-def resources(topo: Topology, cluster) -> list[str]:
-    return [step.args[2] for step in pcs_steps(topo, cluster) if step.args[:2] in (("resource", "create"),
-                                                                                    ("stonith", "create"))]
+def resources(topo: Topology, cluster) -> dict[str, str]:
+    """Each resource and fence device the cluster's pcs-resources.sh creates, with what follows its
+    id on the pcs command line (agent, attributes, operations, meta): what hagen diff compares."""
+    return {step.args[2]: " ".join(step.args[3:]) for step in pcs_steps(topo, cluster)
+            if step.args[:2] in (("resource", "create"), ("stonith", "create"))}
 
 
 def node_relative(path: str) -> str:
