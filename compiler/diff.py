@@ -191,10 +191,10 @@ def summarize(old: dict, new: dict) -> list[str]:
             before = ra.get(resource)
             if before is not None and after is not None and before != after:
                 # pcs-resources.sh creates what is missing and leaves what exists as it is.
-                gone = [w for w in before.split(" ") if w not in after.split(" ")]
-                new = [w for w in after.split(" ") if w not in before.split(" ")]
+                was, now = before.split(" "), after.split(" ")
+                gone, added = [w for w in was if w not in now], [w for w in now if w not in was]
                 out.append(f"pcs: resource {resource} in cluster {name}: {' '.join(gone) or '-'} -> "
-                           f"{' '.join(new) or '-'} (a rerun does not apply it to a running cluster)")
+                           f"{' '.join(added) or '-'} (a rerun does not apply it to a running cluster)")
         out += _changes(ca["constraints"], cb["constraints"], f"pcs: new constraint in {name}: {{}}",
                         f"pcs: constraint removed from {name}: {{}}")
     return out

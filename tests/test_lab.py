@@ -18,7 +18,6 @@ from ruamel.yaml import YAML
 from compiler.lab import claim, hosts, report, run
 from conftest import LAB_REPORT, retarget
 
-
 # How long a lab test waits for another run's lab on this machine: a whole lab (up and test) takes
 # about 25 minutes here.
 LAB_WAIT_S = float(os.environ.get("HAGEN_LAB_WAIT_S", 40 * 60))

@@ -620,7 +620,7 @@ def volume_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
     next_id, token, project_id = config["first_write_id"], None, None
     while not stop.is_set():
         started = time.monotonic()
-        name = f"{scenario_volume_prefix(config)}{next_id}"
+        name = f"{_scenario_volume_prefix(config)}{next_id}"
         volume_id, error = None, None
         try:
             if token is None:
@@ -646,7 +646,7 @@ def _settled_volumes(config: dict, creates: bool = True) -> tuple[str, str, list
     has passed. (A volume still 'creating' after that wait, or from an earlier scenario, is one
     Cinder dropped: waiting for it again would only wait out the bound.)"""
     last_error, deadline = None, time.monotonic() + VOLUME_SETTLE_TIMEOUT
-    current = scenario_volume_prefix(config) if creates else None
+    current = _scenario_volume_prefix(config) if creates else None
     while True:
         try:
             token, project_id = _token_and_project(config["keystone"])
@@ -671,7 +671,7 @@ def _volumes(config: dict) -> dict:
     (managed by whichever cinder-volume takes each, after whatever the scenario did), and the names
     of those that reached the new size and of those that did not."""
     token, project_id, ours = _settled_volumes(config)
-    current = scenario_volume_prefix(config)
+    current = _scenario_volume_prefix(config)
     earlier = sorted((v for v in ours if v["status"] == "available" and v["size"] == VOLUME_SIZE_GB
                       and not v["name"].startswith(current)), key=lambda v: v["name"])[-VOLUMES_EXTENDED_AT_MOST:]
     asked = []
@@ -690,11 +690,13 @@ def _volumes(config: dict) -> dict:
                 and by_name[n]["status"] == "available"]
     return {"volumes": {v["name"]: v["status"] for v in ours}, "volumes_extended": extended,
             "volumes_not_extended": sorted({v["name"] for v in earlier} - set(extended)),
-            # Their ids, for the lab to find what Cinder's daemons logged of them.
-            "volumes_stuck": {v["name"]: v["id"] for v in ours if v["status"] == "creating"}}
+            # This scenario's volumes still 'creating' by their ids, for the lab to find what
+            # Cinder's daemons logged of them.
+            "volumes_stuck": {v["name"]: v["id"] for v in ours
+                              if v["status"] == "creating" and v["name"].startswith(current)}}
 
 
-def scenario_volume_prefix(config: dict) -> str:
+def _scenario_volume_prefix(config: dict) -> str:
     return f"{PROVIDER_PREFIX}{config['scenario'].replace(' ', '-')}-"
 
 

@@ -543,11 +543,9 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
         raise LabError(f"client verify failed: {verified.stderr.strip()}")
     found = json.loads(verified.stdout)
     result["verify_s"] = found.get("verify_s")
-    stuck = {name: volume_id for name, volume_id in found.get("volumes_stuck", {}).items()
-             if name.startswith(client.scenario_volume_prefix(cfg))}
+    stuck = found.get("volumes_stuck", {}).values()
     if stuck:  # what Cinder's daemons logged of them: the report is all CI shows of a lab
-        result["stuck_volumes"] = {"ids": sorted(stuck.values()),
-                                   "journal": cinder_journal(list(topo["nodes"]), stuck.values())}
+        result["stuck_volumes"] = {"ids": sorted(stuck), "journal": cinder_journal(list(topo["nodes"]), stuck)}
     events = _events(events_path) + minority_events
     result["figures"] = report.scenario_figures(events, crash_at, found["rows"], found["messages"],
                                                 [v["name"] for v in cfg["vips"]], found.get("providers"),
