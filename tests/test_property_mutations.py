@@ -679,6 +679,7 @@ def test_property_catches_broken_emitter(mutate, prop, monkeypatch):
     run = _quick(prop)
     seed(SEEDS[0])(run)
     run()  # passes on the real emitters
+    monkeypatch.setattr(props, "build", props.compile_spec)  # no bundle compiled before the break
     mutate(monkeypatch)
     # The property's own assertion must fire: not a crash, and not the build refusing the spec.
     caught = _caught(run)
