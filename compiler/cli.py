@@ -486,6 +486,20 @@ def lab_up(
     typer.echo(json.dumps(result, indent=2))
 
 
+@lab_app.command("base")
+def lab_base(
+    bundle: Path = typer.Argument(..., help="A bundle (review or deploy) of the spec the lab will run."),
+    base: Path = typer.Option(..., "--base", help="Where to build the base root ('lab up --base' reuses it)."),
+) -> None:
+    """Build the Debian root every lab host shares, with every package the bundle's nodes install,
+    ahead of 'lab up' (a few minutes; reused while it holds the same packages). A second build of
+    the same folder waits for the first."""
+    from .lab import run
+
+    seconds = _lab_call(lambda: run.build_base(bundle, base))
+    typer.echo(f"hagen: base root {base} " + (f"built in {seconds} s" if seconds else "reused"), err=True)
+
+
 @lab_app.command("keys")
 def lab_keys(
     secrets: Path = typer.Argument(..., help="A secrets file from 'hagen secrets init' of a lab spec."),

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .lab.hosts import LabError, debootstrap
+from .lab.hosts import LabError, building, debootstrap
 from .resources import data_dir
 from .catalog import CATALOG, Uwsgi
 from .targets import TARGETS
@@ -62,7 +62,11 @@ def make(root: Path, target_name: str, log=print) -> bool:
     for tool in ("debootstrap", "chroot", "unshare"):
         if shutil.which(tool) is None:
             raise ToolsRootError(f"{tool} is not installed (apt-get install debootstrap util-linux coreutils)")
-    packages = wanted_packages(target_name)
+    with building(root, lambda m: log("hagen: " + m)):
+        return _make(root, target, wanted_packages(target_name), log)
+
+
+def _make(root: Path, target, packages: list[str], log) -> bool:
     stamp = f"{target.debian_suite} " + " ".join(packages)
     marker = root / MARKER
     if marker.is_file() and marker.read_text().strip() == stamp:

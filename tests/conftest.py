@@ -9,6 +9,12 @@ EXAMPLES = ROOT / "examples"
 LAB_REPORT = "lab_report"  # the user property a lab test leaves its report table in
 
 
+def pytest_collection_modifyitems(config, items):
+    """The lab's deployments last: CI builds their base root in the background meanwhile, and the
+    rest of the suite never runs beside booted hosts, which keep both cores busy."""
+    items.sort(key=lambda item: bool(item.get_closest_marker("lab") and item.get_closest_marker("slow")))
+
+
 def pytest_terminal_summary(terminalreporter):
     """Each lab test's report table at the end of the output, where CI's log (its tail) keeps it."""
     for outcome in ("passed", "failed"):

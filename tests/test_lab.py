@@ -247,6 +247,15 @@ def test_volumes_lost_stuck_or_not_extended_are_problems_and_errors_after_a_cras
                                                      "crash c1: 1 accepted volumes ended in error with every node up"]
 
 
+def test_a_report_cut_short_says_where_it_stopped_and_how_long_each_scenario_took():
+    figures = report.scenario_figures(_events(("write", 1, True, {"id": 1})), None, rows=[1], messages=[], vips=[])
+    cut = {"scenarios": [{"name": "steady", "figures": figures, "seconds": 81.5, "verify_s": {"all": 12.0}}],
+           "error": "crash c1: client verify outlasted 600 s (finished: rows)"}
+    table = report.table(cut)
+    assert "scenario seconds: steady 81.5 (verify 12.0)" in table
+    assert table.endswith("stopped in crash c1: client verify outlasted 600 s (finished: rows)\n")
+
+
 def test_no_login_is_a_problem_that_says_how_each_try_failed():
     base = [("token", 1, True, {}), ("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 1})]
     tries = [("login", 2, False, {"seconds": 30.0, "error": "POST /auth/login/: TimeoutError"}),
@@ -450,6 +459,32 @@ def test_a_second_lab_is_refused_while_the_first_is_alive_and_says_who_holds_it(
     assert claim.holder(path) == {}
 
 
+def test_a_second_build_of_a_root_waits_for_the_first_and_then_reuses_it(tmp_path, monkeypatch):
+    """CI builds the lab's base in the background while the tests start: a lab that reaches the
+    base mid-build waits for it, then finds its marker, instead of removing a root half made."""
+    base, said, order = tmp_path / "base", [], []
+    monkeypatch.setattr(hosts, "debootstrap", lambda *a, **kw: pytest.fail("the half-made root was rebuilt"))
+    stamp = ["trixie", *sorted(set(hosts.BASE_EXTRA_PACKAGES) | {"haproxy"})]
+
+    def first():
+        with hosts.building(base, log=said.append):
+            order.append("first builds")
+            time.sleep(0.5)
+            base.mkdir()
+            (base / ".hagen-lab-base").write_text(" ".join(stamp) + "\n")
+            order.append("first done")
+
+    builder = threading.Thread(target=first)
+    builder.start()
+    time.sleep(0.1)
+    try:
+        assert hosts.build_base(base, "trixie", ["haproxy"], "", log=said.append) == 0.0  # reused, not rebuilt
+    finally:
+        builder.join()
+    assert order == ["first builds", "first done"]
+    assert said == [f"lab: waiting for another build of {base} to end"]
+
+
 def test_a_second_lab_waits_its_turn_when_asked_to(tmp_path):
     path, first, second = tmp_path / "claim", tmp_path / "lab-a", tmp_path / "lab-b"
     claim.acquire(first, path)
@@ -588,12 +623,19 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, record_prop
     except BaseException:
         run.down(root)  # a half-up lab's hosts would spin beside the rest of the run
         raise
+    steps = "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"]) + "\n" + \
+        ", ".join(f"{k}: {v}" for k, v in sorted(up["timings"].items())) + "\n"
     try:
-        result = run.test(bundle, root, crash=crash, hang=hang, partition=partition)
+        try:
+            result = run.test(bundle, root, crash=crash, hang=hang, partition=partition)
+        except Exception:  # the scenarios that ran, and where it stopped (run.test saved them)
+            if (root / "report.json").is_file():
+                record_property(LAB_REPORT, "Lab report, cut short (hagen lab test):\n"
+                                + report.table(json.loads((root / "report.json").read_text())) + steps)
+            raise
         # Printed at the end of pytest's output (conftest), where CI's log keeps it, pass or fail.
-        record_property(LAB_REPORT, "Lab report (hagen lab test):\n" + report.table(result)
-                        + "steps: " + ", ".join(f"{Path(s['run']).name} {s['seconds']} s" for s in up["steps"])
-                        + "\nlab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
+        record_property(LAB_REPORT, "Lab report (hagen lab test):\n" + report.table(result) + steps
+                        + "lab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
         assert [s["run"] for s in up["steps"]] == [s["run"] for s in run.read_topology(bundle)["deploy_steps"]]
         assert [s["name"] for s in result["scenarios"]] == ["steady", "rerun setup.sh"] + [
             f"crash {name}" for name in (crash or [f"controller{i}" for i in (1, 2, 3)])] + [

@@ -13,7 +13,6 @@ import pytest
 from compiler.emit import emit_bundle
 from compiler.lower import lower
 from compiler.secrets import SecretValues, generate_value, required_secrets
-from compiler.spec import load_spec
 from conftest import EXAMPLES, retarget
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,

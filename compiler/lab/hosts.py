@@ -11,7 +11,9 @@ namespace with `nsenter --net=` (`ip netns exec` remounts /sys and hides the cgr
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
@@ -181,9 +183,29 @@ def debootstrap(root: Path, suite: str, packages: list[str], *, debconf: str = "
         policy.unlink()
 
 
+@contextlib.contextmanager
+def building(root: Path, log):
+    """Held while root is checked and (re)built: a second build of the same root (CI builds the
+    lab's base in the background while the lab test starts) waits for the first and then finds
+    its marker, instead of removing a root half made."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".{root.name}.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another build of {root} to end")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # the lock ends with the file's closing
+
+
 def build_base(base: Path, suite: str, packages: list[str], debconf: str, log) -> float:
     """Debootstrap the root every host shares; return the seconds it took (0 when reused).
     The bundle's packages are preinstalled so each host's own install step is a no-op."""
+    with building(base, lambda m: log("lab: " + m)):
+        return _build_base(base, suite, packages, debconf, log)
+
+
+def _build_base(base: Path, suite: str, packages: list[str], debconf: str, log) -> float:
     wanted = sorted(set(BASE_EXTRA_PACKAGES) | set(packages))
     stamp = [suite, *wanted]
     marker = base / ".hagen-lab-base"

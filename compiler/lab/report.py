@@ -256,7 +256,14 @@ def table(report: dict) -> str:
              + (" | ".join(f"{node}: {line}" for node, lines in sorted(s["stuck_volumes"]["journal"].items())
                            for line in lines) or "nothing")
              for s in report["scenarios"] if "stuck_volumes" in s]
+    timed = [s for s in report["scenarios"] if "seconds" in s]
+    if timed:
+        tail.append("scenario seconds: " + ", ".join(
+            f"{s['name']} {s['seconds']}" + (f" (verify {s['verify_s']['all']})" if s.get("verify_s") else "")
+            for s in timed))
     tail += [f"{k}: {v}" for k, v in sorted(report.get("totals", {}).items())]
+    if "error" in report:
+        tail.append(f"stopped in {report['error']}")
     return "\n".join(lines + [""] + tail + alert_lines(report)) + "\n"
 
 

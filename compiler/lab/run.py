@@ -7,6 +7,7 @@ everything. The only lab-only inputs are listed in DEVIATIONS and printed with e
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import json
 import os
 import re
@@ -56,7 +57,9 @@ def _log(message: str) -> None:
     sys.stderr.flush()
 
 
-def read_topology(bundle: Path) -> dict:
+def read_topology(bundle: Path, deploy: bool = True) -> dict:
+    """The bundle's topology.json, refused where the lab cannot use it; deploy=False accepts a
+    review bundle (enough to know the packages of a base root)."""
     path = bundle / "topology.json"
     if not path.is_file():
         raise LabError(f"{bundle} is not a hagen bundle (no topology.json)")
@@ -75,7 +78,7 @@ def read_topology(bundle: Path) -> dict:
         if node["interface"] != "host0":
             raise LabError(f"node {name} uses interface {node['interface']!r}; systemd-nspawn names it host0: "
                            "set 'interface: host0' on every node of the lab spec")
-    if "__SECRET_" in (bundle / "nodes" / next(iter(topo["nodes"])) / "etc/hagen/secrets.env").read_text():
+    if deploy and "__SECRET_" in (bundle / "nodes" / next(iter(topo["nodes"])) / "etc/hagen/secrets.env").read_text():
         raise LabError("this is a review bundle (secret placeholders); build it with "
                        "'hagen build SPEC -o DIR --secrets FILE' for the lab")
     return topo
@@ -317,6 +320,28 @@ def monitored(bundle: Path) -> bool:
     return (bundle / "monitoring" / "prometheus.yml").is_file()
 
 
+def _build_base(topo: dict, base: Path) -> float:
+    """The root every host shares, with every package of the bundle's nodes (built, or reused when
+    it holds them); the seconds its build took (0 when reused, however long it waited for another
+    build of it to end)."""
+    packages = sorted({p for n in topo["nodes"].values() for p in n["packages"]})
+    target = TARGETS[topo["target"]]
+    # The same answers the hosts' setup.sh gives, as the base installs the packages before it runs.
+    debconf = "".join(a.selection + "\n" for a in [*target.debconf_answers, *catalog_debconf(topo)])
+    seconds = hosts.build_base(base, target.debian_suite, packages, debconf, _log)
+    hosts.disable_units(base, packaged_openstack_units(target))
+    return round(seconds, 1)
+
+
+def build_base(bundle: Path, base: Path) -> float:
+    """Build the base root of a bundle's lab ahead of 'up' (which then reuses it): a review bundle
+    will do. Needs root and debootstrap."""
+    _require_root()
+    if shutil.which("debootstrap") is None:
+        raise LabError("debootstrap is not installed (apt-get install debootstrap)")
+    return _build_base(read_topology(bundle, deploy=False), base)
+
+
 def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s: float = 0) -> dict:
     """Boot every node from its user-data and deploy the control plane as the README says.
     Another lab on this machine is waited for up to wait_s seconds."""
@@ -338,13 +363,7 @@ def up(bundle: Path, root: Path = DEFAULT_ROOT, base: Path | None = None, wait_s
     state = LabState(root, base=str(base or root / "base"), base_owned=base is None)
     state.client_address = client_address(topo)
     state.save()
-    packages = sorted({p for n in topo["nodes"].values() for p in n["packages"]})
-    target = TARGETS[topo["target"]]
-    # The same answers the hosts' setup.sh gives, as the base installs the packages before it runs.
-    debconf = "".join(a.selection + "\n" for a in [*target.debconf_answers, *catalog_debconf(topo)])
-    timings = {"base_build_s": round(hosts.build_base(Path(state.base), target.debian_suite, packages, debconf,
-                                                      _log), 1)}
-    hosts.disable_units(Path(state.base), packaged_openstack_units(target))
+    timings = {"base_build_s": _build_base(topo, Path(state.base))}
     hosts.create_network(state, state.client_address)
     if fenced(topo):  # the nodes' BMCs answer before any host boots: Pacemaker monitors its fence devices
         prefix = ipaddress.ip_network(next(iter(topo["nodes"].values()))["network"]).prefixlen
@@ -683,19 +702,24 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
     if watch:  # every target up and no alert firing before the steady state is judged
         monitoring = prometheus.wait_settled(watch, SETTLE_TIMEOUT_S)
         monitoring["metrics_missing"] = prometheus.missing_metrics(watch, prometheus.metrics_read_by_rules(bundle))
+    planned = [("steady", 1, {}), ("rerun setup.sh", 2, {"action": lambda: rerun_setup(topo)})]
+    planned += [(f"crash {name}", i, {"crash": name}) for i, name in enumerate(topo["nodes"], start=3)
+                if crash is None or name in crash]
+    planned += [(f"hang {name}", i, {"crash": name, "fault": "hang"})
+                for i, name in enumerate(hang, start=3 + len(topo["nodes"]))]
+    planned += [(f"partition {name}", i, {"crash": name, "fault": "partition"})
+                for i, name in enumerate(partition, start=3 + 2 * len(topo["nodes"]))]
+    scenarios: list[dict] = []
     with hosts.MemoryPeak() as memory:
-        scenarios = [run_scenario(state, topo, config, "steady", 1, watch=watch),
-                     run_scenario(state, topo, config, "rerun setup.sh", 2, action=lambda: rerun_setup(topo),
-                                  watch=watch)]
-        for i, name in enumerate(topo["nodes"], start=3):
-            if crash is not None and name not in crash:
-                continue
-            scenarios.append(run_scenario(state, topo, config, f"crash {name}", i, name, watch=watch))
-        for i, name in enumerate(hang, start=3 + len(topo["nodes"])):
-            scenarios.append(run_scenario(state, topo, config, f"hang {name}", i, name, watch=watch, fault="hang"))
-        for i, name in enumerate(partition, start=3 + 2 * len(topo["nodes"])):
-            scenarios.append(run_scenario(state, topo, config, f"partition {name}", i, name, watch=watch,
-                                          fault="partition"))
+        for name, index, how in planned:
+            at = time.monotonic()
+            try:
+                scenario = run_scenario(state, topo, config, name, index, watch=watch, **how)
+            except Exception as err:  # what ran so far, and where it stopped: CI shows only the report
+                (root / "report.json").write_text(json.dumps({"scenarios": scenarios, "error": f"{name}: {err}"},
+                                                             indent=2, sort_keys=True) + "\n")
+                raise
+            scenarios.append({**scenario, "seconds": round(time.monotonic() - at, 1)})
     up_info = json.loads((root / "up.json").read_text()) if (root / "up.json").is_file() else {}
     totals = {"test_s": round(time.monotonic() - started, 1), **memory.figures(), **up_info.get("timings", {})}
     result = {"scenarios": scenarios, "steps": up_info.get("steps", []), "totals": totals,
