@@ -134,6 +134,10 @@ BREAKAGES = {
 }
 
 
+# (target, check, artifact) -> what the check did not pass in the unbroken seed bundle (nothing)
+_UNBROKEN_VERDICTS: dict = {}
+
+
 @pytest.mark.parametrize("name", sorted(BREAKAGES))
 def test_breakage_is_caught_by_the_right_check(name, seed_bundle, tmp_path):
     target, mutate, check_fn, rel, mention = BREAKAGES[name]
@@ -145,9 +149,12 @@ def test_breakage_is_caught_by_the_right_check(name, seed_bundle, tmp_path):
         args = (bundle / rel, KEYSTONE)
     else:
         args = (bundle / rel,)
-    before = check_fn(bundle, *args)
-    before = before if isinstance(before, list) else [before]
-    assert all(r.status == PASS for r in before), [(r.tool, r.reason) for r in before if r.status != PASS]
+    key = (target, check_fn.__name__, rel)
+    if key not in _UNBROKEN_VERDICTS:  # one unbroken seed bundle for every breakage of a check: judged once
+        before = check_fn(bundle, *args)
+        before = before if isinstance(before, list) else [before]
+        _UNBROKEN_VERDICTS[key] = [(r.tool, r.reason) for r in before if r.status != PASS]
+    assert not _UNBROKEN_VERDICTS[key]
     mutate(bundle)
     after = check_fn(bundle, *args)
     after = after if isinstance(after, list) else [after]

@@ -256,6 +256,9 @@ def table(report: dict) -> str:
              + (" | ".join(f"{node}: {line}" for node, lines in sorted(s["stuck_volumes"]["journal"].items())
                            for line in lines) or "nothing")
              for s in report["scenarios"] if "stuck_volumes" in s]
+    tail += [f"{s['name']}: {s['node']} had not finished booting in the lab's wait; start jobs left after its "
+             f"rejoin: {'; '.join(s['boot_jobs_left']) or 'none'}"
+             for s in report["scenarios"] if "boot_jobs_left" in s]
     timed = [s for s in report["scenarios"] if "seconds" in s]
     if timed:
         tail.append("scenario seconds: " + ", ".join(
