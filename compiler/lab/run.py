@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import ipaddress
-import shutil
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
