@@ -10,8 +10,8 @@ LAB_REPORT = "lab_report"  # the user property a lab test leaves its report tabl
 
 
 def pytest_collection_modifyitems(config, items):
-    """The lab's deployments last: CI builds their base root in the background meanwhile, and the
-    rest of the suite never runs beside booted hosts, which keep both cores busy."""
+    """The lab's deployments last (in a plain `pytest`; .ci/run runs them in a pytest of their own):
+    the rest of the suite never runs beside booted hosts, which keep both cores busy."""
     items.sort(key=lambda item: bool(item.get_closest_marker("lab") and item.get_closest_marker("slow")))
 
 

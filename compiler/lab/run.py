@@ -536,10 +536,10 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
             try:
                 hosts.wait_booted(crash, timeout=REBOOT_TIMEOUT_S)
                 late_boot = False
-            except LabError:  # units still starting (or no host): whether its clusters take it back says more
-                late_boot = hosts.init_pid(crash) is not None
-                if not late_boot:
+            except LabError:  # units still starting: whether its clusters take it back says more
+                if hosts.init_pid(crash) is None:  # no host at all: nothing to judge
                     raise
+                late_boot = True
             rejoin = _wait_rejoined(topo, crash, boot_at)
             if late_boot:  # what still keeps it from having finished booting ([] once it has)
                 result["boot_jobs_left"] = starting_jobs(crash)
