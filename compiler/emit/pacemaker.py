@@ -36,6 +36,14 @@ FENCE_PASSWORD_SCRIPT = "/usr/local/sbin/hagen-fence-password"
 FENCE_RACE_DELAY = "10s"
 
 
+# A failed start keeps a resource off its node until its failure expires, and without
+# failure-timeout it never does: an operator must clean it up. A fenced controller1 booting beside
+# the survivors' load took over 200 s to start RabbitMQ, and the start that timed out left it out of
+# the cluster for good; with this, Pacemaker started it again a minute later, in 32 s (lab,
+# 2026-12-07). The DB and the broker on a node rejoin on their own once the node can run them.
+START_RETRY = "60s"
+
+
 def _cloned(topo: Topology, create: PcsStep, kind: str, **meta: str) -> list[PcsStep]:
     """A primitive made a clone (or promotable) with meta options, in the target's pcs dialect:
     pcs 0.11.5 takes the options positionally at create, 0.11.7+ after 'meta', and 0.12 would
@@ -121,9 +129,15 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                                         f"wsrep_cluster_address={address}", f"log={topo.target.galera_log_file}",
                                         "enable_creation=true",
                                         "op", "promote", "timeout=300s", "on-fail=block",
-                                        "op", "start", "timeout=120s", "op", "monitor", "interval=20s"),
+                                        # The agent's start runs `mysqld --wsrep-recover`: InnoDB's
+                                        # crash recovery after a power loss, as long as the redo log
+                                        # makes it. At its 120 s default a fenced node's start timed
+                                        # out in CI (2026-12-07), and a failed start is fatal: the
+                                        # node stayed out of the cluster until an operator cleaned it.
+                                        "op", "start", "timeout=300s", "op", "monitor", "interval=20s"),
                                        creates="galera"),
-                         "promotable", promoted_max=str(len(g.nodes)), ordered="true", interleave="true")
+                         "promotable", promoted_max=str(len(g.nodes)), ordered="true", interleave="true",
+                         failure_timeout=START_RETRY)
         steps += _avoid(topo, "galera-clone", g.nodes, cluster)
 
     if "rabbitmq" in cluster.services:
@@ -133,7 +147,7 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                                        ("resource", "create", "rabbitmq", "systemd:rabbitmq-server", "op", "monitor",
                                         "interval=10s", "op", "start", "timeout=200s"),
                                        creates="rabbitmq", systemd=True),
-                         "clone", interleave="true")
+                         "clone", interleave="true", failure_timeout=START_RETRY)
         steps += _avoid(topo, "rabbitmq-clone", r.nodes, cluster)
 
     for ep, process in catalog.failover_processes(topo):
