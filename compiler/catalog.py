@@ -130,6 +130,29 @@ class DaemonsUp:
 
 
 @dataclass(frozen=True)
+class CheckPace:
+    """How often each load balancer checks each server: every `inter` while the server's state
+    holds, every `fastinter` once a check disagrees with it (so `fall` failures are confirmed
+    fast), and every `downinter` while it is down (so it is back soon after it recovers)."""
+    inter: str
+    fastinter: str | None = None
+    downinter: str | None = None
+
+    def haproxy(self) -> str:
+        return " ".join(f"{key} {value}" for key, value in (("inter", self.inter), ("fastinter", self.fastinter),
+                                                          ("downinter", self.downinter)) if value)
+
+
+# A check the service answers in its own process (oslo.middleware's /healthcheck, a version list).
+EVERY_2S = CheckPace("2s")
+# A check that costs a process or a page each time: a forked websockify handler (the noVNC
+# proxy), a rendered login page (Horizon's Django). Three load balancers checking three servers
+# every 2 s cost 0.2 and 0.11 cores of the 2-core lab's 1.25 idle (2026-12-07); at this pace a
+# third of that, and a failing server is still confirmed 2 s apart and a returning one seen in 2 s.
+COSTLY_CHECK_PACE = CheckPace("6s", fastinter="2s", downinter="2s")
+
+
+@dataclass(frozen=True)
 class Frontend:
     """A port a service serves beside its API's, with its own process and HAProxy frontend
     (Nova's metadata API, its noVNC proxy). Its port is the spec's services.<name>.<port_key>."""
@@ -140,6 +163,7 @@ class Frontend:
     # HAProxy's timeout tunnel: how long an upgraded connection (a websocket console) may stay
     # quiet before HAProxy closes it; None for plain request/response.
     tunnel_timeout: str | None = None
+    check_pace: CheckPace = EVERY_2S
     # Its own entry in Keystone's catalog, when clients find it there (Heat's CloudFormation API,
     # type 'cloudformation'): (service name, service type, endpoint path). None for one they do not.
     catalog_entry: tuple[str, str, str] | None = None
@@ -246,6 +270,7 @@ class ApiService:
     # HAProxy's health check sends this request's Host header (the VIP's name): Django answers a
     # request without one, or for a host outside ALLOWED_HOSTS, with 400.
     check_with_host: bool = False
+    check_pace: CheckPace = EVERY_2S
     # Targets this entry compiles for: an option set is release-bound, and hagen emits only what
     # the target's own release knows (see catalog_targets_check in checks.py).
     targets: tuple[str, ...] = ("debian12", "debian13", "el9")
@@ -371,7 +396,8 @@ NOVA = ApiService(
             Process("nova-novncproxy", OwnServer("/usr/bin/nova-novncproxy", serves_tls=True),
                     "OpenStack Nova noVNC proxy (instance consoles over a websocket)",
                     Frontend("novncproxy_port", "nova-novncproxy", "Nova noVNC console proxy, websockets "
-                             "tunnelled through http mode", NOVNC_PAGE, tunnel_timeout="1h")),
+                             "tunnelled through http mode", NOVNC_PAGE, tunnel_timeout="1h",
+                             check_pace=COSTLY_CHECK_PACE)),
             Process("nova-conductor", OwnServer("/usr/bin/nova-conductor"), "OpenStack Nova conductor"),
             Process("nova-scheduler", OwnServer("/usr/bin/nova-scheduler"), "OpenStack Nova scheduler")),
         # nova-consoleproxy ships every console proxy; browsers reach noVNC's only.
@@ -467,6 +493,7 @@ HORIZON = ApiService(
     own_secrets=(("horizon_secret_key", "Django SECRET_KEY of every Horizon node (signs sessions and CSRF tokens)"),),
     config_kind="django",
     check_with_host=True,
+    check_pace=COSTLY_CHECK_PACE,
     readme_section="readme/horizon-dashboard.md.j2",
     targets=("debian13",),
 )
@@ -625,6 +652,7 @@ class Balanced:
     scheme: str  # endpoint_scheme's
     backend_scheme: str  # what HAProxy speaks to the nodes' own servers (backend_scheme's)
     check_host: str | None = None  # the Host header its health check sends (ApiService.check_with_host)
+    check_pace: CheckPace = EVERY_2S
 
     @property
     def health_url(self) -> str:
@@ -640,12 +668,13 @@ def balanced(topo: Topology) -> tuple[Balanced, ...]:
         out.append(Balanced(s, s.frontend, f"{s.name}-nodes", s.description, ep.vip, ep.port, ep.nodes,
                             s.health_path, s.request_timeout, None, ep.scheme,
                             backend_scheme(topo, s.host.server if s.host else None),
-                            ep.vip.hostname if s.check_with_host else None))
+                            ep.vip.hostname if s.check_with_host else None, s.check_pace))
         for process in (s.host.processes if s.host else ()):
             if f := process.frontend:
                 out.append(Balanced(s, f.frontend, f"{f.frontend}-nodes", f.description, ep.vip,
                                     topo.api(s.name).port(f.port_key), ep.nodes, f.health_path, None,
-                                    f.tunnel_timeout, ep.scheme, backend_scheme(topo, process.server)))
+                                    f.tunnel_timeout, ep.scheme, backend_scheme(topo, process.server),
+                                    check_pace=f.check_pace))
     return tuple(out)
 
 
