@@ -269,8 +269,10 @@ def image_loop(config: dict, record: Recorder, stop: threading.Event) -> None:
         stop.wait(max(0.0, IMAGE_INTERVAL - (time.monotonic() - started)))
 
 
-# A service's own timeout per request: Neutron's writes are OVN transactions as well.
-API_TIMEOUTS = {"nova": 10, "neutron": 15, "heat": 15, "cinder": 15}
+# A service's own timeout per request: Neutron's writes are OVN transactions as well, and under
+# the lab's load (a fenced node booting beside the client) each took 6 to 35 s, every one of them
+# answered 201 (2026-12-07); an operator's client waits that long.
+API_TIMEOUTS = {"nova": 10, "neutron": 40, "heat": 15, "cinder": 15}
 
 
 def _api(config: dict, service: str, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -729,8 +731,9 @@ def load(config: dict, events: str) -> None:
     record("started", True)
     while not stop.is_set():
         stop.wait(0.5)
+    deadline = time.monotonic() + max(API_TIMEOUTS.values()) + 5  # each loop's request in flight ends
     for thread in threads:
-        thread.join(timeout=15)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     record("stopped", True)
 
 
