@@ -62,6 +62,33 @@ def test_a_node_that_did_not_rejoin_is_reported_with_its_scrubbed_journal():
     assert "hunter2" not in "".join(found)
 
 
+def test_a_late_service_s_journal_leaves_out_the_labs_own_probes(monkeypatch):
+    """rabbitmqctl runs `su rabbitmq` each time the lab asks: CI's only view of a RabbitMQ that did
+    not come back was fifteen of those lines. Pacemaker's failed actions are reported beside."""
+    journal = "\n".join(["[1.0] c1 pacemaker-controld[6]: notice: Requesting local execution of start operation "
+                         "for rabbitmq on c1", "[2.0] c1 su[31]: (to rabbitmq) root on none",
+                         "[2.1] c1 su[31]: pam_unix(su:session): session opened for user rabbitmq(uid=112)",
+                         "[3.0] c1 systemd[1]: rabbitmq-server.service: start operation timed out"]) + "\n"
+    failures = "Failed Resource Actions:\n  * rabbitmq start on c1 returned 'error' (Timed Out)\n"
+    commands = []
+
+    def host_command(name, command, **kwargs):
+        commands.append((name, command))
+        return subprocess.CompletedProcess(command, 0, failures if command.startswith("crm_mon") else journal, "")
+
+    monkeypatch.setattr(run.hosts, "host_command", host_command)
+    assert run.rejoin_journal("c1", ["rabbitmq"]) == {"rabbitmq": [journal.splitlines()[0], journal.splitlines()[3]]}
+    failed = run.failed_actions("c1")
+    assert failed == ["Failed Resource Actions:", "* rabbitmq start on c1 returned 'error' (Timed Out)"]
+    assert {name for name, _ in commands} == {"c1"}
+    events = _events(("write", 1, True, {"id": 1}), ("publish", 1, True, {"id": 7}), ("token", 1, True, {}))
+    figures = report.scenario_figures(events, None, rows=[1], messages=[7], vips=[])
+    found = run.problems({"scenarios": [{"name": "crash c1", "figures": figures,
+                                         "rejoin": {"rabbitmq_s": None, "all_s": None}, "failed_actions": failed}]})
+    assert found[-1] == ("crash c1: Pacemaker's failed actions: Failed Resource Actions: | "
+                         "* rabbitmq start on c1 returned 'error' (Timed Out)")
+
+
 def _bmc_events(root: Path, *events) -> None:
     (root / "bmc").mkdir(parents=True, exist_ok=True)
     (root / "bmc" / "events.jsonl").write_text("".join(json.dumps({"t": t, "host": h, "action": a}) + "\n"

@@ -43,7 +43,10 @@ FENCING_DEVIATION = ("each node's BMC is simulated (pyghmi, one process in the l
                      "the spec's BMC addresses with the bundle's BMC passwords): power off kills every process of "
                      "the host, power on boots it again from its disk")
 NO_FENCING_DEVIATION = ("no fencing: the lab spec waives it, so Pacemaker trusts corosync's view of a lost node")
-REJOIN_TIMEOUT = 420
+# A fenced node boots beside the survivors' load: on 2026-12-07 controller1 finished booting 233 s
+# after its power-on, and its RabbitMQ, started once Galera's start and promote were done (Pacemaker
+# throttles a loaded node to one action at a time), was back 408 s after it.
+REJOIN_TIMEOUT = 600
 # After a crash, the survivors fence the lost node (fence_ipmilan's reboot: off, then on) before
 # they recover its resources: its BMC must have powered it on again by then.
 FENCE_TIMEOUT_S = 180
@@ -549,6 +552,7 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
                     if c.endswith("_s") and c != "all_s" and seconds is None]
             if late:  # what the node's journal says of them: the report is all CI shows of a lab
                 result["rejoin_journal"] = rejoin_journal(crash, late)
+                result["failed_actions"] = failed_actions(crash)
             time.sleep(5)  # traffic on the healed cluster
         elif action is not None:
             result["setup_reruns"] = action()
@@ -632,15 +636,28 @@ def scrub(line: str) -> str:
     return _CREDENTIALS.sub(lambda m: f"{m.group(1)}***@" if m.group(1) else f"{m.group(2)}***", line)
 
 
+# The lab's own probes log too (rabbitmqctl runs `su rabbitmq` each time): CI's only view of a
+# RabbitMQ that did not come back was 15 lines of them (2026-12-07).
+_PROBE_LINES = re.compile(r" su\[\d+\]: |pam_unix\(su:session\)")
+
+
 def rejoin_journal(name: str, services: list[str]) -> dict[str, list[str]]:
     """The last lines this boot's journal has of each service that did not come back on name."""
     found = {}
     for service in services:
-        out = hosts.host_command(name, f"journalctl -b --no-pager -o short-monotonic -n 3000 | "
-                                       f"grep -i -- {shlex.quote(service)} | tail -n {JOURNAL_LINES}",
+        out = hosts.host_command(name, f"journalctl -b --no-pager -o short-monotonic -n 5000 | "
+                                       f"grep -i -- {shlex.quote(service)}",
                                  check=False, timeout=60).stdout
-        found[service] = [scrub(line) for line in out.splitlines()]
+        lines = [line for line in out.splitlines() if not _PROBE_LINES.search(line)]
+        found[service] = [scrub(line) for line in lines[-JOURNAL_LINES:]]
     return found
+
+
+def failed_actions(name: str) -> list[str]:
+    """Pacemaker's failed actions, as name's crm_mon lists them: a failed start keeps a resource off
+    its node until the failure expires (or an operator cleans it up)."""
+    out = hosts.host_command(name, "crm_mon -1 --exclude=all --include=failures", check=False, timeout=60).stdout
+    return [scrub(line.strip()) for line in out.splitlines() if line.strip()][:JOURNAL_LINES]
 
 
 def starting_jobs(name: str) -> list[str]:
@@ -864,6 +881,8 @@ def problems(result: dict) -> list[str]:
             found.append(f"{s['name']}: the node did not rejoin every cluster: {rejoin}")
             for service, lines in s.get("rejoin_journal", {}).items():
                 found.append(f"{s['name']}: {service}'s journal on the node: " + (" | ".join(lines) or "(nothing)"))
+            if s.get("failed_actions"):
+                found.append(f"{s['name']}: Pacemaker's failed actions: " + " | ".join(s["failed_actions"]))
     return found
 
 
