@@ -84,16 +84,16 @@ exists 'col-vip-rabbitmq-with-haproxy' || pcs -f "$cib" 'constraint' 'colocation
 exists 'ord-haproxy-then-vip-rabbitmq' || pcs -f "$cib" 'constraint' 'order' 'start' 'haproxy-clone' 'then' 'start' 'vip-rabbitmq' 'kind=Optional' 'id=ord-haproxy-then-vip-rabbitmq'
 
 # Galera: every node promoted (multi-master), bootstrapped by the agent from the most advanced node
-exists 'galera' || pcs -f "$cib" 'resource' 'create' 'galera' 'ocf:heartbeat:galera' 'wsrep_cluster_address=gcomm://controller1,controller2,controller3' 'log=/var/log/mysql/error.log' 'enable_creation=true' 'op' 'promote' 'timeout=300s' 'on-fail=block' 'op' 'start' 'timeout=120s' 'op' 'monitor' 'interval=20s'
+exists 'galera' || pcs -f "$cib" 'resource' 'create' 'galera' 'ocf:heartbeat:galera' 'wsrep_cluster_address=gcomm://controller1,controller2,controller3' 'log=/var/log/mysql/error.log' 'enable_creation=true' 'op' 'promote' 'timeout=300s' 'on-fail=block' 'op' 'start' 'timeout=300s' 'op' 'monitor' 'interval=20s'
 
-# galera as a promotable (promoted-max=3, ordered=true, interleave=true)
-exists 'galera-clone' || pcs -f "$cib" 'resource' 'promotable' 'galera' 'meta' 'promoted-max=3' 'ordered=true' 'interleave=true'
+# galera as a promotable (promoted-max=3, ordered=true, interleave=true, failure-timeout=60s)
+exists 'galera-clone' || pcs -f "$cib" 'resource' 'promotable' 'galera' 'meta' 'promoted-max=3' 'ordered=true' 'interleave=true' 'failure-timeout=60s'
 
 # RabbitMQ on every RabbitMQ node; its own clustering keeps the data (not rabbitmq-cluster, which wipes a node on join)
 exists 'rabbitmq' || pcs -f "$cib" 'resource' 'create' 'rabbitmq' 'systemd:rabbitmq-server' 'op' 'monitor' 'interval=10s' 'op' 'start' 'timeout=200s' "${force[@]}"
 
-# rabbitmq as a clone (interleave=true)
-exists 'rabbitmq-clone' || pcs -f "$cib" 'resource' 'clone' 'rabbitmq' 'meta' 'interleave=true'
+# rabbitmq as a clone (interleave=true, failure-timeout=60s)
+exists 'rabbitmq-clone' || pcs -f "$cib" 'resource' 'clone' 'rabbitmq' 'meta' 'interleave=true' 'failure-timeout=60s'
 
 # cinder-volume on one node at a time (cinder's backend cannot run active/active); every node shares its backend_host, so any node manages its volumes
 exists 'cinder-volume' || pcs -f "$cib" 'resource' 'create' 'cinder-volume' 'systemd:cinder-volume' 'op' 'monitor' 'interval=30s' 'op' 'start' 'timeout=120s' "${force[@]}"
