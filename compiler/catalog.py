@@ -138,6 +138,11 @@ class CheckPace:
     fastinter: str | None = None
     downinter: str | None = None
 
+    def words(self) -> str:
+        """For the bundle README's health column."""
+        faster = sorted({v for v in (self.fastinter, self.downinter) if v})
+        return f"every {self.inter}" + (f" ({', '.join(faster)} once failing or down)" if faster else "")
+
     def haproxy(self) -> str:
         return " ".join(f"{key} {value}" for key, value in (("inter", self.inter), ("fastinter", self.fastinter),
                                                           ("downinter", self.downinter)) if value)

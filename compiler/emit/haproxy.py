@@ -46,7 +46,7 @@ def galera_frontend(topo: Topology) -> Frontend:
     return Frontend(
         name="galera", backend="galera-nodes", vip=g.vip, port=g.port, mode="tcp",
         comment="MariaDB Galera: one active server, the others backup; health from clustercheck",
-        health=f"HTTP 200 from clustercheck :{g.clustercheck_port}",
+        health=f"HTTP 200 from clustercheck :{g.clustercheck_port}, {EVERY_2S.words()}",
         frontend_options=("option clitcpka", "timeout client 3600s"),
         backend_options=("option srvtcpka", "timeout server 3600s", "option httpchk",
                          "http-check expect status 200",
@@ -76,7 +76,7 @@ def api_frontend(topo: Topology, b: Balanced) -> Frontend:
     hsts = (f'http-response set-header Strict-Transport-Security "max-age={pki.HSTS_SECONDS}"',) if cert else ()
     return Frontend(
         name=b.name, backend=b.backend, vip=b.vip, port=b.port, mode="http",
-        comment=b.description, health=f"GET {b.health_path}", tls=cert, backend_tls=b.backend_scheme == "https",
+        comment=b.description, health=f"GET {b.health_path}, {b.check_pace.words()}", tls=cert, backend_tls=b.backend_scheme == "https",
         # Services build their version-discovery links from these (enable_proxy_headers_parsing):
         # they must name the VIP and scheme clients use, not the backend's own address.
         frontend_options=("option httplog", "option forwardfor",
@@ -107,7 +107,7 @@ def rabbitmq_frontend(topo: Topology) -> Frontend | None:
     return Frontend(
         name="rabbitmq", backend="rabbitmq-nodes", vip=r.vip, port=r.port, mode="tcp",
         comment="RabbitMQ AMQP: long-lived connections with oslo heartbeats, so long idle timeouts and TCP keepalives",
-        health="TCP connect",
+        health=f"TCP connect, {EVERY_2S.words()}",
         frontend_options=("option clitcpka", "timeout client 2h"),
         backend_options=("balance roundrobin", "option srvtcpka", "timeout server 2h",
                          f"default-server {EVERY_2S.haproxy()} rise 2 fall 5"),
