@@ -153,7 +153,7 @@ EVERY_2S = CheckPace("2s")
 # A check that costs a process or a page each time: a forked websockify handler (the noVNC
 # proxy), a rendered login page (Horizon's Django). Three load balancers checking three servers
 # every 2 s cost 0.2 and 0.11 cores of the 2-core lab's 1.25 idle (2026-12-07); at this pace a
-# third of that, and a failing server is still confirmed 2 s apart and a returning one seen in 2 s.
+# third of that, while a failing server's checks still come 2 s apart, as do a down one's.
 COSTLY_CHECK_PACE = CheckPace("6s", fastinter="2s", downinter="2s")
 
 
@@ -673,7 +673,7 @@ def balanced(topo: Topology) -> tuple[Balanced, ...]:
         out.append(Balanced(s, s.frontend, f"{s.name}-nodes", s.description, ep.vip, ep.port, ep.nodes,
                             s.health_path, s.request_timeout, None, ep.scheme,
                             backend_scheme(topo, s.host.server if s.host else None),
-                            ep.vip.hostname if s.check_with_host else None, s.check_pace))
+                            ep.vip.hostname if s.check_with_host else None, check_pace=s.check_pace))
         for process in (s.host.processes if s.host else ()):
             if f := process.frontend:
                 out.append(Balanced(s, f.frontend, f"{f.frontend}-nodes", f.description, ep.vip,

@@ -43,9 +43,9 @@ FENCING_DEVIATION = ("each node's BMC is simulated (pyghmi, one process in the l
                      "the spec's BMC addresses with the bundle's BMC passwords): power off kills every process of "
                      "the host, power on boots it again from its disk")
 NO_FENCING_DEVIATION = ("no fencing: the lab spec waives it, so Pacemaker trusts corosync's view of a lost node")
-# A fenced node boots beside the survivors' load: on 2026-12-07 controller1 finished booting 233 s
-# after its power-on, and its RabbitMQ, started once Galera's start and promote were done (Pacemaker
-# throttles a loaded node to one action at a time), was back 408 s after it.
+# A fenced node boots beside the survivors' load: on 2026-12-07 controller1 finished booting 233 to
+# 251 s after its power-on, and its RabbitMQ, started once Galera's start and promote were done
+# (Pacemaker throttles a loaded node to one action at a time), was back 408 to 460 s after it.
 REJOIN_TIMEOUT = 600
 # After a crash, the survivors fence the lost node (fence_ipmilan's reboot: off, then on) before
 # they recover its resources: its BMC must have powered it on again by then.
