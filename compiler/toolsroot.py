@@ -82,31 +82,45 @@ def _make(root: Path, target, packages: list[str], log) -> bool:
     return True
 
 
-def run_check(root: Path, bundle: Path, check_args: list[str]) -> int:
-    """hagen check inside the root: the root's python3 runs this very hagen (bind-mounted) on the
-    bundle (bind-mounted); its report goes to our stdout and stderr. Returns its exit code."""
+def _inside(root: Path, mounts: dict[str, Path], command: str, args: list[str], **kw) -> subprocess.CompletedProcess:
+    """Run `command` (a shell line; "$@" are `args`) in the root: a private mount namespace with
+    each of `mounts` (inside path -> outside path) bind-mounted, /proc, /dev, /sys and a fresh
+    /tmp, and a clean environment."""
     if os.geteuid() != 0:
         raise ToolsRootError("--tools-root needs root (a private mount namespace and chroot)")
     if not (root / MARKER).is_file():
         raise ToolsRootError(f"{root} is not a tools root; make one with 'hagen tools-root {root} --target NAME'")
+    script = ["set -e", 'mount -t proc proc "$ROOT/proc"', 'mount --rbind /dev "$ROOT/dev"',
+              'mount --rbind /sys "$ROOT/sys"', 'mount -t tmpfs tmpfs "$ROOT/tmp"']
+    for inside, outside in mounts.items():
+        script.append(f'mkdir -p "$ROOT"{shlex.quote(inside)} && mount --bind {shlex.quote(str(outside))} '
+                      f'"$ROOT"{shlex.quote(inside)}')
+    script.append(f'exec chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 {command}')
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = Path(tmp) / "inside.sh"
+        runner.write_text("\n".join(script) + "\n")
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ROOT": str(root.resolve())}
+        return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", str(runner), *args],
+                              env=env, **kw)
+
+
+def run_check(root: Path, bundle: Path, check_args: list[str]) -> int:
+    """hagen check inside the root: the root's python3 runs this very hagen (bind-mounted) on the
+    bundle (bind-mounted); its report goes to our stdout and stderr. Returns its exit code."""
     package = Path(__file__).resolve().parent
     mounts = {f"{INSIDE}/hagen/compiler": package, f"{INSIDE}/bundle": bundle.resolve()}
     for name in ("templates", "schemas"):  # a source checkout keeps them beside the package
         if not (package / "_data" / name).is_dir():
             mounts[f"{INSIDE}/hagen/{name}"] = data_dir(name)
-    script = ["set -e"]
-    for inside, outside in mounts.items():
-        script.append(f'mkdir -p "$ROOT"{shlex.quote(inside)} && mount --bind {shlex.quote(str(outside))} '
-                      f'"$ROOT"{shlex.quote(inside)}')
-    script += ['mount -t proc proc "$ROOT/proc"', 'mount --rbind /dev "$ROOT/dev"', 'mount --rbind /sys "$ROOT/sys"',
-               'mount -t tmpfs tmpfs "$ROOT/tmp"',
-               f'exec chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 '
-               f'PYTHONPATH={INSIDE}/hagen PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 '
-               f'-c "from compiler.entry import main; main()" check "$@" {INSIDE}/bundle']
-    with tempfile.TemporaryDirectory() as tmp:
-        runner = Path(tmp) / "inside.sh"
-        runner.write_text("\n".join(script) + "\n")
-        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "ROOT": str(root.resolve())}
-        proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", str(runner), *check_args],
-                              env=env)
-    return proc.returncode
+    command = (f'PYTHONPATH={INSIDE}/hagen PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 '
+               f'-c "from compiler.entry import main; main()" check "$@" {INSIDE}/bundle')
+    return _inside(root, mounts, command, check_args).returncode
+
+
+def run_in(root: Path, workdir: Path, script: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """A bash script run in the root with `workdir` as its current directory (bind-mounted at
+    /run/hagen-work): how the tests drive the root's own tools on files of theirs."""
+    inside = "/run/hagen-work"
+    (workdir / ".script.sh").write_text(script)
+    return _inside(root, {inside: workdir.resolve()}, f"bash -c 'cd {inside} && exec bash ./.script.sh'", [],
+                   capture_output=True, text=True, timeout=timeout)

@@ -405,6 +405,41 @@ def test_vips_follow_haproxy_and_each_node_is_in_one_cluster(spec):
                     f"id=ord-haproxy-then-{vip}"] in [a for _, a in commands]
 
 
+def _top_level_ids(args: list[str]) -> list[str]:
+    """The ids of the resources and constraints one pcs command adds at the CIB's top level: a
+    clone's id replaces its primitive's (pcs names it NAME-clone in every dialect)."""
+    if args[:2] in (["resource", "create"], ["stonith", "create"]):
+        cloned = any(word in args[3:] for word in ("clone", "promotable"))
+        return [f"{args[2]}-clone" if cloned else args[2]]
+    if args[:2] in (["resource", "clone"], ["resource", "promotable"]):
+        return [f"{args[2]}-clone"]
+    if args[:3] == ["constraint", "location", "add"]:
+        return [args[4] if args[3] == "--" else args[3]]
+    if args[:2] in (["constraint", "colocation"], ["constraint", "order"]):
+        return [a.split("=", 1)[1] for a in args if a.startswith("id=")]
+    return []
+
+
+@given(topologies())
+def test_a_rerun_of_pcs_resources_knows_everything_it_made(spec):
+    """A rerun reconciles by removing what the script lists as made (and what the CIB's tag says an
+    earlier bundle made) before making it again: an element missing from the list would be made
+    twice (pcs refuses an id that exists) or never removed."""
+    files = build(spec)
+    for path, f in files.items():
+        if not (path.startswith("cluster/") and path.endswith("/pcs-resources.sh")):
+            continue
+        listed = re.search(r"^made=\(\n(.*?)^\)", f.content, flags=re.M | re.S)
+        assert listed, path
+        made = shlex.split(listed.group(1))
+        tag = re.search(r"^owned='(<tag .*)'$", f.content, flags=re.M).group(1)
+        assert re.findall(r'obj_ref id="([^"]+)"', tag) == made
+        cluster = path.split("/")[1]
+        assert tag.startswith(f'<tag id="hagen-{cluster}">')
+        created = [i for c, args in pcs_commands({path: f}) for i in _top_level_ids(args)]
+        assert created and set(created) <= set(made)
+
+
 def _load_yaml(text_):
     return YAML(typ="safe", pure=True).load(io.StringIO(text_))
 

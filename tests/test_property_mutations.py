@@ -182,6 +182,16 @@ def _edit_pcs(monkeypatch, edit):
     monkeypatch.setattr(pacemaker, "pcs_steps", broken)
 
 
+def clone_listed_by_its_primitive(monkeypatch):
+    """pcs 0.11's one-step clone recorded as its primitive: a rerun would remove the primitive
+    from inside the clone and leave the clone behind."""
+    original = pacemaker.pcs_steps
+
+    def broken(topo, cluster):
+        return [dataclasses.replace(step, creates=step.creates.removesuffix("-clone")) for step in original(topo, cluster)]
+    monkeypatch.setattr(pacemaker, "pcs_steps", broken)
+
+
 def topology_json_lists_only_the_first_api_node(monkeypatch):
     monkeypatch.setattr(review, "endpoints", lambda topo: tuple(dataclasses.replace(ep, nodes=ep.nodes[:1])
                                                                 for ep in catalog.endpoints(topo)))
@@ -601,6 +611,7 @@ MUTATIONS = [
     (every_galera_server_active, props.test_galera_backend_clustercheck_and_wsrep_agree),
     (database_on_wrong_port, props.test_keystone_reaches_db_rabbit_and_its_own_vip_consistently),
     (colocation_with_primitive, props.test_vips_follow_haproxy_and_each_node_is_in_one_cluster),
+    (clone_listed_by_its_primitive, props.test_a_rerun_of_pcs_resources_knows_everything_it_made),
     (trailing_newline_lost_in_transit, props.test_user_data_and_the_installer_hook_carry_the_bundle_files),
     (double_quotes_in_shell, props.test_secret_values_round_trip_through_bash_and_never_leak_into_review),
     (spec_order_kept, props.test_order_of_the_spec_does_not_matter),

@@ -1,14 +1,16 @@
 """Pacemaker and corosync: the pcs command list of each cluster, and its corosync.conf.
 
 Commands are decided here as argument lists; the template only quotes and
-prints them. Every step is keyed by the CIB id it creates, so the script can
-skip what exists and be rerun on a live cluster.
+prints them. Every step names the CIB id it creates, so that a rerun can reconcile a live
+cluster: it removes what hagen made there (listed in a CIB tag) and makes this bundle's
+resources and constraints again, offline, then pushes only the difference.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from xml.sax.saxutils import quoteattr
 
 from .. import catalog
 from ..model import Node, PacemakerCluster, Topology
@@ -20,12 +22,16 @@ HAPROXY_CLONE = "haproxy-clone"
 
 @dataclass(frozen=True)
 class PcsStep:
-    """One `pcs -f CIB ...` call. `creates` is the CIB id it adds ('' = always run)."""
+    """One `pcs -f CIB ...` call. `creates` is the id of the resource or constraint it adds
+    ('' for a cluster property)."""
 
     comment: str
     args: tuple[str, ...]
     creates: str = ""
     systemd: bool = False  # systemd agents are validated against the local systemd
+    # A change of its settings restarts every instance at once (the agent reloads nothing): the
+    # whole service goes down, so a rerun refuses it unless the operator allows it.
+    restarts_everywhere: bool = False
 
 
 FENCE_PASSWORDS = "/etc/hagen/fencing.passwords"
@@ -54,7 +60,7 @@ def _cloned(topo: Topology, create: PcsStep, kind: str, **meta: str) -> list[Pcs
         return [create, PcsStep(f"{name} as a {kind} ({', '.join(options)})",
                                 ("resource", kind, name, "meta", *options), creates=f"{name}-clone")]
     clone = (kind, "meta", *options) if topo.target.pcs_clone_meta_keyword else (kind, *options)
-    return [dataclasses.replace(create, args=create.args + clone)]
+    return [dataclasses.replace(create, args=create.args + clone, creates=f"{name}-clone")]
 
 
 def _score(topo: Topology, score: str) -> str:
@@ -135,7 +141,7 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                                         # out in CI (2026-12-07), and a failed start is fatal: the
                                         # node stayed out of the cluster until an operator cleaned it.
                                         "op", "start", "timeout=300s", "op", "monitor", "interval=20s"),
-                                       creates="galera"),
+                                       creates="galera", restarts_everywhere=True),
                          "promotable", promoted_max=str(len(g.nodes)), ordered="true", interleave="true",
                          failure_timeout=START_RETRY)
         steps += _avoid(topo, "galera-clone", g.nodes, cluster)
@@ -163,15 +169,41 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
     return steps
 
 
+def managed_ids(steps: list[PcsStep]) -> list[str]:
+    """The ids of the resources and constraints a cluster's steps make, in order, once each."""
+    return list(dict.fromkeys(step.creates for step in steps if step.creates))
+
+
+def restarts_everywhere(steps: list[PcsStep]) -> list[str]:
+    """The resources whose changed settings a rerun refuses unless the operator allows a restart
+    of every instance at once (pcs-resources.sh --allow-full-restart)."""
+    return [step.args[2] for step in steps if step.restarts_everywhere]
+
+
+def ownership_tag(cluster: PacemakerCluster) -> str:
+    """The CIB tag listing what hagen made in this cluster: a rerun removes what it lists and the
+    bundle no longer makes. Tags may list constraints too (pcs drops a deleted one from it)."""
+    return f"hagen-{cluster.name}"
+
+
+def ownership_xml(cluster: PacemakerCluster, ids: list[str]) -> str:
+    """The tag element that records `ids` as hagen's in the cluster's CIB."""
+    refs = "".join(f"<obj_ref id={quoteattr(i)}/>" for i in ids)
+    return f"<tag id={quoteattr(ownership_tag(cluster))}>{refs}</tag>"
+
+
 def emit(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
     files: list[BundleFile] = []
     for cluster in topo.clusters:
         base = f"cluster/{cluster.name}"
         files.append(BundleFile(f"{base}/corosync.conf", render("pacemaker/corosync.conf.j2", cluster=cluster,
                                                                          logfile=topo.target.corosync_logfile), 0o644))
+        steps = pcs_steps(topo, cluster)
         files.append(BundleFile(f"{base}/pcs-resources.sh",
                                 render("pacemaker/pcs-resources.sh.j2", cluster=cluster, target=topo.target,
-                                       steps=pcs_steps(topo, cluster)), 0o755))
+                                       steps=steps, managed=managed_ids(steps), tag=ownership_tag(cluster),
+                                       owned=ownership_xml(cluster, managed_ids(steps)),
+                                       guarded=restarts_everywhere(steps)), 0o755))
         files.append(BundleFile(f"{base}/pcs-setup.sh",
                                 render("pacemaker/pcs-setup.sh.j2", cluster=cluster, target=topo.target), 0o755))
     return files
