@@ -186,18 +186,34 @@ def summarize(old: dict, new: dict) -> list[str]:
                         f"pcs: cluster {name} loses node {{}} (refused while it runs)")
         ra, rb = _settings(ca["resources"]), _settings(cb["resources"])
         out += _changes(list(ra), list(rb), f"pcs: new resource {{}} in cluster {name}",
-                        f"pcs: resource {{}} removed from cluster {name}")
+                        f"pcs: resource {{}} removed from cluster {name} (a rerun stops and removes it)")
+        everywhere = set(cb.get("restarts_everywhere", ()))
         for resource, after in rb.items():
             before = ra.get(resource)
             if before is not None and after is not None and before != after:
-                # pcs-resources.sh creates what is missing and leaves what exists as it is.
                 was, now = before.split(" "), after.split(" ")
                 gone, added = [w for w in was if w not in now], [w for w in now if w not in was]
                 out.append(f"pcs: resource {resource} in cluster {name}: {' '.join(gone) or '-'} -> "
-                           f"{' '.join(added) or '-'} (a rerun does not apply it to a running cluster)")
+                           f"{' '.join(added) or '-'} ({_rerun_effect(was, now, resource in everywhere)})")
         out += _changes(ca["constraints"], cb["constraints"], f"pcs: new constraint in {name}: {{}}",
                         f"pcs: constraint removed from {name}: {{}}")
     return out
+
+
+def _rerun_effect(was: list[str], now: list[str], restarts_everywhere: bool) -> str:
+    """What a rerun of pcs-resources.sh does to a running cluster for one changed resource. Its
+    agent and instance attributes come before 'op' and 'meta' on the pcs line: a change there makes
+    Pacemaker restart the resource (no agent hagen uses reloads), one in operations or meta
+    attributes is taken without a restart."""
+    def attributes(words: list[str]) -> list[str]:
+        cut = [words.index(w) for w in ("op", "meta") if w in words]
+        return words[:min(cut)] if cut else words
+
+    if attributes(was) == attributes(now):
+        return "a rerun applies it online; nothing restarts"
+    if restarts_everywhere:
+        return "a rerun refuses it unless --allow-full-restart: Pacemaker would restart it on every node at once"
+    return "a rerun applies it; Pacemaker restarts it where it runs"
 
 
 def _settings(resources) -> dict:

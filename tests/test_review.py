@@ -79,12 +79,12 @@ EDITS = {
     "move a VIP": (SEED.replace("address: 192.168.16.200", "address: 192.168.16.210"), [
         "vip-db moves from 192.168.16.200 to 192.168.16.210",
         "pcs: resource vip-db in cluster ha-controller: ip=192.168.16.200 -> ip=192.168.16.210 "
-        "(a rerun does not apply it to a running cluster)",
+        "(a rerun applies it; Pacemaker restarts it where it runs)",
     ]),
-    # A BMC's new address reaches only a new fence device: pcs-resources.sh keeps an existing one.
+    # pcs-resources.sh reconciles: a rerun updates the running fence device (test_tools proves it).
     "move a BMC": (SEED.replace("address: 192.168.17.58", "address: 192.168.17.99", 1), [
         "pcs: resource fence-controller1 in cluster ha-controller: ip=192.168.17.58 -> ip=192.168.17.99 "
-        "(a rerun does not apply it to a running cluster)",
+        "(a rerun applies it; Pacemaker restarts it where it runs)",
     ]),
     "change a port": (SEED.replace("public_port: 5000", "public_port: 5001"), [
         "frontend keystone-public on vip-keystone: port 5000 -> 5001",
@@ -121,13 +121,13 @@ EDITS = {
         "service nova removed",
         "service placement removed",
         # Cinder's NFS backend ran cinder-volume under Pacemaker.
-        "pcs: resource cinder-volume removed from cluster ha-controller",
+        "pcs: resource cinder-volume removed from cluster ha-controller (a rerun stops and removes it)",
     ]),
     "waive fencing": (SEED.replace("  target: debian13\n", "  target: debian13\n  fencing_waiver: {reason: lab}\n"), [
         "fencing: fence_ipmilan per node -> waived: lab",
-        "pcs: resource fence-controller1 removed from cluster ha-controller",
-        "pcs: resource fence-controller2 removed from cluster ha-controller",
-        "pcs: resource fence-controller3 removed from cluster ha-controller",
+        "pcs: resource fence-controller1 removed from cluster ha-controller (a rerun stops and removes it)",
+        "pcs: resource fence-controller2 removed from cluster ha-controller (a rerun stops and removes it)",
+        "pcs: resource fence-controller3 removed from cluster ha-controller (a rerun stops and removes it)",
         "pcs: constraint removed from ha-controller: fence-controller1 never runs on controller1",
         "pcs: constraint removed from ha-controller: fence-controller2 never runs on controller2",
         "pcs: constraint removed from ha-controller: fence-controller3 never runs on controller3",
@@ -145,6 +145,31 @@ def test_diff_summarizes_spec_edits_exactly(edit, tmp_path, hagen):
     summary, _, rest = proc.stdout.partition("\n\n")
     assert summary.splitlines() == ["Summary:"] + [f"  - {line}" for line in expected]
     assert rest.startswith("--- a/")  # then the unified diff of the files
+
+
+def test_diff_says_galera_s_new_settings_are_refused_by_a_rerun_and_a_meta_change_restarts_nothing(tmp_path, hagen):
+    """What a rerun of pcs-resources.sh does depends on which part of a resource changed: the
+    agent's attributes restart it (Galera's on every node at once, so the script refuses it), its
+    operations and meta attributes do not."""
+    moved = (SEED.replace("vips:", NODE4, 1)
+             .replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller4]\n"))
+    new = tmp_path / "new.yaml"
+    new.write_text(moved)
+    proc = hagen("diff", EXAMPLES / "seed.yaml", new)
+    assert proc.returncode == 1, proc.stderr
+    assert ("  - pcs: resource galera in cluster ha-controller: "
+            "wsrep_cluster_address=gcomm://controller1,controller2,controller3 -> "
+            "wsrep_cluster_address=gcomm://controller1,controller2,controller4 "
+            "(a rerun refuses it unless --allow-full-restart: Pacemaker would restart it on every node at once)"
+            ) in proc.stdout.splitlines()
+
+    from compiler.diff import _rerun_effect
+    vip = "ocf:heartbeat:IPaddr2 ip=192.168.16.200 cidr_netmask=24 op monitor interval={} meta resource-stickiness={}"
+    assert _rerun_effect(vip.format("10s", "INFINITY").split(), vip.format("20s", "100").split(), False) == \
+        "a rerun applies it online; nothing restarts"
+    clone = "promotable meta promoted-max=3 failure-timeout={}"
+    assert _rerun_effect(clone.format("60s").split(), clone.format("90s").split(), True) == \
+        "a rerun applies it online; nothing restarts"
 
 
 def test_diff_spec_against_committed_bundle_and_equal_inputs(tmp_path, hagen):

@@ -10,6 +10,7 @@ from .base import BundleFile, render
 from .bootstrap import deploy_steps
 from .cloudinit import INSTALLER_HOOK_FILES
 from .haproxy import frontends
+from .pacemaker import pcs_steps, restarts_everywhere
 from .rabbitmq import queue_policies
 from .review import TOPOLOGY_JSON, cluster_name_of, constraint_sentences, mermaid, per_node_paths, resources
 
@@ -82,9 +83,11 @@ def emit(topo: Topology, warnings, secret_files: list[str], size_rows: list[dict
                         "health": fe.health, "backends": backends})
     nodes = [{"name": n.name, "address": n.address, "cluster": cluster_name_of(topo, n) or "none (API services only)",
               "roles": ", ".join(topo.services_of(n))} for n in topo.nodes]
-    clusters = [{"name": c.name, "nodes": ", ".join(n.name for n in c.nodes),
+    clusters = [{"name": c.name, "first": c.first.name, "nodes": ", ".join(n.name for n in c.nodes),
                  "services": ", ".join(c.services), "resources": ", ".join(resources(topo, c)),
-                 "constraints": constraint_sentences(topo, c)} for c in topo.clusters]
+                 "constraints": constraint_sentences(topo, c),
+                 "restarts_everywhere": restarts_everywhere(pcs_steps(topo, c))}
+                for c in topo.clusters]
     fencing = (f"**waived** ({topo.fencing_waiver}); stonith-enabled=false." if topo.fencing_waiver
                else "fence_ipmilan per node, stonith-enabled=true.")
     text = render("readme/README.md.j2", topo=topo, version=__version__, review=review, warnings=warnings,

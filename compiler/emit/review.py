@@ -13,7 +13,7 @@ from .base import BundleFile
 from .bootstrap import deploy_steps
 from .haproxy import frontends
 from .host import packages
-from .pacemaker import pcs_steps
+from .pacemaker import pcs_steps, restarts_everywhere
 
 TOPOLOGY_JSON = "topology.json"
 
@@ -46,8 +46,13 @@ def constraint_sentences(topo: Topology, cluster) -> list[str]:
 def resources(topo: Topology, cluster) -> dict[str, str]:
     """Each resource and fence device the cluster's pcs-resources.sh creates, with what follows its
     id on the pcs command line (agent, attributes, operations, meta): what hagen diff compares."""
-    return {step.args[2]: " ".join(step.args[3:]) for step in pcs_steps(topo, cluster)
-            if step.args[:2] in (("resource", "create"), ("stonith", "create"))}
+    settings = {}
+    for step in pcs_steps(topo, cluster):
+        if step.args[:2] in (("resource", "create"), ("stonith", "create")):
+            settings[step.args[2]] = " ".join(step.args[3:])
+        elif step.args[:2] in (("resource", "clone"), ("resource", "promotable")):  # pcs 0.12's own step
+            settings[step.creates] = " ".join((step.args[1], *step.args[3:]))
+    return settings
 
 
 def node_relative(path: str) -> str:
@@ -109,7 +114,10 @@ def topology_summary(topo: Topology, secret_files=()) -> dict:
         "deploy_steps": deploy_steps(topo),
         "secret_files": per_node_paths(secret_files),
         "clusters": {c.name: {"nodes": [n.name for n in c.nodes], "resources": resources(topo, c),
-                              "constraints": constraint_sentences(topo, c)} for c in topo.clusters},
+                              "constraints": constraint_sentences(topo, c),
+                              # whose settings' change a rerun refuses (pcs-resources.sh --allow-full-restart)
+                              "restarts_everywhere": restarts_everywhere(pcs_steps(topo, c))}
+                     for c in topo.clusters},
         **({"ovn": ovn_summary(topo.ovn)} if topo.ovn else {}),
     }
 
