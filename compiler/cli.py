@@ -221,13 +221,16 @@ def diff_command(
     old: Path = typer.Argument(..., help="Spec or bundle before."),
     new: Path = typer.Argument(..., help="Spec or bundle after."),
     summary_only: bool = typer.Option(False, "--summary", help="Only the summary in operator terms."),
+    steps: bool = typer.Option(False, "--plan", help="The summary, then the steps that apply the change to a "
+                               "running control plane, in order (instead of the file diff)."),
 ) -> None:
-    """Show what changes between two specs or bundles: operator terms first, then the file diff.
-    Exit 0 when equal, 1 when different, 2 when a side cannot be read."""
+    """Show what changes between two specs or bundles: operator terms first, then the file diff
+    (or, with --plan, the ordered steps that apply it). Exit 0 when equal, 1 when different, 2 when
+    a side cannot be read."""
     from .diff import DiffInputError, diff
 
     try:
-        summary, text = diff(str(old), str(new))
+        summary, text, plan = diff(str(old), str(new))
     except DiffInputError as err:
         _report(err.diagnostics, Format.text, {})
         typer.echo(f"hagen: {err}", err=True)
@@ -237,7 +240,11 @@ def diff_command(
     typer.echo("Summary:")
     for line in summary or ["(no topology change; generated files differ)"]:
         typer.echo(f"  - {line}")
-    if not summary_only:
+    if steps:
+        typer.echo("\nPlan (a running control plane, in this order):")
+        for i, step in enumerate(plan, 1):
+            typer.echo(f"  {i}. {step}")
+    elif not summary_only:
         typer.echo("")
         sys.stdout.write(text)
     raise typer.Exit(1)

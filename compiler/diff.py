@@ -16,6 +16,9 @@ from pathlib import Path
 
 from .bundle import RECORD
 from .emit import KIND_REVIEW, MARKER
+from .emit.bootstrap import NODE_LIB
+from .emit.pacemaker import APPLY_ON_NODE
+from .emit.cloudinit import STAGING
 from .emit.review import TOPOLOGY_JSON, node_relative
 
 
@@ -226,6 +229,70 @@ def _changes(before: list, after: list, added: str, removed: str) -> list[str]:
     return [added.format(x) for x in after if x not in before] + [removed.format(x) for x in before if x not in after]
 
 
+def _node_changes(old: Side, new: Side, node: str) -> list[str]:
+    """The node-relative paths of a node's files that differ, leaving out the delivery files at the
+    node folder's top (user-data and the installer hooks carry every other file)."""
+    prefix = f"nodes/{node}/"
+    paths = {p[len(prefix):] for side in (old, new) for p in side.files if p.startswith(prefix)}
+    return sorted(p for p in paths if ("/" in p or p == "setup.sh")
+                  and old.files.get(prefix + p) != new.files.get(prefix + p))
+
+
+def plan(old: Side, new: Side) -> list[str]:
+    """The steps that bring a running control plane from the old bundle to the new one, in order:
+    a node at a time, so that every service keeps a majority up; or, when the running cluster
+    refuses the change, why, and no step."""
+    a = json.loads(old.files.get(TOPOLOGY_JSON, b"{}"))
+    b = json.loads(new.files.get(TOPOLOGY_JSON, b"{}"))
+    refused = []
+    for name, cluster in a.get("clusters", {}).items():
+        now = b.get("clusters", {}).get(name)
+        if now is None:
+            refused.append(f"cluster {name} is renamed or removed: its running nodes refuse to join another cluster")
+        elif now["nodes"] != cluster["nodes"]:
+            refused.append(f"cluster {name}'s nodes change ({', '.join(cluster['nodes'])} -> {', '.join(now['nodes'])}):"
+                           " hagen does not yet add or remove a running cluster's nodes")
+    if refused:
+        return [f"refused by setup.sh and pcs-setup.sh, which change nothing: {why}" for why in refused]
+    steps = ["hagen secrets check SECRETS --spec NEW names any secret the new spec needs; "
+             "hagen secrets add SECRETS --spec NEW makes only those, keeping every value"]
+    nodes = b.get("nodes", {})
+    for node, info in nodes.items():
+        if node not in a.get("nodes", {}):
+            steps.append(f"{node} is new: boot it with nodes/{node}/user-data (or its installer hook)")
+            continue
+        changed = _node_changes(old, new, node)
+        if not changed:
+            continue
+        step = (f"on {node}: copy nodes/{node}/ to {STAGING}/ and run {STAGING}/setup.sh as root "
+                f"({len(changed)} file{'s' if len(changed) != 1 else ''} change; it restarts the node's changed services")
+        restarts = [clone for clone, paths in sorted(info.get("pacemaker_files", {}).items()) if set(paths) & set(changed)]
+        step += "".join(f", then {APPLY_ON_NODE[clone].format(node=node)}" for clone in restarts)
+        if info.get("cluster"):
+            step += f"); wait until pcs status shows {node} online with every resource started before the next node"
+        else:
+            step += ")"
+        steps.append(step)
+    for name, cluster in b.get("clusters", {}).items():
+        script = f"cluster/{name}/pcs-resources.sh"
+        if old.files.get(script) != new.files.get(script):
+            refuse = set(cluster.get("restarts_everywhere", ()))
+            restarted = [r for r, s in _settings(cluster["resources"]).items()
+                         if r in refuse and _settings(a["clusters"][name]["resources"]).get(r) not in (None, s)]
+            flag = " --allow-full-restart" if restarted else ""
+            steps.append(f"on {cluster['nodes'][0]}: {NODE_LIB}/{script}{flag} (reconciles the CIB with the bundle in "
+                         "one push" + (f"; {', '.join(restarted)} restarts on every node at once: plan the outage"
+                                       if restarted else "") + ")")
+    for step in b.get("deploy_steps", []):
+        script = "bootstrap/" + step["run"].rsplit("/", 1)[-1]
+        if script in new.files and old.files.get(script) != new.files[script]:
+            steps.append(f"on {step['node']}: {step['run']} ({step['what']})")
+    for node in a.get("nodes", {}):
+        if node not in nodes:
+            steps.append(f"{node} leaves: power it off once the steps above removed it from every list")
+    return steps
+
+
 def file_diff(old: Side, new: Side, old_label: str, new_label: str) -> str:
     """Unified diff of two sides; a file that holds secrets on a deploy side is named, never shown:
     diffs end up in scrollback and CI logs."""
@@ -252,12 +319,13 @@ def file_diff(old: Side, new: Side, old_label: str, new_label: str) -> str:
     return "".join(chunks)
 
 
-def diff(old_path: str, new_path: str) -> tuple[list[str], str]:
-    """(operator summary, unified diff); both empty when the two sides are equal."""
+def diff(old_path: str, new_path: str) -> tuple[list[str], str, list[str]]:
+    """(operator summary, unified diff, the steps that apply it); all empty when the two sides are
+    equal."""
     old, new = load_side(old_path), load_side(new_path)
     if old.files == new.files:
-        return [], ""
+        return [], "", []
     summary = summarize(json.loads(old.files.get(TOPOLOGY_JSON, b"{}")), json.loads(new.files.get(TOPOLOGY_JSON, b"{}")))
     if old.holds_secrets or new.holds_secrets:
         summary.append("a side is a deploy bundle: files that hold secret values are named, not shown")
-    return summary, file_diff(old, new, "a", "b")
+    return summary, file_diff(old, new, "a", "b"), plan(old, new)

@@ -172,6 +172,83 @@ def test_diff_says_galera_s_new_settings_are_refused_by_a_rerun_and_a_meta_chang
         "a rerun applies it online; nothing restarts"
 
 
+STAGED = "/var/lib/hagen/bundle"
+PLANS = {
+    # The new BMC address reaches controller1's copy of pcs-resources.sh (it alone runs it), then
+    # the CIB; the other nodes' files are unchanged.
+    "move a BMC": (SEED.replace("address: 192.168.17.58", "address: 192.168.17.99", 1), [
+        "hagen secrets check SECRETS --spec NEW names any secret the new spec needs; hagen secrets add SECRETS "
+        "--spec NEW makes only those, keeping every value",
+        f"on controller1: copy nodes/controller1/ to {STAGED}/ and run {STAGED}/setup.sh as root (1 file change; "
+        "it restarts the node's changed services); wait until pcs status shows controller1 online with every "
+        "resource started before the next node",
+        "on controller1: /usr/local/lib/hagen/cluster/ha-controller/pcs-resources.sh (reconciles the CIB with the "
+        "bundle in one push)",
+    ]),
+    # HAProxy's new frontend port: each node in turn, HAProxy reloaded there; Keystone's catalog after.
+    "change a port": (SEED.replace("public_port: 5000", "public_port: 5001"), [
+        "hagen secrets check SECRETS --spec NEW names any secret the new spec needs; hagen secrets add SECRETS "
+        "--spec NEW makes only those, keeping every value",
+        *(f"on controller{i}: copy nodes/controller{i}/ to {STAGED}/ and run {STAGED}/setup.sh as root ({n} files "
+          f"change; it restarts the node's changed services, then systemctl reload haproxy); wait until pcs status "
+          f"shows controller{i} online with every resource started before the next node"
+          for i, n in ((1, 12), (2, 11), (3, 11))),
+        "on controller1: /usr/local/lib/hagen/bootstrap/keystone-bootstrap.sh (db_sync, admin user, endpoints on "
+        "the VIP, the other services' users and endpoints)",
+    ]),
+    "rename the cluster": (SEED.replace("  name: ha-controller", "  name: ha-renamed", 1), [
+        "refused by setup.sh and pcs-setup.sh, which change nothing: cluster ha-controller is renamed or removed: "
+        "its running nodes refuse to join another cluster",
+    ]),
+    "add a node": (EDITS["add a node"][0], [
+        "refused by setup.sh and pcs-setup.sh, which change nothing: cluster ha-controller's nodes change "
+        "(controller1, controller2, controller3 -> controller1, controller2, controller3, controller4): hagen does "
+        "not yet add or remove a running cluster's nodes",
+    ]),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(PLANS))
+def test_diff_plans_the_steps_of_a_change_exactly(edit, tmp_path, hagen):
+    text, expected = PLANS[edit]
+    new = tmp_path / "new.yaml"
+    new.write_text(text)
+    proc = hagen("diff", "--plan", EXAMPLES / "seed.yaml", new)
+    assert proc.returncode == 1, proc.stderr
+    _, _, plan = proc.stdout.partition("\n\nPlan (a running control plane, in this order):\n")
+    assert plan.splitlines() == [f"  {i}. {step}" for i, step in enumerate(expected, 1)]
+    assert "--- a/" not in proc.stdout  # the plan replaces the file diff
+
+
+def test_a_galera_change_is_planned_with_its_outage_and_a_galera_file_with_a_restart_on_its_node(tmp_path, hagen):
+    """A changed Galera setting in the CIB needs --allow-full-restart (the plan names the outage);
+    a changed galera.cnf on a node needs Galera restarted there (setup.sh leaves it running)."""
+    from compiler.diff import Side, plan
+    from compiler.pipeline import compile_path
+
+    def side(text):
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(text)
+        return Side({f.path: f.content.encode() if isinstance(f.content, str) else f.content
+                     for f in compile_path(str(spec)).files})
+
+    old = side(SEED)
+    gcache = side(SEED.replace("  galera:\n", "  galera:\n    gcache_size: 2G\n", 1))
+    steps = plan(old, gcache)
+    assert [s for s in steps if "galera" in s] == [
+        f"on controller{i}: copy nodes/controller{i}/ to {STAGED}/ and run {STAGED}/setup.sh as root (1 file change; "
+        f"it restarts the node's changed services, then pcs resource restart galera-clone controller{i} --wait); "
+        f"wait until pcs status shows controller{i} online with every resource started before the next node"
+        for i in (1, 2, 3)]
+    topo = json.loads(old.files["topology.json"])
+    topo["clusters"]["ha-controller"]["resources"]["galera"] = "ocf:heartbeat:galera wsrep_cluster_address=gcomm://x"
+    moved = Side({**old.files, "topology.json": json.dumps(topo).encode(),
+                  "cluster/ha-controller/pcs-resources.sh": b"changed"})
+    assert plan(old, moved)[-1] == ("on controller1: /usr/local/lib/hagen/cluster/ha-controller/pcs-resources.sh "
+                                    "--allow-full-restart (reconciles the CIB with the bundle in one push; galera "
+                                    "restarts on every node at once: plan the outage)")
+
+
 def test_diff_spec_against_committed_bundle_and_equal_inputs(tmp_path, hagen):
     assert hagen("diff", EXAMPLES / "seed.yaml", ROOT / "out").returncode == 0
     assert hagen("diff", ROOT / "out", ROOT / "out").returncode == 0

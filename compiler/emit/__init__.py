@@ -29,12 +29,19 @@ class InternalError(Exception):
 
 
 def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, bootstrap_files):
-    """Files laid on one node (paths relative to its root) and its setup script."""
+    """Files laid on one node (paths relative to its root), its setup script, and the files of the
+    node's services that Pacemaker runs, per clone (setup.sh leaves those running when their
+    files change: a changed bundle's plan restarts them on the node, `hagen diff --plan`)."""
     laid: list[BundleFile] = []
     laid += host.emit(topo, node, secrets)
-    laid += haproxy.emit(topo, node, secrets)
-    laid += galera.emit(topo, node, secrets)
-    laid += rabbitmq.emit(topo, node, secrets)
+    under_pacemaker: dict[str, list[str]] = {}
+    galera_files = galera.emit(topo, node, secrets)
+    for clone, files, applied in ((pacemaker.HAPROXY_CLONE, haproxy.emit(topo, node, secrets), None),
+                                  (pacemaker.GALERA_CLONE, galera_files, galera.read_at_start(topo)),
+                                  (pacemaker.RABBITMQ_CLONE, rabbitmq.emit(topo, node, secrets), None)):
+        laid += files
+        if files and topo.cluster_of(node) is not None:
+            under_pacemaker[clone] = sorted(f.path for f in files if applied is None or f.path in applied)
     laid += keystone.emit(topo, node, secrets)
     laid += openstack.emit(topo, node, secrets)
     laid += memcached.emit(topo, node)
@@ -49,16 +56,16 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     runs_here = {script for script, where, _ in bootstrap.steps(topo) if where == node.name}
     laid += [BundleFile(f"{NODE_LIB}/{f.path}", f.content, f.mode) for f in bootstrap_files
              if f.path.rsplit("/", 1)[-1] in runs_here]
-    return laid, host.setup_script(topo, node, laid)
+    return laid, host.setup_script(topo, node, laid), under_pacemaker
 
 
 def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic]) -> list[BundleFile]:
     cluster_files = pacemaker.emit(topo, secrets)
     bootstrap_files = bootstrap.emit(topo)
     files: list[BundleFile] = [*cluster_files, *bootstrap_files, *monitoring.emit_prometheus(topo)]
-    size_rows, carriers = [], []
+    size_rows, carriers, under_pacemaker = [], [], {}
     for node in topo.nodes:
-        laid, setup = node_bundle(topo, node, secrets, cluster_files, bootstrap_files)
+        laid, setup, under_pacemaker[node.name] = node_bundle(topo, node, secrets, cluster_files, bootstrap_files)
         delivered = [*laid, setup]
         delivery, sizes = cloudinit.emit(topo, node, delivered)
         prefix = f"nodes/{node.name}/"
@@ -71,7 +78,7 @@ def emit_bundle(topo: Topology, secrets: SecretValues, warnings: list[Diagnostic
     secret_files = sorted({f.path for f in files if _holds_secret(f, secrets)} | set(carriers))
     _check_invariants(files, secrets, carriers)
     files.append(readme.emit(topo, warnings, secret_files, size_rows, secrets.review))
-    files.append(review.emit(topo, secret_files))
+    files.append(review.emit(topo, secret_files, under_pacemaker))
     files.append(BundleFile(MARKER, marker_text(topo.target.name, KIND_REVIEW if secrets.review else KIND_DEPLOY),
                             0o644))
     files.append(file_modes(files))

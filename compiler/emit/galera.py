@@ -24,6 +24,14 @@ def provider_options(g, tls: dict | None) -> list[str]:
     return options
 
 
+def read_at_start(topo: Topology) -> set[str]:
+    """The node-relative files mariadbd reads when it starts (its conf.d files and its TLS pair):
+    a change to one needs Galera restarted on the node. The clustercheck files and the users' SQL
+    do not (xinetd and the bootstrap read them)."""
+    return {p.lstrip("/") for p in (topo.target.galera_config_path, topo.target.galera_sst_config_path,
+                                    *pki.node_tls_files("mariadb"))}
+
+
 def emit(topo: Topology, node: Node, secrets: SecretValues) -> list[BundleFile]:
     g = topo.galera
     if node not in g.nodes:

@@ -18,6 +18,14 @@ from ..secrets import SecretValues
 from .base import BundleFile, render
 
 HAPROXY_CLONE = "haproxy-clone"
+GALERA_CLONE = "galera-clone"
+RABBITMQ_CLONE = "rabbitmq-clone"
+# How a node takes changed files of a service Pacemaker runs there (setup.sh leaves it running):
+# HAProxy reloads without dropping a connection; Galera and RabbitMQ restart on that node only,
+# and rejoin their cluster (Galera by IST).
+APPLY_ON_NODE = {HAPROXY_CLONE: "systemctl reload haproxy",
+                 GALERA_CLONE: f"pcs resource restart {GALERA_CLONE} {{node}} --wait",
+                 RABBITMQ_CLONE: f"pcs resource restart {RABBITMQ_CLONE} {{node}} --wait"}
 
 
 @dataclass(frozen=True)
@@ -144,7 +152,7 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                                        creates="galera", restarts_everywhere=True),
                          "promotable", promoted_max=str(len(g.nodes)), ordered="true", interleave="true",
                          failure_timeout=START_RETRY)
-        steps += _avoid(topo, "galera-clone", g.nodes, cluster)
+        steps += _avoid(topo, GALERA_CLONE, g.nodes, cluster)
 
     if "rabbitmq" in cluster.services:
         r = topo.rabbitmq
@@ -154,7 +162,7 @@ def pcs_steps(topo: Topology, cluster: PacemakerCluster) -> list[PcsStep]:
                                         "interval=10s", "op", "start", "timeout=200s"),
                                        creates="rabbitmq", systemd=True),
                          "clone", interleave="true", failure_timeout=START_RETRY)
-        steps += _avoid(topo, "rabbitmq-clone", r.nodes, cluster)
+        steps += _avoid(topo, RABBITMQ_CLONE, r.nodes, cluster)
 
     for ep, process in catalog.failover_processes(topo):
         if not set(ep.nodes) <= set(cluster.nodes):

@@ -136,9 +136,11 @@ def cluster_name_of(topo: Topology, node) -> str | None:
     return cluster.name if cluster else None
 
 
-def emit(topo: Topology, secret_files: list[str]) -> BundleFile:
-    return BundleFile(TOPOLOGY_JSON, json.dumps(topology_summary(topo, secret_files), indent=2, sort_keys=True) + "\n",
-                      0o644)
+def emit(topo: Topology, secret_files: list[str], under_pacemaker: dict[str, dict[str, list[str]]]) -> BundleFile:
+    summary = topology_summary(topo, secret_files)
+    for name, clones in under_pacemaker.items():  # which of a node's files need a Pacemaker restart
+        summary["nodes"][name]["pacemaker_files"] = clones
+    return BundleFile(TOPOLOGY_JSON, json.dumps(summary, indent=2, sort_keys=True) + "\n", 0o644)
 
 
 def _id(name: str) -> str:
