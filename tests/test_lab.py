@@ -62,6 +62,45 @@ def test_a_node_that_did_not_rejoin_is_reported_with_its_scrubbed_journal():
     assert "hunter2" not in "".join(found)
 
 
+def test_a_reconcile_that_left_the_old_interval_restarted_the_vip_or_pushed_again_is_a_problem():
+    """The lab's reconcile steps (compiler.lab.reconcile): the changed bundle's interval must be
+    live, the VIP must stay where it was without a new start or stop, and the unchanged bundle
+    must push nothing. The first case is what the script before reconciliation did: it kept the
+    old interval."""
+    from compiler.lab import reconcile
+
+    script = ("pcs -f \"$cib\" 'resource' 'create' 'vip-db' 'ocf:heartbeat:IPaddr2' 'op' 'monitor' 'interval=10s'\n"
+              "pcs -f \"$cib\" 'resource' 'create' 'vip-api' 'ocf:heartbeat:IPaddr2' 'op' 'monitor' 'interval=10s'\n")
+    changed = reconcile.changed_script(script, "vip-db").splitlines()
+    assert changed[0].endswith("'interval=13s'") and changed[1].endswith("'interval=10s'")
+    with pytest.raises(reconcile.LabError):
+        reconcile.changed_script(script, "vip-rabbitmq")
+
+    state = {"runs_on": ["c3"], "interval": "10s", "last_calls": ["25", "26"]}
+
+    def step(interval, pushed=True, **changes):
+        return {"exit": 0, "seconds": 50.0, "pushed": pushed, "said": "CIB updated",
+                "state": {**state, "interval": interval, **changes}}
+
+    good = {"vip": "vip-db", "node": "c1", "before": state, "changed": step("13s"), "restored": step("10s"),
+            "unchanged": step("10s", pushed=False)}
+    assert reconcile.problems("r", good) == []
+    kept_old = {**good, "changed": step("10s", pushed=False)}
+    assert reconcile.problems("r", kept_old) == ["r: after the changed bundle's rerun, vip-db is monitored every 10s, "
+                                                 "not 13s"]
+    restarted = {**good, "restored": step("10s", last_calls=["25", "31"])}
+    assert reconcile.problems("r", restarted) == [
+        "r: the restored bundle's rerun moved or restarted vip-db (['c3'] -> ['c3'], last start/stop calls "
+        "['25', '26'] -> ['25', '31'])"]
+    pushed_again = {**good, "unchanged": step("10s")}
+    assert reconcile.problems("r", pushed_again) == ["r: a rerun of the unchanged bundle changed the CIB (CIB updated)"]
+    figures = report.scenario_figures(_events(("token", 1, True, {})), None, rows=[], messages=[], vips=[])
+    table = report.table({"scenarios": [{"name": "r", "figures": figures, "reconcile": good}]})
+    assert ("r: vip-db's monitor interval from c1: changed bundle 50.0 s, exit 0, pushed, every 13s on c3; "
+            "restored bundle 50.0 s, exit 0, pushed, every 10s on c3; unchanged bundle 50.0 s, exit 0, "
+            "nothing pushed, every 10s on c3") in table
+
+
 def test_a_late_service_s_journal_leaves_out_the_labs_own_probes(monkeypatch):
     """rabbitmqctl runs `su rabbitmq` each time the lab asks: CI's only view of a RabbitMQ that did
     not come back was fifteen of those lines. Pacemaker's failed actions are reported beside."""
@@ -611,9 +650,10 @@ def test_lab_deploys_the_bundle_and_survives_a_crash_of_the_first_node(tmp_path_
     """CI's core lab (the whole one no longer fits CI's hour): trixie hosts, controller1 crashed,
     the node that bootstraps every cluster and holds the VIPs first, and fenced by the others.
     The setup.sh rerun under load is the whole lab's (`-m lab_full`): on two cores it took 8
-    minutes, each node's setup.sh 3 (2026-12-07)."""
+    minutes, each node's setup.sh 3 (2026-12-07). So is the reconcile of the CIB: under the
+    client's load each of its three pcs-resources.sh runs took minutes (2026-12-07)."""
     _deploy_and_crash_each_node(LAB_SPEC, tmp_path_factory, hagen, record_property, crash=["controller1"],
-                                rerun=False)
+                                rerun=False, reconcile_cib=False)
 
 
 @pytest.mark.lab_full
@@ -639,7 +679,8 @@ def test_lab_on_debian12_hosts(tmp_path_factory, hagen, record_property):
 
 
 def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, record_property, crash: list[str] | None = None,
-                                hang: list[str] = (), partition: list[str] = (), rerun: bool = True) -> None:
+                                hang: list[str] = (), partition: list[str] = (), rerun: bool = True,
+                                reconcile_cib: bool = True) -> None:
     why = hosts.preflight()
     if why:
         _skip_or_fail(why)
@@ -666,7 +707,8 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, record_prop
         ", ".join(f"{k}: {v}" for k, v in sorted(up["timings"].items())) + "\n"
     try:
         try:
-            result = run.test(bundle, root, crash=crash, hang=hang, partition=partition, rerun=rerun)
+            result = run.test(bundle, root, crash=crash, hang=hang, partition=partition, rerun=rerun,
+                              reconcile_cib=reconcile_cib)
         except Exception:  # the scenarios that ran, and where it stopped (run.test saved them)
             if (root / "report.json").is_file():
                 record_property(LAB_REPORT, "Lab report, cut short (hagen lab test):\n"
@@ -677,6 +719,7 @@ def _deploy_and_crash_each_node(spec: Path, tmp_path_factory, hagen, record_prop
                         + "lab-only deviations:\n" + "".join(f"  - {d}\n" for d in result["deviations"]))
         assert [s["run"] for s in up["steps"]] == [s["run"] for s in run.read_topology(bundle)["deploy_steps"]]
         assert [s["name"] for s in result["scenarios"]] == ["steady"] + ["rerun setup.sh"] * rerun + [
+            run.RECONCILE] * reconcile_cib + [
             f"crash {name}" for name in (crash or [f"controller{i}" for i in (1, 2, 3)])] + [
             f"hang {name}" for name in hang] + [f"partition {name}" for name in partition]
         assert run.problems(result) == []

@@ -252,6 +252,12 @@ def table(report: dict) -> str:
     tail = [f"{s['name']}: " + "; ".join(f"{node} exit {r['exit']}, {len(r['files_changed'])} files changed"
                                          for node, r in s["setup_reruns"].items())
             for s in report["scenarios"] if "setup_reruns" in s]
+    tail += [f"{s['name']}: {r['vip']}'s monitor interval from {r['node']}: "
+             + "; ".join(f"{step} bundle {r[step]['seconds']} s, exit {r[step]['exit']}, "
+                         f"{'pushed' if r[step]['pushed'] else 'nothing pushed'}, every {r[step]['state']['interval']} "
+                         f"on {', '.join(r[step]['state']['runs_on']) or 'no node'}"
+                         for step in ("changed", "restored", "unchanged"))
+             for s in report["scenarios"] if (r := s.get("reconcile"))]
     tail += [f"{s['name']}: volumes Cinder left 'creating' {', '.join(s['stuck_volumes']['ids'])}; their journal: "
              + (" | ".join(f"{node}: {line}" for node, lines in sorted(s["stuck_volumes"]["journal"].items())
                            for line in lines) or "nothing")

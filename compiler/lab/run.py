@@ -23,7 +23,7 @@ from pathlib import Path
 from ..catalog import CATALOG
 from ..emit import cloudinit
 from ..targets import TARGETS
-from . import bmc, ceph, claim, client, faults, hosts, prometheus, report
+from . import bmc, ceph, claim, client, faults, hosts, prometheus, reconcile, report
 from .hosts import LabError, LabState
 
 DEFAULT_ROOT = Path("/var/tmp/hagen-lab")
@@ -493,6 +493,8 @@ def run_scenario(state: LabState, topo: dict, config: dict, name: str, index: in
     return result
 
 
+RECONCILE = "reconcile pcs resources"
+
 # After a crash the last alerts end when the node's services are back and their `for` has passed.
 ALERTS_CLEAR_TIMEOUT_S = 300
 
@@ -554,8 +556,8 @@ def _run_scenario(state: LabState, topo: dict, config: dict, name: str, index: i
                 result["rejoin_journal"] = rejoin_journal(crash, late)
                 result["failed_actions"] = failed_actions(crash)
             time.sleep(5)  # traffic on the healed cluster
-        elif action is not None:
-            result["setup_reruns"] = action()
+        elif action is not None:  # its findings go into the scenario's result
+            result.update(action())
             time.sleep(5)
         else:
             # Long enough for every service's client to finish several requests even when its first
@@ -712,8 +714,10 @@ MONITORING_DEVIATION = ("Prometheus is this machine's own (the operator's server
 
 
 def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None,
-         hang: list[str] = (), partition: list[str] = (), rerun: bool = True) -> dict:
+         hang: list[str] = (), partition: list[str] = (), rerun: bool = True, reconcile_cib: bool = True) -> dict:
     """Traffic through the VIPs, then (with rerun) every node's setup.sh run again under it, then
+    (with reconcile_cib) pcs-resources.sh reconciling the running cluster with a changed and the
+    deployed bundle, then
     each node (or those in crash) crashed and rebooted in turn,
     then each node in hang hung, then each node in partition cut off from the others (with
     fencing: the survivors must fence them)."""
@@ -740,7 +744,10 @@ def test(bundle: Path, root: Path = DEFAULT_ROOT, crash: list[str] | None = None
     if watch:  # every target up and no alert firing before the steady state is judged
         monitoring = prometheus.wait_settled(watch, SETTLE_TIMEOUT_S)
         monitoring["metrics_missing"] = prometheus.missing_metrics(watch, prometheus.metrics_read_by_rules(bundle))
-    planned = [("steady", 1, {})] + ([("rerun setup.sh", 2, {"action": lambda: rerun_setup(topo)})] if rerun else [])
+    planned = [("steady", 1, {})] + ([("rerun setup.sh", 2, {"action": lambda: {"setup_reruns": rerun_setup(topo)}})]
+                                     if rerun else [])
+    if reconcile_cib:
+        planned += [(RECONCILE, 3 + 3 * len(topo["nodes"]), {"action": lambda: {"reconcile": reconcile.prove(topo)}})]
     planned += [(f"crash {name}", i, {"crash": name}) for i, name in enumerate(topo["nodes"], start=3)
                 if crash is None or name in crash]
     planned += [(f"hang {name}", i, {"crash": name, "fault": "hang"})
@@ -789,6 +796,8 @@ def problems(result: dict) -> list[str]:
     found = monitoring_problems(result)
     for s in result["scenarios"]:
         f = s["figures"]
+        if "reconcile" in s:
+            found += reconcile.problems(s["name"], s["reconcile"])
         if s.get("boot_jobs_left"):  # a unit that never finishes starting holds the node's boot for ever
             found.append(f"{s['name']}: {s['node']} was still starting units after it rejoined: "
                          + "; ".join(s["boot_jobs_left"]))
