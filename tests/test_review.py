@@ -135,13 +135,19 @@ EDITS = {
 }
 
 
+def _diff_seed_against(hagen, tmp_path, text: str, *flags: str):
+    """hagen diff of the seed against an edited copy: they must differ."""
+    new = tmp_path / "new.yaml"
+    new.write_text(text)
+    proc = hagen("diff", *flags, EXAMPLES / "seed.yaml", new)
+    assert proc.returncode == 1, proc.stderr
+    return proc
+
+
 @pytest.mark.parametrize("edit", sorted(EDITS))
 def test_diff_summarizes_spec_edits_exactly(edit, tmp_path, hagen):
     text, expected = EDITS[edit]
-    new = tmp_path / "new.yaml"
-    new.write_text(text)
-    proc = hagen("diff", EXAMPLES / "seed.yaml", new)
-    assert proc.returncode == 1, proc.stderr
+    proc = _diff_seed_against(hagen, tmp_path, text)
     summary, _, rest = proc.stdout.partition("\n\n")
     assert summary.splitlines() == ["Summary:"] + [f"  - {line}" for line in expected]
     assert rest.startswith("--- a/")  # then the unified diff of the files
@@ -153,10 +159,7 @@ def test_diff_says_galera_s_new_settings_are_refused_by_a_rerun_and_a_meta_chang
     operations and meta attributes do not."""
     moved = (SEED.replace("vips:", NODE4, 1)
              .replace("  galera:\n", "  galera:\n    nodes: [controller1, controller2, controller4]\n"))
-    new = tmp_path / "new.yaml"
-    new.write_text(moved)
-    proc = hagen("diff", EXAMPLES / "seed.yaml", new)
-    assert proc.returncode == 1, proc.stderr
+    proc = _diff_seed_against(hagen, tmp_path, moved)
     assert ("  - pcs: resource galera in cluster ha-controller: "
             "wsrep_cluster_address=gcomm://controller1,controller2,controller3 -> "
             "wsrep_cluster_address=gcomm://controller1,controller2,controller4 "
@@ -211,10 +214,7 @@ PLANS = {
 @pytest.mark.parametrize("edit", sorted(PLANS))
 def test_diff_plans_the_steps_of_a_change_exactly(edit, tmp_path, hagen):
     text, expected = PLANS[edit]
-    new = tmp_path / "new.yaml"
-    new.write_text(text)
-    proc = hagen("diff", "--plan", EXAMPLES / "seed.yaml", new)
-    assert proc.returncode == 1, proc.stderr
+    proc = _diff_seed_against(hagen, tmp_path, text, "--plan")
     _, _, plan = proc.stdout.partition("\n\nPlan (a running control plane, in this order):\n")
     assert plan.splitlines() == [f"  {i}. {step}" for i, step in enumerate(expected, 1)]
     assert "--- a/" not in proc.stdout  # the plan replaces the file diff
