@@ -65,11 +65,19 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count))
 
 
-def _drop_lines(path: Path, needle: str) -> None:
+def _drop_commands(path: Path, needle: str) -> None:
+    """A pcs-resources.sh whose pcs commands naming `needle` are gone (its list of what it makes,
+    and its tag, still name them: the commands are the breakage)."""
     lines = path.read_text().splitlines()
-    kept = [line for line in lines if needle not in line]
+    kept = [line for line in lines if not (line.startswith("pcs -f") and needle in line)]
     assert len(kept) < len(lines)
     path.write_text("\n".join(kept) + "\n")
+
+
+def _add_commands(path: Path, *commands: str) -> None:
+    """A pcs-resources.sh with more pcs commands after its own (before it records and pushes)."""
+    _edit(path, "\n# Record what this bundle made", "".join(f"\npcs -f \"$cib\" {c}" for c in commands)
+          + "\n\n# Record what this bundle made")
 
 
 N1 = "nodes/controller1/"
@@ -78,13 +86,13 @@ PCS = "cluster/ha-controller/pcs-resources.sh"
 BREAKAGES = {
     "haproxy keyword": ("debian12", lambda b: _edit(b / N1 / "etc/haproxy/haproxy.cfg", "option redispatch", "option redispatchh"),
                         check.check_haproxy, N1 + "etc/haproxy/haproxy.cfg", "redispatchh"),
-    "missing VIP resource": ("debian12", lambda b: _drop_lines(b / PCS, "vip-keystone"),
+    "missing VIP resource": ("debian12", lambda b: _drop_commands(b / PCS, "vip-keystone"),
                              check.check_cluster, "cluster/ha-controller", "192.168.16.202"),
     "constraint to a missing resource": ("debian12", lambda b: _edit(b / PCS, "'with' 'haproxy-clone'", "'with' 'haproxy-klone'"),
                                          check.check_cluster, "cluster/ha-controller", "haproxy-klone"),
-    "VIP lost when one node fails": ("debian12", lambda b: b.joinpath(PCS).write_text(b.joinpath(PCS).read_text()
-                                     + "pcs -f \"$cib\" constraint location add -- pin-db vip-db controller2 -INFINITY\n"
-                                     + "pcs -f \"$cib\" constraint location add -- pin-db3 vip-db controller3 -INFINITY\n"),
+    "VIP lost when one node fails": ("debian12", lambda b: _add_commands(
+                                     b / PCS, "constraint location add -- pin-db vip-db controller2 -INFINITY",
+                                     "constraint location add -- pin-db3 vip-db controller3 -INFINITY"),
                                      check.check_cluster, "cluster/ha-controller", "vip-db is not running"),
     "invalid user-data key": ("debian12", lambda b: _edit(b / N1 / "user-data", "runcmd:\n", "runcmd: 7\nbootcmd:\n"),
                               check.check_user_data, N1 + "user-data", "runcmd"),
@@ -101,7 +109,7 @@ BREAKAGES = {
                                                              "cluster_name: ha-controller",
                                                              "cluster_name: openstack-production-eu1-loadbalancer"),
                                  check.check_corosync, "cluster/ha-controller/corosync.conf", "GFS2"),
-    "fence device runs where it fences": ("debian12", lambda b: _drop_lines(b / PCS, "-avoids-controller"),
+    "fence device runs where it fences": ("debian12", lambda b: _drop_commands(b / PCS, "-avoids-controller"),
                                           check.check_cluster, "cluster/ha-controller", "a node it fences"),
     "fence device aimed at the wrong node": ("debian12", lambda b: _edit(b / PCS, "'pcmk_host_list=controller2'",
                                                                          "'pcmk_host_list=controller3'"),
