@@ -62,10 +62,13 @@ crm_diff --original running.xml --new rerun.xml --no-version > rerun.diff; echo 
 cp running.xml changed.xml
 pcs -f changed.xml resource create mine ocf:pacemaker:Dummy >/dev/null 2>&1; echo "mine $?"
 cp changed.xml before.xml
-bash v2.sh changed.xml 2>/dev/null; echo "v2 $?"
-crm_diff --original before.xml --new changed.xml --no-version > changed.diff; echo "changed-diff $?"
 cp running.xml galera.xml
-bash galera.sh galera.xml 2> galera.err >/dev/null; echo "galera $?"
+# the two are independent (each script works in a directory of its own): side by side
+bash v2.sh changed.xml 2>/dev/null & v2=$!
+bash galera.sh galera.xml 2> galera.err >/dev/null & galera=$!
+wait "$v2"; echo "v2 $?"
+wait "$galera"; echo "galera $?"
+crm_diff --original before.xml --new changed.xml --no-version > changed.diff; echo "changed-diff $?"
 cmp -s running.xml galera.xml; echo "galera-untouched $?"
 """
     proc = toolsroot.run_in(trixie_tools, work, script, timeout=900)
