@@ -275,10 +275,14 @@ def plan(old: Side, new: Side) -> list[str]:
         steps.append(step)
     for name, cluster in b.get("clusters", {}).items():
         script = f"cluster/{name}/pcs-resources.sh"
-        if old.files.get(script) != new.files.get(script):
+        if name not in a.get("clusters", {}):
+            steps.append(f"on {cluster['nodes'][0]}: {NODE_LIB}/cluster/{name}/pcs-setup.sh (creates cluster {name} "
+                         "and its resources)")
+        elif old.files.get(script) != new.files.get(script):
             refuse = set(cluster.get("restarts_everywhere", ()))
+            before = _settings(a["clusters"][name]["resources"])
             restarted = [r for r, s in _settings(cluster["resources"]).items()
-                         if r in refuse and _settings(a["clusters"][name]["resources"]).get(r) not in (None, s)]
+                         if r in refuse and before.get(r) not in (None, s)]
             flag = " --allow-full-restart" if restarted else ""
             steps.append(f"on {cluster['nodes'][0]}: {NODE_LIB}/{script}{flag} (reconciles the CIB with the bundle in "
                          "one push" + (f"; {', '.join(restarted)} restarts on every node at once: plan the outage"

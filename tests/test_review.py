@@ -247,6 +247,11 @@ def test_a_galera_change_is_planned_with_its_outage_and_a_galera_file_with_a_res
     assert plan(old, moved)[-1] == ("on controller1: /usr/local/lib/hagen/cluster/ha-controller/pcs-resources.sh "
                                     "--allow-full-restart (reconciles the CIB with the bundle in one push; galera "
                                     "restarts on every node at once: plan the outage)")
+    # A cluster the old bundle did not have is created by its pcs-setup.sh (it then reconciles).
+    unclustered = {**topo, "clusters": {}}
+    assert [s for s in plan(Side({"topology.json": json.dumps(unclustered).encode()}), old) if "cluster/" in s] == [
+        "on controller1: /usr/local/lib/hagen/cluster/ha-controller/pcs-setup.sh (creates cluster ha-controller and "
+        "its resources)"]
 
 
 def test_diff_spec_against_committed_bundle_and_equal_inputs(tmp_path, hagen):
