@@ -203,16 +203,21 @@ def summarize(old: dict, new: dict) -> list[str]:
     return out
 
 
-def _rerun_effect(was: list[str], now: list[str], restarts_everywhere: bool) -> str:
-    """What a rerun of pcs-resources.sh does to a running cluster for one changed resource. Its
-    agent and instance attributes come before 'op' and 'meta' on the pcs line: a change there makes
-    Pacemaker restart the resource (no agent hagen uses reloads), one in operations or meta
-    attributes is taken without a restart."""
+def _restarts(was: list[str], now: list[str]) -> bool:
+    """Whether a changed resource restarts when a rerun applies it. Its agent and instance
+    attributes come before 'op' and 'meta' on the pcs line: a change there makes Pacemaker restart
+    the resource (no agent hagen uses reloads); one in operations or meta attributes is taken without
+    a restart. pcs-resources.sh's refusal compares the same instance attributes."""
     def attributes(words: list[str]) -> list[str]:
         cut = [words.index(w) for w in ("op", "meta") if w in words]
         return words[:min(cut)] if cut else words
 
-    if attributes(was) == attributes(now):
+    return attributes(was) != attributes(now)
+
+
+def _rerun_effect(was: list[str], now: list[str], restarts_everywhere: bool) -> str:
+    """What a rerun of pcs-resources.sh does to a running cluster for one changed resource."""
+    if not _restarts(was, now):
         return "a rerun applies it online; nothing restarts"
     if restarts_everywhere:
         return "a rerun refuses it unless --allow-full-restart: Pacemaker would restart it on every node at once"
@@ -282,7 +287,8 @@ def plan(old: Side, new: Side) -> list[str]:
             refuse = set(cluster.get("restarts_everywhere", ()))
             before = _settings(a["clusters"][name]["resources"])
             restarted = [r for r, s in _settings(cluster["resources"]).items()
-                         if r in refuse and before.get(r) not in (None, s)]
+                         if r in refuse and before.get(r) is not None and s is not None
+                         and _restarts(before[r].split(" "), s.split(" "))]
             flag = " --allow-full-restart" if restarted else ""
             steps.append(f"on {cluster['nodes'][0]}: {NODE_LIB}/{script}{flag} (reconciles the CIB with the bundle in "
                          "one push" + (f"; {', '.join(restarted)} restarts on every node at once: plan the outage"

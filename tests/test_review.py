@@ -247,6 +247,15 @@ def test_a_galera_change_is_planned_with_its_outage_and_a_galera_file_with_a_res
     assert plan(old, moved)[-1] == ("on controller1: /usr/local/lib/hagen/cluster/ha-controller/pcs-resources.sh "
                                     "--allow-full-restart (reconciles the CIB with the bundle in one push; galera "
                                     "restarts on every node at once: plan the outage)")
+    # Galera's operations changed, not its attributes: the script takes it without the flag.
+    retimed = json.loads(old.files["topology.json"])
+    galera = retimed["clusters"]["ha-controller"]["resources"]["galera"]
+    assert "timeout=300s" in galera
+    retimed["clusters"]["ha-controller"]["resources"]["galera"] = galera.replace("timeout=300s", "timeout=400s")
+    slower = Side({**old.files, "topology.json": json.dumps(retimed).encode(),
+                   "cluster/ha-controller/pcs-resources.sh": b"changed"})
+    assert plan(old, slower)[-1] == ("on controller1: /usr/local/lib/hagen/cluster/ha-controller/pcs-resources.sh "
+                                     "(reconciles the CIB with the bundle in one push)")
     # A cluster the old bundle did not have is created by its pcs-setup.sh (it then reconciles).
     unclustered = {**topo, "clusters": {}}
     assert [s for s in plan(Side({"topology.json": json.dumps(unclustered).encode()}), old) if "cluster/" in s] == [

@@ -35,9 +35,8 @@ def node_bundle(topo: Topology, node, secrets: SecretValues, cluster_files, boot
     laid: list[BundleFile] = []
     laid += host.emit(topo, node, secrets)
     under_pacemaker: dict[str, list[str]] = {}
-    galera_files = galera.emit(topo, node, secrets)
     for clone, files, applied in ((pacemaker.HAPROXY_CLONE, haproxy.emit(topo, node, secrets), None),
-                                  (pacemaker.GALERA_CLONE, galera_files, galera.read_at_start(topo)),
+                                  (pacemaker.GALERA_CLONE, galera.emit(topo, node, secrets), galera.read_at_start(topo)),
                                   (pacemaker.RABBITMQ_CLONE, rabbitmq.emit(topo, node, secrets), None)):
         laid += files
         if files and topo.cluster_of(node) is not None:

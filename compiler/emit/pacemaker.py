@@ -207,10 +207,11 @@ def emit(topo: Topology, secrets: SecretValues) -> list[BundleFile]:
         files.append(BundleFile(f"{base}/corosync.conf", render("pacemaker/corosync.conf.j2", cluster=cluster,
                                                                          logfile=topo.target.corosync_logfile), 0o644))
         steps = pcs_steps(topo, cluster)
+        managed = managed_ids(steps)
         files.append(BundleFile(f"{base}/pcs-resources.sh",
                                 render("pacemaker/pcs-resources.sh.j2", cluster=cluster, target=topo.target,
-                                       steps=steps, managed=managed_ids(steps), tag=ownership_tag(cluster),
-                                       owned=ownership_xml(cluster, managed_ids(steps)),
+                                       steps=steps, managed=managed, tag=ownership_tag(cluster),
+                                       owned=ownership_xml(cluster, managed),
                                        guarded=restarts_everywhere(steps)), 0o755))
         files.append(BundleFile(f"{base}/pcs-setup.sh",
                                 render("pacemaker/pcs-setup.sh.j2", cluster=cluster, target=topo.target), 0o755))
